@@ -1,0 +1,13 @@
+"""fastgmm: Gaussian Mixture Models fitted by EM with compiled Numba kernels.
+
+``fastgmm.GaussianMixture`` is a drop-in replacement for
+``sklearn.mixture.GaussianMixture`` that gives the same answers, faster.
+Importing the package compiles nothing; kernels compile (or load from Numba's
+cache) on first use.
+"""
+
+from ._gaussian_mixture import GaussianMixture
+
+__version__ = "0.1.0"
+
+__all__ = ["GaussianMixture", "__version__"]

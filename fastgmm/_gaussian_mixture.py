@@ -1,0 +1,759 @@
+"""The GaussianMixture estimator: validation, the EM driver, fitted attributes."""
+
+import math
+import warnings
+from contextlib import contextmanager
+from numbers import Integral, Real
+from time import time
+
+import numba
+import numpy as np
+from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils.validation import (
+    _check_sample_weight,
+    check_is_fitted,
+    validate_data,
+)
+
+from . import _kernels, _mstep
+from ._init import initial_assignment, initial_statistics, single_point_scatter
+from ._validation import check_means, check_precisions, check_weights
+
+
+@contextmanager
+def _numba_threads(n_jobs):
+    """Run the kernels on ``n_jobs`` threads; restore the previous count after.
+
+    The setting is per Python thread and never touches global configuration.
+    None uses the current count; negative values count back from all threads
+    as in joblib (-1 = all).
+    """
+    previous = numba.get_num_threads()
+    if n_jobs is None:
+        yield
+        return
+    available = numba.config.NUMBA_NUM_THREADS
+    wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
+    numba.set_num_threads(min(max(wanted, 1), available))
+    try:
+        yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+class GaussianMixture(DensityMixin, BaseEstimator):
+    """Gaussian Mixture fitted by EM with compiled, parallel kernels.
+
+    A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
+    same parameters, attributes and methods, the same answers for the same
+    ``random_state``, plus ``sample_weight`` in :meth:`fit` and ``n_jobs``.
+
+    Parameters
+    ----------
+    n_components : int, default=1
+        The number of mixture components.
+
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}, default='full'
+        The type of covariance parameters:
+
+        - 'full': each component has its own general covariance matrix.
+        - 'tied': all components share the same general covariance matrix.
+        - 'diag': each component has its own diagonal covariance matrix.
+        - 'spherical': each component has its own single variance.
+
+    tol : float, default=1e-3
+        The convergence threshold. EM iterations stop when the lower bound
+        average gain is below this threshold.
+
+    reg_covar : float, default=1e-6
+        Non-negative regularization added to the diagonal of covariance.
+
+    max_iter : int, default=100
+        The number of EM iterations to perform.
+
+    n_init : int, default=1
+        The number of initializations to perform. The best results are kept.
+
+    init_params : {'kmeans', 'k-means++', 'random', 'random_from_data'}, \
+            default='kmeans'
+        The method used to initialize the weights, the means and the
+        precisions.
+
+    weights_init : array-like of shape (n_components,), default=None
+        The user-provided initial weights.
+
+    means_init : array-like of shape (n_components, n_features), default=None
+        The user-provided initial means.
+
+    precisions_init : array-like, default=None
+        The user-provided initial precisions (inverse of the covariance
+        matrices). The shape depends on ``covariance_type``::
+
+            (n_components,)                        if 'spherical',
+            (n_features, n_features)               if 'tied',
+            (n_components, n_features)             if 'diag',
+            (n_components, n_features, n_features) if 'full'
+
+    random_state : int, RandomState instance or None, default=None
+        Controls the random seed of the initialization and of :meth:`sample`.
+
+    warm_start : bool, default=False
+        If True, the solution of the last fit is used as initialization for
+        the next call of fit(), and ``n_init`` is ignored.
+
+    verbose : int, default=0
+        Enable verbose output: 1 prints each initialization and iteration
+        step, more also prints the lower bound change and the time taken.
+
+    verbose_interval : int, default=10
+        Number of iterations done before the next print.
+
+    n_jobs : int, default=None
+        Number of threads for the compiled kernels. None uses Numba's current
+        thread count (all threads unless changed); -1 means all threads.
+        The fitted model is the same for any value.
+
+    Attributes
+    ----------
+    weights_ : ndarray of shape (n_components,)
+        The weights of each mixture component.
+
+    means_ : ndarray of shape (n_components, n_features)
+        The mean of each mixture component.
+
+    covariances_ : ndarray
+        The covariance of each mixture component; the shape depends on
+        ``covariance_type`` as for ``precisions_init``.
+
+    precisions_ : ndarray
+        The precision matrices (inverse covariances) of each component.
+
+    precisions_cholesky_ : ndarray
+        The Cholesky factors of the precision matrices.
+
+    converged_ : bool
+        True when convergence of the best fit of EM was reached.
+
+    n_iter_ : int
+        Number of EM steps used by the best fit to reach convergence.
+
+    lower_bound_ : float
+        Log-likelihood per sample of the best fit of EM.
+
+    lower_bounds_ : list of float
+        The lower bound of each iteration of the best fit of EM.
+
+    n_features_in_ : int
+        Number of features seen during :term:`fit`.
+
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
+        Names of features seen during :term:`fit`, when ``X`` has string
+        feature names.
+
+    See Also
+    --------
+    sklearn.mixture.GaussianMixture : The reference implementation.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import GaussianMixture
+    >>> X = np.array([[1, 2], [1, 4], [1, 0], [10, 2], [10, 4], [10, 0]])
+    >>> gm = GaussianMixture(n_components=2, random_state=0).fit(X)
+    >>> gm.means_
+    array([[10.,  2.],
+           [ 1.,  2.]])
+    >>> gm.predict([[0, 0], [12, 3]])
+    array([1, 0])
+    """
+
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
+        ],
+        "weights_init": ["array-like", None],
+        "means_init": ["array-like", None],
+        "precisions_init": ["array-like", None],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_jobs=None,
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+
+    # ------------------------------------------------------------------
+    # Fitting
+
+    def fit(self, X, y=None, sample_weight=None):
+        """Estimate model parameters with the EM algorithm.
+
+        The model is fitted ``n_init`` times and the parameters with the
+        largest lower bound are kept. Each trial iterates E-step and M-step at
+        most ``max_iter`` times, until the change of the lower bound is less
+        than ``tol``; otherwise a ``ConvergenceWarning`` is raised. With
+        ``warm_start=True``, ``n_init`` is ignored and consecutive calls start
+        where the previous one left off.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row; the responsibilities of a row are
+            multiplied by its weight. Integer weights give the model of the
+            data with each row repeated that many times.
+
+        Returns
+        -------
+        self : object
+            The fitted mixture.
+        """
+        self.fit_predict(X, y, sample_weight=sample_weight)
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_predict(self, X, y=None, sample_weight=None):
+        """Estimate model parameters using X and predict the labels for X.
+
+        Fits as :meth:`fit` does, then predicts the most probable component
+        of each row with the final parameters.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        # A failed fit must leave an earlier fitted model as it was.
+        previous_state = self.__dict__.copy()
+        try:
+            return self._fit(X, sample_weight)
+        except BaseException:
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    def _fit(self, X, sample_weight):
+        X = validate_data(
+            self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2
+        )
+        if X.shape[0] < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {X.shape[0]}"
+            )
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
+        sample_weight = self._check_sample_weight(sample_weight, X)
+        inits = self._check_initial_parameters(X)
+
+        do_init = not (self.warm_start and hasattr(self, "converged_"))
+        n_init = self.n_init if do_init else 1
+        random_state = check_random_state(self.random_state)
+
+        max_lower_bound = -np.inf
+        best_params, best_n_iter, best_lower_bounds = None, 0, []
+        self.converged_ = False
+        with _numba_threads(self.n_jobs):
+            for init in range(n_init):
+                self._print_verbose_msg_init_beg(init)
+                if do_init:
+                    params = self._initial_parameters(
+                        X, sample_weight, random_state, inits
+                    )
+                    lower_bound = -np.inf
+                else:
+                    params = self._get_parameters()
+                    lower_bound = self.lower_bound_
+                lower_bounds = []
+                converged = False
+                n_iter = 0
+                for n_iter in range(1, self.max_iter + 1):
+                    previous_lower_bound = lower_bound
+                    params, lower_bound = self._em_step(X, sample_weight, params)
+                    lower_bounds.append(lower_bound)
+                    change = lower_bound - previous_lower_bound
+                    self._print_verbose_msg_iter_end(n_iter, change)
+                    if abs(change) < self.tol:
+                        converged = True
+                        break
+                if self.max_iter == 0:
+                    # Without iterations the initial parameters are the model.
+                    best_params, best_n_iter = params, 0
+                    continue
+                self._print_verbose_msg_init_end(lower_bound, converged)
+                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+                    max_lower_bound = lower_bound
+                    best_params, best_n_iter = params, n_iter
+                    best_lower_bounds = lower_bounds
+                    self.converged_ = converged
+
+            if not self.converged_ and self.max_iter > 0:
+                warnings.warn(
+                    "Best performing initialization did not converge. "
+                    "Try different init parameters, or increase max_iter, "
+                    "tol, or check for degenerate data.",
+                    ConvergenceWarning,
+                )
+            self._set_parameters(best_params)
+            self.n_iter_ = best_n_iter
+            self.lower_bound_ = max_lower_bound
+            self.lower_bounds_ = best_lower_bounds
+            # The labels of the final parameters, so that fit_predict(X) and
+            # fit(X).predict(X) agree for any max_iter and tol.
+            return self._score(X, labels=True)[2]
+
+    def _check_sample_weight(self, sample_weight, X):
+        if sample_weight is None:
+            return None
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        n_positive = np.count_nonzero(sample_weight)
+        if n_positive == 0:
+            raise ValueError(
+                "Sample weights must contain at least one non-zero number."
+            )
+        if n_positive < self.n_components:
+            raise ValueError(
+                "Expected at least n_components rows with positive sample_weight "
+                f"but got n_components = {self.n_components}, "
+                f"positive weights = {n_positive}"
+            )
+        return sample_weight
+
+    def _check_initial_parameters(self, X):
+        """Validated copies of weights_init, means_init and precisions_init."""
+        n_features = X.shape[1]
+        weights = means = precisions = None
+        if self.weights_init is not None:
+            weights = check_weights(self.weights_init, self.n_components)
+        if self.means_init is not None:
+            means = check_means(self.means_init, self.n_components, n_features)
+        if self.precisions_init is not None:
+            precisions = check_precisions(
+                self.precisions_init,
+                self.covariance_type,
+                self.n_components,
+                n_features,
+            )
+        return weights, means, precisions
+
+    def _initial_parameters(self, X, sample_weight, random_state, inits):
+        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+        weights_init, means_init, precisions_init = inits
+        weights = means = covariances = None
+        if weights_init is None or means_init is None or precisions_init is None:
+            labels, resp = initial_assignment(
+                X, sample_weight, self.n_components, self.init_params, random_state
+            )
+            nk, s1, s2, ref = initial_statistics(
+                X, sample_weight, labels, resp, self.covariance_type, self.n_components
+            )
+            weights, means, covariances = _mstep.m_step(
+                nk, s1, s2, ref, self.covariance_type, self.reg_covar, X.dtype
+            )
+            if (
+                self.init_params in _SINGLE_POINT_INITS
+                and self.covariance_type != "full"
+            ):
+                covariances = _mstep.uncentred_covariances(
+                    single_point_scatter(
+                        X, sample_weight, labels, self.covariance_type
+                    ),
+                    nk,
+                    means,
+                    self.covariance_type,
+                    self.reg_covar,
+                    X.dtype,
+                )
+        if weights_init is not None:
+            weights = weights_init
+        if means_init is not None:
+            means = means_init
+        if precisions_init is None:
+            prec_chol = _mstep.precision_cholesky(
+                covariances, self.covariance_type, X.dtype
+            )
+        else:
+            prec_chol = _mstep.precision_cholesky_from_precisions(
+                precisions_init, self.covariance_type
+            )
+            covariances = _mstep.covariances_from_precisions(
+                precisions_init, self.covariance_type
+            )
+        return tuple(
+            np.asarray(p, dtype=X.dtype)
+            for p in (weights, means, covariances, prec_chol)
+        )
+
+    def _em_step(self, X, sample_weight, params):
+        """One E-step (the lower bound of ``params``) and the M-step after it."""
+        weights, means, _, prec_chol = params
+        if self.covariance_type == "tied":
+            # One centre for the shared scatter: the mixture's mean.
+            ref = np.broadcast_to(weights @ means, means.shape).astype(np.float64)
+        else:
+            ref = means.astype(np.float64)
+        code = _kernels.COVARIANCE_CODES[self.covariance_type]
+        prec3, log_det = _mstep.kernel_precisions(
+            prec_chol, self.covariance_type, self.n_components, X.shape[1]
+        )
+        log_likelihood, nk, s1, s2 = _kernels.em_statistics(
+            X,
+            _EMPTY if sample_weight is None else sample_weight,
+            np.log(weights.astype(np.float64)),
+            means,
+            prec3,
+            log_det,
+            ref,
+            code,
+        )
+        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
+        lower_bound = log_likelihood / total_weight
+        weights, means, covariances = _mstep.m_step(
+            nk, s1, s2, ref, self.covariance_type, self.reg_covar, X.dtype
+        )
+        prec_chol = _mstep.precision_cholesky(
+            covariances, self.covariance_type, X.dtype
+        )
+        params = tuple(
+            np.asarray(p, dtype=X.dtype)
+            for p in (weights, means, covariances, prec_chol)
+        )
+        return params, lower_bound
+
+    def _get_parameters(self):
+        return (
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+        )
+
+    def _set_parameters(self, params):
+        (
+            self.weights_,
+            self.means_,
+            self.covariances_,
+            self.precisions_cholesky_,
+        ) = params
+        self.precisions_ = _mstep.precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )
+
+    # ------------------------------------------------------------------
+    # Using the fitted model
+
+    def _score(self, X, log_norm=False, resp=False, labels=False):
+        """Per-row outputs of the fitted mixture on validated ``X``."""
+        n_samples = X.shape[0]
+        prec3, log_det = _mstep.kernel_precisions(
+            self.precisions_cholesky_,
+            self.covariance_type,
+            self.n_components,
+            X.shape[1],
+        )
+        out_log_norm = np.empty(n_samples if log_norm else 0)
+        out_resp = np.empty((n_samples if resp else 0, self.n_components))
+        out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
+        with _numba_threads(self.n_jobs):
+            _kernels.score_rows(
+                X,
+                np.log(self.weights_.astype(np.float64)),
+                self.means_,
+                prec3,
+                log_det,
+                _kernels.COVARIANCE_CODES[self.covariance_type],
+                out_log_norm,
+                out_resp,
+                out_labels,
+            )
+        return out_log_norm, out_resp, out_labels
+
+    def _validate_for_predict(self, X):
+        check_is_fitted(self)
+        return validate_data(
+            self, X, dtype=[np.float64, np.float32], order="C", reset=False
+        )
+
+    def score_samples(self, X):
+        """Compute the log-likelihood of each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            Log-likelihood of each sample in `X` under the current model.
+        """
+        X = self._validate_for_predict(X)
+        return self._score(X, log_norm=True)[0]
+
+    def score(self, X, y=None):
+        """Compute the per-sample average log-likelihood of the given data X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        y : Ignored
+            Not used, present for API consistency by convention.
+
+        Returns
+        -------
+        log_likelihood : float
+            Log-likelihood of `X` under the Gaussian mixture model.
+        """
+        return float(np.mean(self.score_samples(X)))
+
+    def predict(self, X):
+        """Predict the labels for the data samples in X using the fitted model.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        X = self._validate_for_predict(X)
+        return self._score(X, labels=True)[2]
+
+    def predict_proba(self, X):
+        """Evaluate the posterior probability of each component for each sample.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            List of n_features-dimensional data points. Each row corresponds
+            to a single data point.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            Posterior probability of each Gaussian component for each sample.
+        """
+        X = self._validate_for_predict(X)
+        return self._score(X, resp=True)[1]
+
+    def sample(self, n_samples=1):
+        """Generate random samples from the fitted Gaussian distribution.
+
+        Parameters
+        ----------
+        n_samples : int, default=1
+            Number of samples to generate.
+
+        Returns
+        -------
+        X : ndarray of shape (n_samples, n_features)
+            Randomly generated sample.
+
+        y : ndarray of shape (n_samples,)
+            Component labels.
+        """
+        check_is_fitted(self)
+        if n_samples < 1:
+            raise ValueError(
+                "Invalid value for 'n_samples': %d . The sampling requires at "
+                "least one sample." % (self.n_components)
+            )
+        n_features = self.means_.shape[1]
+        rng = check_random_state(self.random_state)
+        n_samples_comp = rng.multinomial(n_samples, self.weights_)
+        if self.covariance_type == "full":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, covariance, int(sample))
+                    for (mean, covariance, sample) in zip(
+                        self.means_, self.covariances_, n_samples_comp
+                    )
+                ]
+            )
+        elif self.covariance_type == "tied":
+            X = np.vstack(
+                [
+                    rng.multivariate_normal(mean, self.covariances_, int(sample))
+                    for (mean, sample) in zip(self.means_, n_samples_comp)
+                ]
+            )
+        else:
+            X = np.vstack(
+                [
+                    mean
+                    + rng.standard_normal(size=(sample, n_features))
+                    * np.sqrt(covariance)
+                    for (mean, covariance, sample) in zip(
+                        self.means_, self.covariances_, n_samples_comp
+                    )
+                ]
+            )
+        y = np.concatenate(
+            [np.full(sample, j, dtype=int) for j, sample in enumerate(n_samples_comp)]
+        )
+        return X, y
+
+    # ------------------------------------------------------------------
+    # Model selection criteria
+
+    def _n_parameters(self):
+        """Return the number of free parameters in the model."""
+        n_features = self.means_.shape[1]
+        if self.covariance_type == "full":
+            cov_params = self.n_components * n_features * (n_features + 1) / 2.0
+        elif self.covariance_type == "diag":
+            cov_params = self.n_components * n_features
+        elif self.covariance_type == "tied":
+            cov_params = n_features * (n_features + 1) / 2.0
+        else:
+            cov_params = self.n_components
+        mean_params = n_features * self.n_components
+        return int(cov_params + mean_params + self.n_components - 1)
+
+    def bic(self, X):
+        """Bayesian information criterion for the current model on the input X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        bic : float
+            The lower the better.
+        """
+        n_samples = _num_rows(X)
+        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
+            n_samples
+        )
+
+    def aic(self, X):
+        """Akaike information criterion for the current model on the input X.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            The input samples.
+
+        Returns
+        -------
+        aic : float
+            The lower the better.
+        """
+        return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
+
+    # ------------------------------------------------------------------
+    # Progress messages, as scikit-learn prints them
+
+    def _print_verbose_msg_init_beg(self, n_init):
+        if self.verbose >= 1:
+            print("Initialization %d" % n_init)
+        if self.verbose >= 2:
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                cur_time = time()
+                print(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
+                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                )
+                self._iter_prev_time = cur_time
+
+    def _print_verbose_msg_init_end(self, lb, init_has_converged):
+        converged_msg = "converged" if init_has_converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {converged_msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(
+                f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
+                f" {lb:.5f}."
+            )
+
+
+_EMPTY = np.empty(0)
+
+# Initialisations that start each component from one data point.
+_SINGLE_POINT_INITS = ("random_from_data", "k-means++")
+
+
+def _num_rows(X):
+    return X.shape[0] if hasattr(X, "shape") else len(X)

@@ -1,0 +1,304 @@
+"""Compiled kernels: per-component log-densities and the fused E-step.
+
+Pure ``@njit`` functions, arrays in and arrays out.  Rows are processed in
+fixed-size chunks; each chunk is copied transposed, shape (n_features,
+chunk_rows), so that the innermost loops run over contiguous samples and
+vectorise.
+
+Parameters arrive in one layout for every covariance type, ``prec_chol`` of
+shape (n, m, n_features) (see ``fastgmm._mstep.kernel_precisions``):
+
+- full: (n_components, n_features, n_features), upper-triangular factors;
+- tied: (1, n_features, n_features), one factor shared by all components;
+- diag and spherical: (n_components, 1, n_features), the diagonal.
+
+Second moments are returned in the same layout, centred on ``ref`` (one
+reference point per component), so data far from the origin keeps its digits.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import CHUNK_SIZE, CHUNKS_PER_BATCH, NJIT_OPTIONS
+
+FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
+COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
+
+_LOG_2PI = math.log(2.0 * math.pi)
+
+
+# ---------------------------------------------------------------------------
+# Leaf kernels: one chunk of rows, serial
+
+
+@njit(**NJIT_OPTIONS)
+def _rows_transposed(X, start, stop):
+    """Copy rows ``start:stop`` of X as a float64 (n_features, rows) block."""
+    n_rows = stop - start
+    n_features = X.shape[1]
+    xt = np.empty((n_features, n_rows))
+    for b in range(n_rows):
+        for i in range(n_features):
+            xt[i, b] = X[start + b, i]
+    return xt
+
+
+@njit(**NJIT_OPTIONS)
+def _chunk_weights(sample_weight, start, stop):
+    """Row weights of a chunk; ones when ``sample_weight`` is empty."""
+    if sample_weight.shape[0] == 0:
+        return np.ones(stop - start)
+    wc = np.empty(stop - start)
+    for b in range(stop - start):
+        wc[b] = sample_weight[start + b]
+    return wc
+
+
+@njit(**NJIT_OPTIONS)
+def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
+    """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
+    n_features, n_rows = xt.shape
+    n_components = means.shape[0]
+    diff = np.empty((n_features, n_rows))
+    y = np.empty(n_rows)
+    for k in range(n_components):
+        sq = out[k]
+        sq[:] = 0.0
+        if code == DIAG or code == SPHERICAL:
+            for i in range(n_features):
+                mu = means[k, i]
+                p = prec_chol[k, 0, i]
+                for b in range(n_rows):
+                    t = (xt[i, b] - mu) * p
+                    sq[b] += t * t
+        else:
+            kp = 0 if code == TIED else k
+            for i in range(n_features):
+                mu = means[k, i]
+                for b in range(n_rows):
+                    diff[i, b] = xt[i, b] - mu
+            # y = (x - mean) @ U with U upper triangular: column j uses rows <= j.
+            for j in range(n_features):
+                y[:] = 0.0
+                for i in range(j + 1):
+                    u = prec_chol[kp, i, j]
+                    for b in range(n_rows):
+                        y[b] += diff[i, b] * u
+                for b in range(n_rows):
+                    sq[b] += y[b] * y[b]
+        offset = log_weights[k] + log_det[k] - 0.5 * n_features * _LOG_2PI
+        for b in range(n_rows):
+            sq[b] = offset - 0.5 * sq[b]
+
+
+@njit(**NJIT_OPTIONS)
+def _normalise_rows(wlp, log_norm):
+    """Turn weighted log-probabilities into responsibilities, in place.
+
+    Writes log sum_k exp(wlp[k]) per row into ``log_norm``; one exp per entry.
+    """
+    n_components, n_rows = wlp.shape
+    top = np.full(n_rows, -np.inf)
+    for k in range(n_components):
+        for b in range(n_rows):
+            top[b] = max(top[b], wlp[k, b])
+    total = np.zeros(n_rows)
+    for k in range(n_components):
+        for b in range(n_rows):
+            e = math.exp(wlp[k, b] - top[b])
+            wlp[k, b] = e
+            total[b] += e
+    for b in range(n_rows):
+        log_norm[b] = top[b] + math.log(total[b])
+        total[b] = 1.0 / total[b]
+    for k in range(n_components):
+        for b in range(n_rows):
+            wlp[k, b] *= total[b]
+
+
+@njit(**NJIT_OPTIONS)
+def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
+    """Add a chunk's sufficient statistics to ``nk``, ``s1`` and ``s2``.
+
+    ``resp`` already includes the row weights; ``s1`` and ``s2`` are first and
+    second moments of ``x - ref[k]``.  For 'tied' every ``ref[k]`` is the same
+    point and the responsibilities of a row add up to its weight, so one
+    weighted scatter of the rows serves all components.
+    """
+    n_features, n_rows = xt.shape
+    n_components = resp.shape[0]
+    diff = np.empty((n_features, n_rows))
+    z = np.empty(n_rows)
+    for k in range(n_components):
+        r = resp[k]
+        nk[k] += np.sum(r)
+        for i in range(n_features):
+            c = ref[k, i]
+            acc = 0.0
+            for b in range(n_rows):
+                t = xt[i, b] - c
+                diff[i, b] = t
+                acc += r[b] * t
+            s1[k, i] += acc
+        if code == FULL:
+            for i in range(n_features):
+                for b in range(n_rows):
+                    z[b] = r[b] * diff[i, b]
+                for j in range(i, n_features):
+                    acc = 0.0
+                    for b in range(n_rows):
+                        acc += z[b] * diff[j, b]
+                    s2[k, i, j] += acc
+        elif code == DIAG or code == SPHERICAL:
+            for i in range(n_features):
+                acc = 0.0
+                for b in range(n_rows):
+                    acc += r[b] * diff[i, b] * diff[i, b]
+                s2[k, 0, i] += acc
+    if code == TIED:
+        # ``diff`` holds x - ref[last k], the shared reference point.
+        for i in range(n_features):
+            for b in range(n_rows):
+                z[b] = wc[b] * diff[i, b]
+            for j in range(i, n_features):
+                acc = 0.0
+                for b in range(n_rows):
+                    acc += z[b] * diff[j, b]
+                s2[0, i, j] += acc
+
+
+@njit(**NJIT_OPTIONS)
+def _second_moment_shape(code, n_components, n_features):
+    if code == FULL:
+        return (n_components, n_features, n_features)
+    if code == TIED:
+        return (1, n_features, n_features)
+    return (n_components, 1, n_features)
+
+
+@njit(**NJIT_OPTIONS)
+def _chunk_statistics(
+    X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref, code,
+    nk, s1, s2,
+):  # fmt: skip
+    xt = _rows_transposed(X, start, stop)
+    wc = _chunk_weights(sample_weight, start, stop)
+    n_rows = stop - start
+    resp = np.empty((means.shape[0], n_rows))
+    log_norm = np.empty(n_rows)
+    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, resp)
+    _normalise_rows(resp, log_norm)
+    log_likelihood = 0.0
+    for b in range(n_rows):
+        log_likelihood += wc[b] * log_norm[b]
+    if sample_weight.shape[0] != 0:
+        for k in range(resp.shape[0]):
+            for b in range(n_rows):
+                resp[k, b] *= wc[b]
+    _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2)
+    return log_likelihood
+
+
+# ---------------------------------------------------------------------------
+# Parallel drivers over chunks
+
+
+@njit(parallel=True, **NJIT_OPTIONS)
+def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
+    """E-step fused with the sufficient statistics of the M-step.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64
+    sample_weight : ndarray of shape (n_samples,) or (0,)
+        Row weights; an empty array means all ones.
+    log_weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    prec_chol : ndarray of shape (n, m, n_features)
+        Precision Cholesky factors in the kernel layout.
+    log_det : ndarray of shape (n_components,)
+        Log-determinant of each precision Cholesky factor.
+    ref : ndarray of shape (n_components, n_features)
+        Centre of each component's moments.
+    code : int
+        Covariance type, one of FULL, TIED, DIAG, SPHERICAL.
+
+    Returns
+    -------
+    log_likelihood : float
+        sum_i w_i log p(x_i).
+    nk : ndarray of shape (n_components,)
+        sum_i w_i r_ik.
+    s1 : ndarray of shape (n_components, n_features)
+        sum_i w_i r_ik (x_i - ref_k).
+    s2 : ndarray, layout of ``prec_chol``
+        Second moments of x_i - ref_k (upper triangle for full and tied).
+    """
+    n_samples, n_features = X.shape
+    n_components = means.shape[0]
+    shape = _second_moment_shape(code, n_components, n_features)
+    n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
+    log_likelihood = 0.0
+    nk = np.zeros(n_components)
+    s1 = np.zeros((n_components, n_features))
+    s2 = np.zeros(shape)
+    for first in range(0, n_chunks, CHUNKS_PER_BATCH):
+        n_batch = min(CHUNKS_PER_BATCH, n_chunks - first)
+        part_ll = np.zeros(n_batch)
+        part_nk = np.zeros((n_batch, n_components))
+        part_s1 = np.zeros((n_batch, n_components, n_features))
+        part_s2 = np.zeros((n_batch, shape[0], shape[1], shape[2]))
+        for c in prange(n_batch):
+            start = (first + c) * CHUNK_SIZE
+            stop = min(start + CHUNK_SIZE, n_samples)
+            part_ll[c] = _chunk_statistics(
+                X, sample_weight, start, stop, log_weights, means, prec_chol,
+                log_det, ref, code, part_nk[c], part_s1[c], part_s2[c],
+            )  # fmt: skip
+        # Fixed order: the same sums for any number of threads.
+        for c in range(n_batch):
+            log_likelihood += part_ll[c]
+            nk += part_nk[c]
+            s1 += part_s1[c]
+            s2 += part_s2[c]
+    return log_likelihood, nk, s1, s2
+
+
+@njit(parallel=True, **NJIT_OPTIONS)
+def score_rows(
+    X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
+):
+    """Per-row outputs of the mixture, written chunk by chunk.
+
+    Each output is filled only when it is non-empty: ``log_norm_out`` (n_samples,)
+    gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
+    ``labels_out`` (n_samples,) the most probable component.
+    """
+    n_samples = X.shape[0]
+    n_components = means.shape[0]
+    n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
+    for c in prange(n_chunks):
+        start = c * CHUNK_SIZE
+        stop = min(start + CHUNK_SIZE, n_samples)
+        n_rows = stop - start
+        xt = _rows_transposed(X, start, stop)
+        wlp = np.empty((n_components, n_rows))
+        _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, wlp)
+        if labels_out.shape[0] != 0:
+            for b in range(n_rows):
+                best = 0
+                for k in range(1, n_components):
+                    if wlp[k, b] > wlp[best, b]:
+                        best = k
+                labels_out[start + b] = best
+        if log_norm_out.shape[0] != 0 or resp_out.shape[0] != 0:
+            log_norm = np.empty(n_rows)
+            _normalise_rows(wlp, log_norm)
+            if log_norm_out.shape[0] != 0:
+                log_norm_out[start:stop] = log_norm
+            if resp_out.shape[0] != 0:
+                for k in range(n_components):
+                    for b in range(n_rows):
+                        resp_out[start + b, k] = wlp[k, b]
