@@ -3,7 +3,7 @@
 # Only the fast-math flags that keep IEEE infinities and NaNs: ``nnan`` and
 # ``ninf`` (part of ``fastmath=True``) would break -inf log-probabilities, the
 # max-shifted logsumexp and NaN checks.  ``reassoc`` lets LLVM vectorise the
-# reductions over the samples of a chunk.
+# reductions over the samples of a tile.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 
 # Options shared by every compiled kernel.  ``cache=True`` stores the machine
@@ -11,11 +11,16 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # it instead of compiling.
 NJIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": FASTMATH}
 
-# Rows per chunk.  Chunks are defined by size, never by thread count, so the
-# per-chunk partial sums, added in chunk order, are bitwise identical for any
-# number of threads.
-CHUNK_SIZE = 256
+# Rows per tile: the rows a kernel transposes and works on at once, sized so
+# that a tile's working set stays in cache.
+TILE_ROWS = 256
 
-# Chunks whose partial statistics are held at once before being reduced;
+# Tiles per block.  A block is the unit of parallel work and owns one buffer
+# of partial statistics, filled tile after tile.  Blocks are defined by size,
+# never by thread count, and their partials are added in block order, so the
+# sums are bitwise identical for any number of threads.
+TILES_PER_BLOCK = 16
+
+# Blocks whose partial statistics are held at once before being reduced;
 # bounds the memory of the partial buffers independently of n_samples.
-CHUNKS_PER_BATCH = 32
+BLOCKS_PER_BATCH = 32

@@ -1,8 +1,8 @@
 """Compiled kernels: per-component log-densities and the fused E-step.
 
 Pure ``@njit`` functions, arrays in and arrays out.  Rows are processed in
-fixed-size chunks; each chunk is copied transposed, shape (n_features,
-chunk_rows), so that the innermost loops run over contiguous samples and
+fixed-size tiles; each tile is copied transposed, shape (n_features,
+tile_rows), so that the innermost loops run over contiguous samples and
 vectorise.
 
 Parameters arrive in one layout for every covariance type, ``prec_chol`` of
@@ -21,7 +21,7 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._config import CHUNK_SIZE, CHUNKS_PER_BATCH, NJIT_OPTIONS
+from ._config import BLOCKS_PER_BATCH, NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
 
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
@@ -30,7 +30,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 
 # ---------------------------------------------------------------------------
-# Leaf kernels: one chunk of rows, serial
+# Leaf kernels: one tile of rows, serial
 
 
 @njit(**NJIT_OPTIONS)
@@ -46,8 +46,8 @@ def _rows_transposed(X, start, stop):
 
 
 @njit(**NJIT_OPTIONS)
-def _chunk_weights(sample_weight, start, stop):
-    """Row weights of a chunk; ones when ``sample_weight`` is empty."""
+def _tile_weights(sample_weight, start, stop):
+    """Row weights of a tile; ones when ``sample_weight`` is empty."""
     if sample_weight.shape[0] == 0:
         return np.ones(stop - start)
     wc = np.empty(stop - start)
@@ -120,7 +120,7 @@ def _normalise_rows(wlp, log_norm):
 
 @njit(**NJIT_OPTIONS)
 def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
-    """Add a chunk's sufficient statistics to ``nk``, ``s1`` and ``s2``.
+    """Add a tile's sufficient statistics to ``nk``, ``s1`` and ``s2``.
 
     ``resp`` already includes the row weights; ``s1`` and ``s2`` are first and
     second moments of ``x - ref[k]``.  For 'tied' every ``ref[k]`` is the same
@@ -179,12 +179,12 @@ def _second_moment_shape(code, n_components, n_features):
 
 
 @njit(**NJIT_OPTIONS)
-def _chunk_statistics(
+def _tile_statistics(
     X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref, code,
     nk, s1, s2,
 ):  # fmt: skip
     xt = _rows_transposed(X, start, stop)
-    wc = _chunk_weights(sample_weight, start, stop)
+    wc = _tile_weights(sample_weight, start, stop)
     n_rows = stop - start
     resp = np.empty((means.shape[0], n_rows))
     log_norm = np.empty(n_rows)
@@ -202,7 +202,7 @@ def _chunk_statistics(
 
 
 # ---------------------------------------------------------------------------
-# Parallel drivers over chunks
+# Parallel drivers over blocks of tiles
 
 
 @njit(parallel=True, **NJIT_OPTIONS)
@@ -239,24 +239,27 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     shape = _second_moment_shape(code, n_components, n_features)
-    n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
+    block_rows = TILE_ROWS * TILES_PER_BLOCK
+    n_blocks = (n_samples + block_rows - 1) // block_rows
     log_likelihood = 0.0
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     s2 = np.zeros(shape)
-    for first in range(0, n_chunks, CHUNKS_PER_BATCH):
-        n_batch = min(CHUNKS_PER_BATCH, n_chunks - first)
+    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
+        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
         part_ll = np.zeros(n_batch)
         part_nk = np.zeros((n_batch, n_components))
         part_s1 = np.zeros((n_batch, n_components, n_features))
         part_s2 = np.zeros((n_batch, shape[0], shape[1], shape[2]))
         for c in prange(n_batch):
-            start = (first + c) * CHUNK_SIZE
-            stop = min(start + CHUNK_SIZE, n_samples)
-            part_ll[c] = _chunk_statistics(
-                X, sample_weight, start, stop, log_weights, means, prec_chol,
-                log_det, ref, code, part_nk[c], part_s1[c], part_s2[c],
-            )  # fmt: skip
+            block_start = (first + c) * block_rows
+            block_stop = min(block_start + block_rows, n_samples)
+            for start in range(block_start, block_stop, TILE_ROWS):
+                part_ll[c] += _tile_statistics(
+                    X, sample_weight, start, min(start + TILE_ROWS, block_stop),
+                    log_weights, means, prec_chol, log_det, ref, code,
+                    part_nk[c], part_s1[c], part_s2[c],
+                )  # fmt: skip
         # Fixed order: the same sums for any number of threads.
         for c in range(n_batch):
             log_likelihood += part_ll[c]
@@ -270,7 +273,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
 def score_rows(
     X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
 ):
-    """Per-row outputs of the mixture, written chunk by chunk.
+    """Per-row outputs of the mixture, written tile by tile.
 
     Each output is filled only when it is non-empty: ``log_norm_out`` (n_samples,)
     gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
@@ -278,10 +281,10 @@ def score_rows(
     """
     n_samples = X.shape[0]
     n_components = means.shape[0]
-    n_chunks = (n_samples + CHUNK_SIZE - 1) // CHUNK_SIZE
-    for c in prange(n_chunks):
-        start = c * CHUNK_SIZE
-        stop = min(start + CHUNK_SIZE, n_samples)
+    n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS
+    for c in prange(n_tiles):
+        start = c * TILE_ROWS
+        stop = min(start + TILE_ROWS, n_samples)
         n_rows = stop - start
         xt = _rows_transposed(X, start, stop)
         wlp = np.empty((n_components, n_rows))
