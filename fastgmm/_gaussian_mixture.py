@@ -18,8 +18,8 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import _kernels, _mstep
-from ._init import initial_assignment, initial_statistics, single_point_scatter
+from . import _mstep
+from ._data import InMemoryData, KernelParameters, score_rows
 from ._validation import check_means, check_precisions, check_weights
 
 
@@ -307,6 +307,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
         sample_weight = self._check_sample_weight(sample_weight, X)
         inits = self._check_initial_parameters(X)
+        data = InMemoryData(X, sample_weight)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -319,9 +320,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:
-                    params = self._initial_parameters(
-                        X, sample_weight, random_state, inits
-                    )
+                    params = self._initial_parameters(data, random_state, inits)
                     lower_bound = -np.inf
                 else:
                     params = self._get_parameters()
@@ -331,7 +330,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 n_iter = 0
                 for n_iter in range(1, self.max_iter + 1):
                     previous_lower_bound = lower_bound
-                    params, lower_bound = self._em_step(X, sample_weight, params)
+                    params, lower_bound = self._em_step(data, params)
                     lower_bounds.append(lower_bound)
                     change = lower_bound - previous_lower_bound
                     self._print_verbose_msg_iter_end(n_iter, change)
@@ -362,7 +361,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             self.lower_bounds_ = best_lower_bounds
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
-            return self._score(X, labels=True)[2]
+            return data.labels(self._kernel_parameters())
 
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -400,41 +399,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             )
         return weights, means, precisions
 
-    def _initial_parameters(self, X, sample_weight, random_state, inits):
+    def _initial_parameters(self, data, random_state, inits):
         """(weights, means, covariances, precisions_cholesky) to start EM from."""
         weights_init, means_init, precisions_init = inits
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
-            labels, resp = initial_assignment(
-                X, sample_weight, self.n_components, self.init_params, random_state
+            weights, means, covariances = data.initial_moments(
+                self.n_components,
+                self.covariance_type,
+                self.init_params,
+                self.reg_covar,
+                random_state,
             )
-            nk, s1, s2, ref = initial_statistics(
-                X, sample_weight, labels, resp, self.covariance_type, self.n_components
-            )
-            weights, means, covariances = _mstep.m_step(
-                nk, s1, s2, ref, self.covariance_type, self.reg_covar, X.dtype
-            )
-            if (
-                self.init_params in _SINGLE_POINT_INITS
-                and self.covariance_type != "full"
-            ):
-                covariances = _mstep.uncentred_covariances(
-                    single_point_scatter(
-                        X, sample_weight, labels, self.covariance_type
-                    ),
-                    nk,
-                    means,
-                    self.covariance_type,
-                    self.reg_covar,
-                    X.dtype,
-                )
         if weights_init is not None:
             weights = weights_init
         if means_init is not None:
             means = means_init
         if precisions_init is None:
             prec_chol = _mstep.precision_cholesky(
-                covariances, self.covariance_type, X.dtype
+                covariances, self.covariance_type, data.dtype
             )
         else:
             prec_chol = _mstep.precision_cholesky_from_precisions(
@@ -444,11 +427,11 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 precisions_init, self.covariance_type
             )
         return tuple(
-            np.asarray(p, dtype=X.dtype)
+            np.asarray(p, dtype=data.dtype)
             for p in (weights, means, covariances, prec_chol)
         )
 
-    def _em_step(self, X, sample_weight, params):
+    def _em_step(self, data, params):
         """One E-step (the lower bound of ``params``) and the M-step after it."""
         weights, means, _, prec_chol = params
         if self.covariance_type == "tied":
@@ -456,30 +439,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             ref = np.broadcast_to(weights @ means, means.shape).astype(np.float64)
         else:
             ref = means.astype(np.float64)
-        code = _kernels.COVARIANCE_CODES[self.covariance_type]
-        prec3, log_det = _mstep.kernel_precisions(
-            prec_chol, self.covariance_type, self.n_components, X.shape[1]
+        log_likelihood, nk, s1, s2 = data.statistics(
+            KernelParameters(weights, means, prec_chol, self.covariance_type), ref
         )
-        log_likelihood, nk, s1, s2 = _kernels.em_statistics(
-            X,
-            _EMPTY if sample_weight is None else sample_weight,
-            np.log(weights.astype(np.float64)),
-            means,
-            prec3,
-            log_det,
-            ref,
-            code,
-        )
-        total_weight = X.shape[0] if sample_weight is None else sample_weight.sum()
-        lower_bound = log_likelihood / total_weight
+        lower_bound = log_likelihood / data.total_weight
         weights, means, covariances = _mstep.m_step(
-            nk, s1, s2, ref, self.covariance_type, self.reg_covar, X.dtype
+            nk, s1, s2, ref, self.covariance_type, self.reg_covar, data.dtype
         )
         prec_chol = _mstep.precision_cholesky(
-            covariances, self.covariance_type, X.dtype
+            covariances, self.covariance_type, data.dtype
         )
         params = tuple(
-            np.asarray(p, dtype=X.dtype)
+            np.asarray(p, dtype=data.dtype)
             for p in (weights, means, covariances, prec_chol)
         )
         return params, lower_bound
@@ -506,31 +477,18 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _score(self, X, log_norm=False, resp=False, labels=False):
-        """Per-row outputs of the fitted mixture on validated ``X``."""
-        n_samples = X.shape[0]
-        prec3, log_det = _mstep.kernel_precisions(
+    def _kernel_parameters(self):
+        return KernelParameters(
+            self.weights_,
+            self.means_,
             self.precisions_cholesky_,
             self.covariance_type,
-            self.n_components,
-            X.shape[1],
         )
-        out_log_norm = np.empty(n_samples if log_norm else 0)
-        out_resp = np.empty((n_samples if resp else 0, self.n_components))
-        out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
+
+    def _score(self, X, **outputs):
+        """Per-row outputs of the fitted mixture on validated ``X``."""
         with _numba_threads(self.n_jobs):
-            _kernels.score_rows(
-                X,
-                np.log(self.weights_.astype(np.float64)),
-                self.means_,
-                prec3,
-                log_det,
-                _kernels.COVARIANCE_CODES[self.covariance_type],
-                out_log_norm,
-                out_resp,
-                out_labels,
-            )
-        return out_log_norm, out_resp, out_labels
+            return score_rows(X, self._kernel_parameters(), **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -747,12 +705,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
                 f" {lb:.5f}."
             )
-
-
-_EMPTY = np.empty(0)
-
-# Initialisations that start each component from one data point.
-_SINGLE_POINT_INITS = ("random_from_data", "k-means++")
 
 
 def _num_rows(X):

@@ -1,0 +1,110 @@
+"""Where the rows live: the seam between the EM driver and the passes over data.
+
+The EM driver in ``fastgmm._gaussian_mixture`` sees only a data source: an
+object that draws the initial parameters, computes the sufficient statistics
+of the current parameters, and scores rows.  ``InMemoryData`` runs the Numba
+kernels over an array in this process; another source (a chunked array on a
+cluster, say) implements the same three methods.
+"""
+
+import numpy as np
+
+from . import _kernels, _mstep
+from ._init import initial_assignment, initial_statistics, single_point_scatter
+
+_EMPTY = np.empty(0)
+
+# Initialisations that start each component from one data point.
+_SINGLE_POINT_INITS = ("random_from_data", "k-means++")
+
+
+class KernelParameters:
+    """A mixture's parameters in the layout the kernels take.
+
+    Parameters
+    ----------
+    weights : ndarray of shape (n_components,)
+    means : ndarray of shape (n_components, n_features)
+    precisions_cholesky : ndarray
+        In scikit-learn's layout for ``covariance_type``.
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    """
+
+    def __init__(self, weights, means, precisions_cholesky, covariance_type):
+        n_components, n_features = means.shape
+        self.log_weights = np.log(np.asarray(weights, dtype=np.float64))
+        self.means = means
+        self.prec_chol, self.log_det = _mstep.kernel_precisions(
+            precisions_cholesky, covariance_type, n_components, n_features
+        )
+        self.code = _kernels.COVARIANCE_CODES[covariance_type]
+
+    def as_args(self):
+        return self.log_weights, self.means, self.prec_chol, self.log_det
+
+
+def score_rows(X, params, log_norm=False, resp=False, labels=False):
+    """Per-row log p(x), responsibilities and labels of validated ``X``.
+
+    Only the outputs asked for are allocated; the others are returned empty.
+    """
+    n_samples = X.shape[0]
+    n_components = params.means.shape[0]
+    out_log_norm = np.empty(n_samples if log_norm else 0)
+    out_resp = np.empty((n_samples if resp else 0, n_components))
+    out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
+    _kernels.score_rows(
+        X, *params.as_args(), params.code, out_log_norm, out_resp, out_labels
+    )
+    return out_log_norm, out_resp, out_labels
+
+
+class InMemoryData:
+    """Validated rows in this process, with optional row weights.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    sample_weight : ndarray of shape (n_samples,) or None
+    """
+
+    def __init__(self, X, sample_weight=None):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.dtype = X.dtype
+        self.n_samples = X.shape[0]
+        self.total_weight = (
+            float(self.n_samples) if sample_weight is None else sample_weight.sum()
+        )
+
+    def initial_moments(
+        self, n_components, covariance_type, init_params, reg_covar, random_state
+    ):
+        """Weights, means and covariances of the initial responsibilities."""
+        X, sample_weight = self.X, self.sample_weight
+        labels, resp = initial_assignment(
+            X, sample_weight, n_components, init_params, random_state
+        )
+        nk, s1, s2, ref = initial_statistics(
+            X, sample_weight, labels, resp, covariance_type, n_components
+        )
+        weights, means, covariances = _mstep.m_step(
+            nk, s1, s2, ref, covariance_type, reg_covar, self.dtype
+        )
+        if init_params in _SINGLE_POINT_INITS and covariance_type != "full":
+            scatter = single_point_scatter(X, sample_weight, labels, covariance_type)
+            covariances = _mstep.uncentred_covariances(
+                scatter, nk, means, covariance_type, reg_covar, self.dtype
+            )
+        return weights, means, covariances
+
+    def statistics(self, params, ref):
+        """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
+        weights = _EMPTY if self.sample_weight is None else self.sample_weight
+        return _kernels.em_statistics(
+            self.X, weights, *params.as_args(), ref, params.code
+        )
+
+    def labels(self, params):
+        """Most probable component of each row."""
+        return score_rows(self.X, params, labels=True)[2]
