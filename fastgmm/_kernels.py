@@ -22,6 +22,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import BLOCKS_PER_BATCH, NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
+from ._exp import exp_nonpositive
 
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
@@ -107,7 +108,7 @@ def _normalise_rows(wlp, log_norm):
     total = np.zeros(n_rows)
     for k in range(n_components):
         for b in range(n_rows):
-            e = math.exp(wlp[k, b] - top[b])
+            e = exp_nonpositive(wlp[k, b] - top[b])
             wlp[k, b] = e
             total[b] += e
     for b in range(n_rows):
