@@ -58,12 +58,40 @@ def _tile_weights(sample_weight, start, stop):
 
 
 @njit(**NJIT_OPTIONS)
+def _triangular_sq_norms(diff, prec_chol, kp, sq):
+    """sq[b] += |diff[:, b] @ U|^2 with U = prec_chol[kp] upper triangular."""
+    n_features, n_rows = diff.shape
+    y = np.empty(n_rows)
+    # Column j of diff @ U uses the rows i <= j of U.
+    for j in range(n_features):
+        y[:] = 0.0
+        for i in range(j + 1):
+            u = prec_chol[kp, i, j]
+            for b in range(n_rows):
+                y[b] += diff[i, b] * u
+        for b in range(n_rows):
+            sq[b] += y[b] * y[b]
+
+
+@njit(**NJIT_OPTIONS)
 def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
     """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
     diff = np.empty((n_features, n_rows))
-    y = np.empty(n_rows)
+    if code == TIED:
+        # (x - mean_k) U = (x - mean_0) U - (mean_k - mean_0) U: one product
+        # of the rows with the shared factor, then a shift per component.
+        base = np.empty((n_features, n_rows))
+        for i in range(n_features):
+            for b in range(n_rows):
+                diff[i, b] = xt[i, b] - means[0, i]
+        for j in range(n_features):
+            base[j] = 0.0
+            for i in range(j + 1):
+                u = prec_chol[0, i, j]
+                for b in range(n_rows):
+                    base[j, b] += diff[i, b] * u
     for k in range(n_components):
         sq = out[k]
         sq[:] = 0.0
@@ -74,21 +102,20 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
                 for b in range(n_rows):
                     t = (xt[i, b] - mu) * p
                     sq[b] += t * t
+        elif code == TIED:
+            for j in range(n_features):
+                shift = 0.0
+                for i in range(j + 1):
+                    shift += (means[k, i] - means[0, i]) * prec_chol[0, i, j]
+                for b in range(n_rows):
+                    t = base[j, b] - shift
+                    sq[b] += t * t
         else:
-            kp = 0 if code == TIED else k
             for i in range(n_features):
                 mu = means[k, i]
                 for b in range(n_rows):
                     diff[i, b] = xt[i, b] - mu
-            # y = (x - mean) @ U with U upper triangular: column j uses rows <= j.
-            for j in range(n_features):
-                y[:] = 0.0
-                for i in range(j + 1):
-                    u = prec_chol[kp, i, j]
-                    for b in range(n_rows):
-                        y[b] += diff[i, b] * u
-                for b in range(n_rows):
-                    sq[b] += y[b] * y[b]
+            _triangular_sq_norms(diff, prec_chol, k, sq)
         offset = log_weights[k] + log_det[k] - 0.5 * n_features * _LOG_2PI
         for b in range(n_rows):
             sq[b] = offset - 0.5 * sq[b]
