@@ -1,6 +1,8 @@
 """Compiled kernels: per-component log-densities and the fused E-step.
 
-Pure ``@njit`` functions, arrays in and arrays out.  Rows are processed in
+Pure ``@njit`` functions, arrays in and arrays out.  Products run in the
+data's dtype (float32 data gets twice the SIMD width); per-tile sums are
+added into float64 statistics.  Rows are processed in
 fixed-size tiles; each tile is copied transposed, shape (n_features,
 tile_rows), so that the innermost loops run over contiguous samples and
 vectorise.
@@ -36,10 +38,10 @@ _LOG_2PI = math.log(2.0 * math.pi)
 
 @njit(**NJIT_OPTIONS)
 def _rows_transposed(X, start, stop):
-    """Copy rows ``start:stop`` of X as a float64 (n_features, rows) block."""
+    """Copy rows ``start:stop`` of X as an (n_features, rows) block."""
     n_rows = stop - start
     n_features = X.shape[1]
-    xt = np.empty((n_features, n_rows))
+    xt = np.empty((n_features, n_rows), dtype=X.dtype)
     for b in range(n_rows):
         for i in range(n_features):
             xt[i, b] = X[start + b, i]
@@ -61,7 +63,7 @@ def _tile_weights(sample_weight, start, stop):
 def _triangular_sq_norms(diff, prec_chol, kp, sq):
     """sq[b] += |diff[:, b] @ U|^2 with U = prec_chol[kp] upper triangular."""
     n_features, n_rows = diff.shape
-    y = np.empty(n_rows)
+    y = np.empty(n_rows, dtype=diff.dtype)
     # Column j of diff @ U uses the rows i <= j of U.
     for j in range(n_features):
         y[:] = 0.0
@@ -78,11 +80,11 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
     """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
-    diff = np.empty((n_features, n_rows))
+    diff = np.empty((n_features, n_rows), dtype=xt.dtype)
     if code == TIED:
         # (x - mean_k) U = (x - mean_0) U - (mean_k - mean_0) U: one product
         # of the rows with the shared factor, then a shift per component.
-        base = np.empty((n_features, n_rows))
+        base = np.empty((n_features, n_rows), dtype=xt.dtype)
         for i in range(n_features):
             for b in range(n_rows):
                 diff[i, b] = xt[i, b] - means[0, i]
@@ -157,14 +159,15 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     """
     n_features, n_rows = xt.shape
     n_components = resp.shape[0]
-    diff = np.empty((n_features, n_rows))
-    z = np.empty(n_rows)
+    zero = xt.dtype.type(0)
+    diff = np.empty((n_features, n_rows), dtype=xt.dtype)
+    z = np.empty(n_rows, dtype=xt.dtype)
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
         for i in range(n_features):
             c = ref[k, i]
-            acc = 0.0
+            acc = zero
             for b in range(n_rows):
                 t = xt[i, b] - c
                 diff[i, b] = t
@@ -175,13 +178,13 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 for b in range(n_rows):
                     z[b] = r[b] * diff[i, b]
                 for j in range(i, n_features):
-                    acc = 0.0
+                    acc = zero
                     for b in range(n_rows):
                         acc += z[b] * diff[j, b]
                     s2[k, i, j] += acc
         elif code == DIAG or code == SPHERICAL:
             for i in range(n_features):
-                acc = 0.0
+                acc = zero
                 for b in range(n_rows):
                     acc += r[b] * diff[i, b] * diff[i, b]
                 s2[k, 0, i] += acc
@@ -191,7 +194,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
             for b in range(n_rows):
                 z[b] = wc[b] * diff[i, b]
             for j in range(i, n_features):
-                acc = 0.0
+                acc = zero
                 for b in range(n_rows):
                     acc += z[b] * diff[j, b]
                 s2[0, i, j] += acc
