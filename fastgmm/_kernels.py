@@ -149,6 +149,48 @@ def _normalise_rows(wlp, log_norm):
 
 
 @njit(**NJIT_OPTIONS)
+def _add_weighted_scatter(diff, weights, out):
+    """out[i, j] += sum_b weights[b] diff[i, b] diff[j, b], upper triangle only.
+
+    Rows i and columns j go in pairs: each value loaded feeds two products,
+    which halves the loads per multiply-add of the innermost loop.
+    """
+    n_features, n_rows = diff.shape
+    zero = diff.dtype.type(0)
+    z0 = np.empty(n_rows, dtype=diff.dtype)
+    z1 = np.empty(n_rows, dtype=diff.dtype)
+    last = n_features - 1
+    for i in range(0, n_features, 2):
+        i1 = min(i + 1, last)
+        for b in range(n_rows):
+            z0[b] = weights[b] * diff[i, b]
+            z1[b] = weights[b] * diff[i1, b]
+        for j in range(i, n_features, 2):
+            j1 = min(j + 1, last)
+            a00 = zero
+            a01 = zero
+            a10 = zero
+            a11 = zero
+            for b in range(n_rows):
+                x0 = diff[j, b]
+                x1 = diff[j1, b]
+                a00 += z0[b] * x0
+                a01 += z0[b] * x1
+                a10 += z1[b] * x0
+                a11 += z1[b] * x1
+            # A pair at the last row or column repeats it: add each entry once,
+            # and only those in the upper triangle.
+            out[i, j] += a00
+            if j1 != j:
+                out[i, j1] += a01
+            if i1 != i:
+                if j >= i1:
+                    out[i1, j] += a10
+                if j1 != j:
+                    out[i1, j1] += a11
+
+
+@njit(**NJIT_OPTIONS)
 def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     """Add a tile's sufficient statistics to ``nk``, ``s1`` and ``s2``.
 
@@ -161,7 +203,6 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     n_components = resp.shape[0]
     zero = xt.dtype.type(0)
     diff = np.empty((n_features, n_rows), dtype=xt.dtype)
-    z = np.empty(n_rows, dtype=xt.dtype)
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
@@ -174,14 +215,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 acc += r[b] * t
             s1[k, i] += acc
         if code == FULL:
-            for i in range(n_features):
-                for b in range(n_rows):
-                    z[b] = r[b] * diff[i, b]
-                for j in range(i, n_features):
-                    acc = zero
-                    for b in range(n_rows):
-                        acc += z[b] * diff[j, b]
-                    s2[k, i, j] += acc
+            _add_weighted_scatter(diff, r, s2[k])
         elif code == DIAG or code == SPHERICAL:
             for i in range(n_features):
                 acc = zero
@@ -190,14 +224,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 s2[k, 0, i] += acc
     if code == TIED:
         # ``diff`` holds x - ref[last k], the shared reference point.
-        for i in range(n_features):
-            for b in range(n_rows):
-                z[b] = wc[b] * diff[i, b]
-            for j in range(i, n_features):
-                acc = zero
-                for b in range(n_rows):
-                    acc += z[b] * diff[j, b]
-                s2[0, i, j] += acc
+        _add_weighted_scatter(diff, wc, s2[0])
 
 
 @njit(**NJIT_OPTIONS)
