@@ -1,0 +1,203 @@
+"""Compiled kernels against slow, obviously-correct NumPy references."""
+
+import numpy as np
+import pytest
+from scipy.special import logsumexp
+
+from fastgmm import _kernels, _mstep
+from fastgmm._exp import exp_nonpositive
+
+COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
+
+
+def random_precision_cholesky(rng, covariance_type, n_components, n_features):
+    if covariance_type == "full":
+        factors = np.triu(rng.normal(size=(n_components, n_features, n_features)))
+        factors[:, np.arange(n_features), np.arange(n_features)] = rng.uniform(
+            0.5, 2.0, size=(n_components, n_features)
+        )
+        return factors
+    if covariance_type == "tied":
+        factor = np.triu(rng.normal(size=(n_features, n_features)))
+        factor[np.arange(n_features), np.arange(n_features)] = rng.uniform(
+            0.5, 2.0, size=n_features
+        )
+        return factor
+    if covariance_type == "diag":
+        return rng.uniform(0.5, 2.0, size=(n_components, n_features))
+    return rng.uniform(0.5, 2.0, size=n_components)
+
+
+def naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type):
+    """log(weight_k) + log N(x | mean_k, (U U^T)^-1), one component at a time."""
+    n_samples, n_features = X.shape
+    out = np.empty((n_samples, len(weights)))
+    for k in range(len(weights)):
+        if covariance_type == "full":
+            U = prec_chol[k]
+        elif covariance_type == "tied":
+            U = prec_chol
+        elif covariance_type == "diag":
+            U = np.diag(prec_chol[k])
+        else:
+            U = np.eye(n_features) * prec_chol[k]
+        y = (X - means[k]) @ U
+        log_det = np.log(np.abs(np.linalg.det(U)))
+        out[:, k] = (
+            np.log(weights[k])
+            - 0.5 * n_features * np.log(2 * np.pi)
+            + log_det
+            - 0.5 * np.sum(y**2, axis=1)
+        )
+    return out
+
+
+def naive_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
+    wlp = naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type)
+    log_norm = logsumexp(wlp, axis=1)
+    resp = np.exp(wlp - log_norm[:, None]) * w[:, None]
+    nk = resp.sum(axis=0)
+    s1 = np.stack([resp[:, k] @ (X - ref[k]) for k in range(len(weights))])
+    if covariance_type == "full":
+        s2 = np.stack(
+            [
+                np.triu((resp[:, k, None] * (X - ref[k])).T @ (X - ref[k]))
+                for k in range(len(weights))
+            ]
+        )
+    elif covariance_type == "tied":
+        d = X - ref[0]
+        s2 = np.triu((w[:, None] * d).T @ d)[None]
+    else:
+        s2 = np.stack([resp[:, k] @ (X - ref[k]) ** 2 for k in range(len(weights))])[
+            :, None, :
+        ]
+    return w @ log_norm, nk, s1, s2, log_norm, resp
+
+
+def kernel_inputs(rng, covariance_type, n_samples, n_features, n_components, dtype):
+    X = rng.normal(size=(n_samples, n_features)).astype(dtype)
+    weights = rng.dirichlet(np.ones(n_components))
+    means = rng.normal(size=(n_components, n_features)).astype(dtype)
+    prec_chol = random_precision_cholesky(
+        rng, covariance_type, n_components, n_features
+    ).astype(dtype)
+    return X, weights, means, prec_chol
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 8])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_em_statistics_matches_numpy(covariance_type, n_features, weighted):
+    rng = np.random.default_rng(n_features)
+    n_components = 3
+    # Several tiles and blocks, with a ragged last tile.
+    n_samples = 9000 + 37
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, n_samples, n_features, n_components, np.float64
+    )
+    w = rng.uniform(0, 3, n_samples) if weighted else np.ones(n_samples)
+    if covariance_type == "tied":
+        ref = np.broadcast_to(weights @ means, means.shape).copy()
+    else:
+        ref = means + 0.1
+    prec3, log_det = _mstep.kernel_precisions(
+        prec_chol, covariance_type, n_components, n_features
+    )
+    ll, nk, s1, s2 = _kernels.em_statistics(
+        X,
+        w if weighted else np.empty(0),
+        np.log(weights),
+        means,
+        prec3,
+        log_det,
+        ref,
+        _kernels.COVARIANCE_CODES[covariance_type],
+    )
+    expected = naive_statistics(X, w, weights, means, prec_chol, covariance_type, ref)
+    np.testing.assert_allclose(ll, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(nk, expected[1], rtol=1e-12)
+    scale = np.abs(expected[2]).max()
+    np.testing.assert_allclose(s1, expected[2], rtol=1e-11, atol=1e-12 * scale)
+    np.testing.assert_allclose(np.triu(s2), expected[3], rtol=1e-11)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_em_statistics_float32_accumulates_in_float64(covariance_type):
+    rng = np.random.default_rng(0)
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, 5000, 4, 3, np.float32
+    )
+    ref = np.broadcast_to(weights @ means, means.shape).astype(np.float64)
+    prec3, log_det = _mstep.kernel_precisions(prec_chol, covariance_type, 3, 4)
+    ll, nk, s1, s2 = _kernels.em_statistics(
+        X,
+        np.empty(0),
+        np.log(weights),
+        means,
+        prec3,
+        log_det,
+        ref,
+        _kernels.COVARIANCE_CODES[covariance_type],
+    )
+    expected = naive_statistics(
+        X.astype(np.float64),
+        np.ones(len(X)),
+        weights,
+        means.astype(np.float64),
+        prec_chol.astype(np.float64),
+        covariance_type,
+        ref,
+    )
+    assert s2.dtype == np.float64
+    np.testing.assert_allclose(ll, expected[0], rtol=1e-5)
+    np.testing.assert_allclose(nk, expected[1], rtol=1e-5)
+    np.testing.assert_allclose(np.triu(s2), expected[3], rtol=1e-4)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_rows_matches_numpy(covariance_type):
+    rng = np.random.default_rng(1)
+    n_samples, n_features, n_components = 1000, 3, 4
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, n_samples, n_features, n_components, np.float64
+    )
+    prec3, log_det = _mstep.kernel_precisions(
+        prec_chol, covariance_type, n_components, n_features
+    )
+    log_norm = np.empty(n_samples)
+    resp = np.empty((n_samples, n_components))
+    labels = np.empty(n_samples, dtype=np.intp)
+    _kernels.score_rows(
+        X,
+        np.log(weights),
+        means,
+        prec3,
+        log_det,
+        _kernels.COVARIANCE_CODES[covariance_type],
+        log_norm,
+        resp,
+        labels,
+    )
+    wlp = naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type)
+    np.testing.assert_allclose(log_norm, logsumexp(wlp, axis=1), rtol=1e-12)
+    np.testing.assert_allclose(
+        resp, np.exp(wlp - logsumexp(wlp, axis=1)[:, None]), atol=1e-13
+    )
+    np.testing.assert_array_equal(labels, np.argmax(wlp, axis=1))
+
+
+def test_exp_nonpositive_within_one_ulp():
+    x = -np.concatenate(
+        [np.linspace(0, 708, 200001), np.geomspace(1e-300, 1, 1001), [0.0]]
+    )
+    got = np.array([exp_nonpositive(v) for v in x[::97]])
+    want = np.exp(x[::97])
+    np.testing.assert_array_max_ulp(got, want, maxulp=2)
+
+
+def test_exp_nonpositive_edges():
+    assert exp_nonpositive(0.0) == 1.0
+    assert exp_nonpositive(-np.inf) == 0.0
+    assert exp_nonpositive(-800.0) == 0.0
+    assert np.isnan(exp_nonpositive(np.nan))
