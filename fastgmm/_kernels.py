@@ -259,6 +259,49 @@ def _tile_statistics(
     return log_likelihood
 
 
+@njit(**NJIT_OPTIONS)
+def _block_statistics(
+    X, sample_weight, block_start, block_stop, log_weights, means, prec_chol,
+    log_det, ref, code, nk, s1, s2,
+):  # fmt: skip
+    """Statistics of one block of rows, tile after tile, into nk, s1, s2."""
+    log_likelihood = 0.0
+    for start in range(block_start, block_stop, TILE_ROWS):
+        log_likelihood += _tile_statistics(
+            X, sample_weight, start, min(start + TILE_ROWS, block_stop),
+            log_weights, means, prec_chol, log_det, ref, code, nk, s1, s2,
+        )  # fmt: skip
+    return log_likelihood
+
+
+@njit(**NJIT_OPTIONS)
+def _score_tile(
+    X, start, stop, log_weights, means, prec_chol, log_det, code,
+    log_norm_out, resp_out, labels_out,
+):  # fmt: skip
+    n_rows = stop - start
+    n_components = means.shape[0]
+    xt = _rows_transposed(X, start, stop)
+    wlp = np.empty((n_components, n_rows))
+    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, wlp)
+    if labels_out.shape[0] != 0:
+        for b in range(n_rows):
+            best = 0
+            for k in range(1, n_components):
+                if wlp[k, b] > wlp[best, b]:
+                    best = k
+            labels_out[start + b] = best
+    if log_norm_out.shape[0] != 0 or resp_out.shape[0] != 0:
+        log_norm = np.empty(n_rows)
+        _normalise_rows(wlp, log_norm)
+        if log_norm_out.shape[0] != 0:
+            log_norm_out[start:stop] = log_norm
+        if resp_out.shape[0] != 0:
+            for k in range(n_components):
+                for b in range(n_rows):
+                    resp_out[start + b, k] = wlp[k, b]
+
+
 # ---------------------------------------------------------------------------
 # Parallel drivers over blocks of tiles
 
@@ -303,6 +346,13 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     s2 = np.zeros(shape)
+    if n_blocks == 1:
+        # Small data: no parallel region to start.
+        log_likelihood = _block_statistics(
+            X, sample_weight, 0, n_samples, log_weights, means, prec_chol,
+            log_det, ref, code, nk, s1, s2,
+        )  # fmt: skip
+        return log_likelihood, nk, s1, s2
     for first in range(0, n_blocks, BLOCKS_PER_BATCH):
         n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
         part_ll = np.zeros(n_batch)
@@ -311,13 +361,12 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         part_s2 = np.zeros((n_batch, shape[0], shape[1], shape[2]))
         for c in prange(n_batch):
             block_start = (first + c) * block_rows
-            block_stop = min(block_start + block_rows, n_samples)
-            for start in range(block_start, block_stop, TILE_ROWS):
-                part_ll[c] += _tile_statistics(
-                    X, sample_weight, start, min(start + TILE_ROWS, block_stop),
-                    log_weights, means, prec_chol, log_det, ref, code,
-                    part_nk[c], part_s1[c], part_s2[c],
-                )  # fmt: skip
+            part_ll[c] = _block_statistics(
+                X, sample_weight, block_start,
+                min(block_start + block_rows, n_samples),
+                log_weights, means, prec_chol, log_det, ref, code,
+                part_nk[c], part_s1[c], part_s2[c],
+            )  # fmt: skip
         # Fixed order: the same sums for any number of threads.
         for c in range(n_batch):
             log_likelihood += part_ll[c]
@@ -338,28 +387,19 @@ def score_rows(
     ``labels_out`` (n_samples,) the most probable component.
     """
     n_samples = X.shape[0]
-    n_components = means.shape[0]
     n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS
+    if n_tiles <= TILES_PER_BLOCK:
+        # Small data: no parallel region to start.
+        for c in range(n_tiles):
+            start = c * TILE_ROWS
+            _score_tile(
+                X, start, min(start + TILE_ROWS, n_samples), log_weights, means,
+                prec_chol, log_det, code, log_norm_out, resp_out, labels_out,
+            )  # fmt: skip
+        return
     for c in prange(n_tiles):
         start = c * TILE_ROWS
-        stop = min(start + TILE_ROWS, n_samples)
-        n_rows = stop - start
-        xt = _rows_transposed(X, start, stop)
-        wlp = np.empty((n_components, n_rows))
-        _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, wlp)
-        if labels_out.shape[0] != 0:
-            for b in range(n_rows):
-                best = 0
-                for k in range(1, n_components):
-                    if wlp[k, b] > wlp[best, b]:
-                        best = k
-                labels_out[start + b] = best
-        if log_norm_out.shape[0] != 0 or resp_out.shape[0] != 0:
-            log_norm = np.empty(n_rows)
-            _normalise_rows(wlp, log_norm)
-            if log_norm_out.shape[0] != 0:
-                log_norm_out[start:stop] = log_norm
-            if resp_out.shape[0] != 0:
-                for k in range(n_components):
-                    for b in range(n_rows):
-                        resp_out[start + b, k] = wlp[k, b]
+        _score_tile(
+            X, start, min(start + TILE_ROWS, n_samples), log_weights, means,
+            prec_chol, log_det, code, log_norm_out, resp_out, labels_out,
+        )  # fmt: skip

@@ -134,17 +134,14 @@ def precision_cholesky(covariances, covariance_type, dtype):
     if not np.all(np.isfinite(covariances)):
         raise ill_defined_error(dtype)
     if covariance_type in ("full", "tied"):
-        matrices = covariances if covariance_type == "full" else covariances[None]
-        n_features = matrices.shape[-1]
-        eye = np.eye(n_features)
-        factors = np.empty_like(matrices)
-        for k, covariance in enumerate(matrices):
-            try:
-                cov_chol = linalg.cholesky(covariance, lower=True)
-            except linalg.LinAlgError:
-                raise ill_defined_error(dtype) from None
-            factors[k] = linalg.solve_triangular(cov_chol, eye, lower=True).T
-        return factors if covariance_type == "full" else factors[0]
+        # One batched call each for all components.
+        try:
+            cov_chol = linalg.cholesky(covariances, lower=True)
+        except linalg.LinAlgError:
+            raise ill_defined_error(dtype) from None
+        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
+        inverse = linalg.solve_triangular(cov_chol, eye, lower=True)
+        return np.swapaxes(inverse, -1, -2)
     if np.any(covariances <= 0.0):
         raise ill_defined_error(dtype)
     return 1.0 / np.sqrt(covariances)
