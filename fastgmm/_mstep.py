@@ -36,7 +36,7 @@ def _symmetric(upper):
     return np.triu(upper) + np.swapaxes(np.triu(upper, 1), -1, -2)
 
 
-def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
+def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None):
     """Weights, means and covariances from the sufficient statistics.
 
     Parameters
@@ -59,6 +59,11 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     dtype : numpy dtype
         Dtype of the data; its epsilon guards empty components as in
         scikit-learn.
+    weight_total : float, default=None
+        Divide the component weights by this instead of their sum.
+        scikit-learn's initialisation divides by the number of samples, which
+        leaves weights summing to n_components / n_samples when each
+        component starts from one point.
 
     Returns
     -------
@@ -91,7 +96,7 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
         covariances = scatter / nk_reg[:, None] + reg_covar
         if covariance_type == "spherical":
             covariances = covariances.mean(axis=1)
-    weights = nk_reg / nk_reg.sum()
+    weights = nk_reg / (nk_reg.sum() if weight_total is None else weight_total)
     return weights, means, covariances
 
 
