@@ -162,11 +162,154 @@ def _add_fit(subparsers):
         default=None,
         help="save the fitted parameters and the fit summary to FILE (.npz)",
     )
+    _add_plot_option(p, "the clusters (data coloured by component, means, ellipses)")
     p.set_defaults(func=_run_fit)
 
 
+def _k_values(text):
+    """Parse ``1..10``, ``2,3,5`` or both (``1..4,8``) into sorted integers."""
+    values = set()
+    for token in text.split(","):
+        token = token.strip()
+        low, sep, high = token.partition("..")
+        try:
+            first = int(low)
+            last = int(high) if sep else first
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {token!r}: expected a number, a range such as "
+                "1..10, or a comma-separated list of them"
+            ) from None
+        if first < 1 or last < first:
+            raise argparse.ArgumentTypeError(
+                f"invalid range {token!r}: need 1 <= first <= last"
+            )
+        values.update(range(first, last + 1))
+    return sorted(values)
+
+
+def _covariance_types(text):
+    if text.strip() == "all":
+        return list(COVARIANCE_TYPES)
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in types if t not in COVARIANCE_TYPES]
+    if not types or unknown:
+        raise argparse.ArgumentTypeError(
+            f"invalid covariance type {(unknown or [text])[0]!r}: choose from "
+            f"{', '.join(COVARIANCE_TYPES)} (comma-separated) or all"
+        )
+    return list(dict.fromkeys(types))
+
+
+def _add_plot_option(p, what):
+    p.add_argument(
+        "--plot",
+        metavar="FILE",
+        default=None,
+        help=f"save a picture of {what} to FILE (.png, .svg, .pdf, ...); "
+        "needs matplotlib",
+    )
+
+
+def _add_select(subparsers):
+    p = subparsers.add_parser(
+        "select",
+        help="choose the number of components and the covariance type by BIC or AIC",
+        description=(
+            "Fit a Gaussian mixture for every number of components and "
+            "covariance type asked for, print the information criterion of "
+            "each (rows: number of components, columns: covariance types; * "
+            "marks the lowest) and the model chosen. DATA is a .csv or .npy "
+            "file as for 'fit'; without DATA the iris data set is used."
+        ),
+    )
+    p.add_argument("data", nargs="?", metavar="DATA", help=".csv or .npy file")
+    p.add_argument(
+        "-k",
+        "--k",
+        "--n-components",
+        dest="n_components",
+        type=_k_values,
+        default=list(range(1, 11)),
+        metavar="K",
+        help="numbers of components to try: a range such as 1..10, a list "
+        "such as 2,3,5, or both (default: 1..10)",
+    )
+    p.add_argument(
+        "-c",
+        "--covariance-types",
+        type=_covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="TYPES",
+        help="comma-separated covariance types to try, e.g. full,diag "
+        "(default: all, i.e. full,tied,diag,spherical)",
+    )
+    p.add_argument(
+        "--criterion",
+        choices=("bic", "aic"),
+        default="bic",
+        help="information criterion; lower is better (default: bic)",
+    )
+    p.add_argument(
+        "--random-state",
+        type=int,
+        default=None,
+        metavar="S",
+        help="seed for the initialisations (default: none, i.e. not reproducible)",
+    )
+    p.add_argument(
+        "--max-iter",
+        type=_positive_int,
+        default=100,
+        metavar="N",
+        help="maximum number of EM iterations per initialisation (default: 100)",
+    )
+    p.add_argument(
+        "--tol",
+        type=_nonnegative_float,
+        default=1e-3,
+        help="convergence threshold on the lower-bound gain (default: 1e-3)",
+    )
+    p.add_argument(
+        "--reg-covar",
+        type=_nonnegative_float,
+        default=1e-6,
+        help="non-negative regularisation added to the covariance diagonal "
+        "(default: 1e-6)",
+    )
+    p.add_argument(
+        "--init-params",
+        choices=INIT_PARAMS,
+        default="kmeans",
+        help="initialisation method (default: kmeans)",
+    )
+    p.add_argument(
+        "--n-init",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="number of initialisations of each fit; the best is kept (default: 1)",
+    )
+    p.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        metavar="J",
+        help="threads in all; the fits are spread over them (default: Numba's "
+        "thread count; -1: all)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("auto", "float64", "float32"),
+        default="auto",
+        help="floating-point type of the data, as for 'fit' (default: auto)",
+    )
+    _add_plot_option(p, "the criterion curves and the chosen model's clusters")
+    p.set_defaults(func=_run_select)
+
+
 # One entry per subcommand, in the order shown by --help.
-_SUBCOMMANDS = (_add_fit,)
+_SUBCOMMANDS = (_add_fit, _add_select)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -191,7 +334,8 @@ def _version():
     try:
         return f"{PROG} {version(PROG)}"
     except PackageNotFoundError:  # running from a source tree
-        return f"{PROG} (version unknown)"
+        package = sys.modules.get("fastgmm")
+        return f"{PROG} {getattr(package, '__version__', '(version unknown)')}"
 
 
 # --------------------------------------------------------------------------
@@ -221,7 +365,7 @@ def main(argv=None) -> int:
         return 130
     except BrokenPipeError:  # e.g. `fastgmm fit | head`
         try:
-            sys.stdout = open(os.devnull, "w")  # noqa: SIM115
+            sys.stdout = open(os.devnull, "w")
         except OSError:
             pass
         return 1
@@ -475,6 +619,10 @@ def _run_fit(args):
     data = load_data(args.data, dtype=args.dtype)
     X = data.X
     n_samples, n_features = X.shape
+    if args.plot is not None:
+        _check_plot(args.plot)
+        if n_features < 2:
+            raise CLIError("--plot needs data with at least 2 features")
     if args.n_components > n_samples:
         raise CLIError(
             f"-k {args.n_components} is more components than the "
@@ -495,6 +643,12 @@ def _run_fit(args):
         "n_jobs": args.n_jobs,
     }
     gm = GaussianMixture(**params)
+
+    # Load the compiled kernels (or compile them, the first time) on a few
+    # rows, so that the reported fit time is the fit's own.
+    t0 = time.perf_counter()
+    _warm_up(GaussianMixture, X, params)
+    load_time = time.perf_counter() - t0
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -532,6 +686,10 @@ def _run_fit(args):
     print(f"BIC:         {bic:.4f}", file=out)
     print(f"AIC:         {aic:.4f}", file=out)
     print(f"fit time:    {fit_time:.4f} s", file=out)
+    print(
+        f"kernel load: {load_time:.4f} s (loading or compiling, before the fit)",
+        file=out,
+    )
     print(file=out)
     print(_component_table(sizes, gm.weights_, gm.means_, data.feature_names), file=out)
 
@@ -547,9 +705,31 @@ def _run_fit(args):
             bic=bic,
             aic=aic,
             fit_time=fit_time,
+            kernel_load_time=load_time,
         )
         print(f"\nsaved:       {args.out}", file=out)
+    if args.plot is not None:
+        from fastgmm.plot import plot_clusters
+
+        _save_plot(args.plot, [lambda ax: plot_clusters(gm, X, ax=ax)])
+        print(("" if args.out else "\n") + f"plot:        {args.plot}", file=out)
     return 0
+
+
+def _warm_up(GaussianMixture, X, params):
+    """One cheap fit on a few rows with the same dtype and covariance type."""
+    import warnings
+
+    k = params["n_components"]
+    rows = X[: min(X.shape[0], max(4 * k, 50))]
+    warm = dict(params, max_iter=1, n_init=1, random_state=0)
+    warm["reg_covar"] = max(warm["reg_covar"], 1e-6)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            GaussianMixture(**warm).fit(rows).predict(rows[:1])
+    except ValueError:
+        pass  # a degenerate slice; the real fit reports real problems
 
 
 def _component_table(sizes, weights, means, feature_names):
@@ -612,6 +792,180 @@ def _check_writable(path):
         raise CLIError(f"{path}: cannot write (directory {parent} does not exist)")
     if not os.access(parent, os.W_OK):
         raise CLIError(f"{path}: cannot write (directory {parent} is not writable)")
+
+
+# --------------------------------------------------------------------------
+# select (running)
+
+
+def _run_select(args):
+    import warnings
+
+    if args.plot is not None:
+        _check_plot(args.plot)
+    data = load_data(args.data, dtype=args.dtype)
+    X = data.X
+    n_samples, n_features = X.shape
+    skipped = [k for k in args.n_components if k > n_samples]
+    if len(skipped) == len(args.n_components):
+        raise CLIError(
+            f"-k {_format_k(args.n_components)}: every value is more components "
+            f"than the {n_samples} samples in {data.source}"
+        )
+
+    from fastgmm import GaussianMixtureIC
+
+    params = {
+        "n_components": args.n_components,
+        "covariance_type": args.covariance_types,
+        "criterion": args.criterion,
+        "tol": args.tol,
+        "reg_covar": args.reg_covar,
+        "max_iter": args.max_iter,
+        "n_init": args.n_init,
+        "init_params": args.init_params,
+        "random_state": args.random_state,
+        "n_jobs": args.n_jobs,
+    }
+    selector = GaussianMixtureIC(**params)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        t0 = time.perf_counter()
+        selector.fit(X)
+        total_time = time.perf_counter() - t0
+    seen = set()
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        # Fits that did not converge are marked in the table instead.
+        if text.startswith("Best performing initialization did not converge"):
+            continue
+        if text not in seen:
+            seen.add(text)
+            _warn(text)
+
+    results = selector.results_
+    n_fits = len(results["n_components"])
+    not_converged = n_fits - int(sum(results["converged"]))
+    name = args.criterion.upper()
+    out = sys.stdout
+    print(f"data:        {data.source}", file=out)
+    print(
+        f"shape:       {n_samples} samples x {n_features} features ({X.dtype})",
+        file=out,
+    )
+    print(f"criterion:   {name} (lower is better)", file=out)
+    print(file=out)
+    print(_criterion_table(selector), file=out)
+    print(file=out)
+    print(
+        f"best:        n_components={selector.n_components_}, "
+        f"covariance_type={selector.covariance_type_!r}, "
+        f"{name}={selector.criterion_:.4f}",
+        file=out,
+    )
+    fits = f"fits:        {n_fits}"
+    if not_converged:
+        fits += f" ({not_converged} did not converge, marked !)"
+    else:
+        fits += " (all converged)"
+    print(fits, file=out)
+    if skipped:
+        print(
+            f"skipped:     k = {_format_k(skipped)} (more components than samples)",
+            file=out,
+        )
+    print(f"total time:  {total_time:.3f} s", file=out)
+
+    if args.plot is not None:
+        from fastgmm.plot import plot_clusters, plot_criterion
+
+        draws = [lambda ax: plot_criterion(selector, ax=ax)]
+        if n_features >= 2:
+            draws.append(lambda ax: plot_clusters(selector, X, ax=ax))
+        _save_plot(args.plot, draws)
+        print(f"plot:        {args.plot}", file=out)
+    return 0
+
+
+def _format_k(values):
+    values = sorted(values)
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}..{values[-1]}"
+    return ",".join(str(v) for v in values)
+
+
+def _criterion_table(selector):
+    """Rows: n_components; columns: covariance types; * marks the best."""
+    import math
+
+    results = selector.results_
+    criterion = selector.criterion
+    kinds = list(dict.fromkeys(str(t) for t in results["covariance_type"]))
+    ks = sorted({int(k) for k in results["n_components"]})
+    cells = {}
+    for i in range(len(results["n_components"])):
+        key = (int(results["n_components"][i]), str(results["covariance_type"][i]))
+        value = float(results[criterion][i])
+        if math.isnan(value):
+            cells[key] = "failed "
+            continue
+        best = key == (selector.n_components_, selector.covariance_type_)
+        mark = "*" if best else ("!" if not results["converged"][i] else " ")
+        cells[key] = f"{value:.3f}{mark}"
+    # Values end with a one-character mark; the header leaves room for it.
+    header = ["k"] + [t + " " for t in kinds]
+    rows = [[str(k)] + [cells.get((k, t), "- ") for t in kinds] for k in ks]
+    table = [header] + rows
+    widths = [max(len(row[j]) for row in table) for j in range(len(header))]
+    return "\n".join(
+        "  ".join(c.rjust(w) for c, w in zip(row, widths)).rstrip() for row in table
+    )
+
+
+# --------------------------------------------------------------------------
+# plots
+
+
+def _check_plot(path):
+    """Fail before fitting when --plot cannot be drawn or written."""
+    try:
+        from fastgmm.plot import require_matplotlib
+
+        require_matplotlib()
+    except ImportError:
+        raise CLIError(
+            "--plot needs matplotlib, which is not installed; install it with: "
+            'pip install "fastgmm[plot]"'
+        ) from None
+    from matplotlib.figure import Figure
+
+    if os.path.isdir(path):
+        raise CLIError(f"{path}: is a directory; --plot needs a file name")
+    ext = os.path.splitext(path)[1].lower().lstrip(".")
+    supported = Figure().canvas.get_supported_filetypes()
+    if ext not in supported:
+        raise CLIError(
+            f"{path}: unsupported image type {('.' + ext) if ext else '(none)'!r}; "
+            f"use one of {', '.join('.' + e for e in sorted(supported))}"
+        )
+    _check_writable(path)
+
+
+def _save_plot(path, draws):
+    """Draw one panel per function of ``draws`` and save the figure to path.
+
+    The figure is drawn without pyplot, so no backend is selected and no
+    window opens: the file type picks the renderer (Agg for .png).
+    """
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6.4 * len(draws), 5.2), layout="constrained")
+    for draw, ax in zip(draws, fig.subplots(1, len(draws), squeeze=False)[0]):
+        draw(ax)
+    try:
+        fig.savefig(path, dpi=100)
+    except OSError as exc:
+        raise CLIError(f"{path}: cannot write ({_os_brief(exc)})") from None
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,1 @@
+"""airspeed velocity benchmarks for fastgmm (see ../asv.conf.json)."""
