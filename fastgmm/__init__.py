@@ -7,7 +7,8 @@ cache) on first use.
 """
 
 from ._gaussian_mixture import GaussianMixture
+from ._selection import GaussianMixtureIC
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "__version__"]
+__all__ = ["GaussianMixture", "GaussianMixtureIC", "__version__"]

@@ -3,9 +3,11 @@
 The EM driver in ``fastgmm._gaussian_mixture`` sees only a data source: an
 object that draws the initial parameters, computes the sufficient statistics
 of the current parameters, and scores rows.  ``InMemoryData`` runs the Numba
-kernels over an array in this process; another source (a chunked array on a
-cluster, say) implements the same three methods.
+kernels over an array in this process; ``fastgmm._dask.DaskData`` implements
+the same three methods for a Dask array whose row blocks stay on a cluster.
 """
+
+import sys
 
 import numpy as np
 
@@ -41,6 +43,12 @@ class KernelParameters:
 
     def as_args(self):
         return self.log_weights, self.means, self.prec_chol, self.log_det
+
+
+def is_dask_array(X):
+    """Whether ``X`` is a Dask array; never imports dask itself."""
+    dask_array = sys.modules.get("dask.array")
+    return dask_array is not None and isinstance(X, dask_array.Array)
 
 
 def score_rows(X, params, log_norm=False, resp=False, labels=False):
@@ -81,15 +89,27 @@ class InMemoryData:
         self, n_components, covariance_type, init_params, reg_covar, random_state
     ):
         """Weights, means and covariances of the initial responsibilities."""
-        X, sample_weight = self.X, self.sample_weight
         labels, resp = initial_assignment(
-            X, sample_weight, n_components, init_params, random_state
+            self.X, self.sample_weight, n_components, init_params, random_state
         )
+        return self.moments_of(
+            labels, resp, n_components, covariance_type, init_params, reg_covar
+        )
+
+    def moments_of(
+        self, labels, resp, n_components, covariance_type, init_params, reg_covar
+    ):
+        """Weights, means and covariances of given initial responsibilities.
+
+        ``labels`` and ``resp`` as ``fastgmm._init.initial_assignment`` returns
+        them for ``init_params``.
+        """
+        X, sample_weight = self.X, self.sample_weight
         nk, s1, s2, ref = initial_statistics(
             X, sample_weight, labels, resp, covariance_type, n_components
         )
         weights, means, covariances = _mstep.m_step(
-            nk, s1, s2, ref, covariance_type, reg_covar, self.dtype
+            nk, s1, s2, ref, covariance_type, reg_covar, self.dtype, self.total_weight
         )
         if init_params in _SINGLE_POINT_INITS and covariance_type != "full":
             scatter = single_point_scatter(X, sample_weight, labels, covariance_type)
