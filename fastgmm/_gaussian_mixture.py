@@ -19,7 +19,7 @@ from sklearn.utils.validation import (
 )
 
 from . import _mstep
-from ._data import InMemoryData, KernelParameters, score_rows
+from ._data import InMemoryData, KernelParameters, is_dask_array, score_rows
 from ._validation import check_means, check_precisions, check_weights
 
 
@@ -50,6 +50,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
     same parameters, attributes and methods, the same answers for the same
     ``random_state``, plus ``sample_weight`` in :meth:`fit` and ``n_jobs``.
+
+    ``X`` may also be a Dask array chunked along its rows: each EM iteration
+    is then one pass of the kernels over its blocks where they live (on a
+    ``distributed`` cluster, or in Dask's local threads), and
+    :meth:`fit_predict`, :meth:`predict`, :meth:`predict_proba` and
+    :meth:`score_samples` return lazy Dask arrays.  From the same initial
+    parameters the model is the same as in memory; the initialisations are
+    computed on the cluster and do not reproduce scikit-learn's random draws
+    (see ``fastgmm._dask``).
 
     Parameters
     ----------
@@ -240,14 +249,15 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or Dask array of shape (n_samples, n_features)
             List of n_features-dimensional data points. Each row corresponds
             to a single data point.
 
         y : Ignored
             Not used, present for API consistency by convention.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or Dask array of shape (n_samples,), \
+                default=None
             Non-negative weight of each row; the responsibilities of a row are
             multiplied by its weight. Integer weights give the model of the
             data with each row repeated that many times.
@@ -269,20 +279,21 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, n_features)
+        X : array-like or Dask array of shape (n_samples, n_features)
             List of n_features-dimensional data points. Each row corresponds
             to a single data point.
 
         y : Ignored
             Not used, present for API consistency by convention.
 
-        sample_weight : array-like of shape (n_samples,), default=None
+        sample_weight : array-like or Dask array of shape (n_samples,), \
+                default=None
             Non-negative weight of each row.
 
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels; a lazy Dask array for a Dask ``X``.
         """
         # A failed fit must leave an earlier fitted model as it was.
         previous_state = self.__dict__.copy()
@@ -294,20 +305,16 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             raise
 
     def _fit(self, X, sample_weight):
-        X = validate_data(
-            self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2
-        )
-        if X.shape[0] < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components "
-                f"but got n_components = {self.n_components}, "
-                f"n_samples = {X.shape[0]}"
+        if is_dask_array(X):
+            data = self._dask_data(X, sample_weight)
+        else:
+            X = validate_data(
+                self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2
             )
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
-        sample_weight = self._check_sample_weight(sample_weight, X)
-        inits = self._check_initial_parameters(X)
-        data = InMemoryData(X, sample_weight)
+            self._check_counts(X.shape[0])
+            sample_weight = self._check_sample_weight(sample_weight, X)
+            data = InMemoryData(X, sample_weight)
+        inits = self._check_initial_parameters(data.X)
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
@@ -363,13 +370,42 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             # fit(X).predict(X) agree for any max_iter and tol.
             return data.labels(self._kernel_parameters())
 
+    def _dask_data(self, X, sample_weight):
+        """Validated data source for a Dask array (see ``fastgmm._dask``)."""
+        from . import _dask
+
+        X = _dask.check_array(X, ensure_min_samples=2)
+        validate_data(self, X, skip_check_array=True)
+        self._check_counts(X.shape[0])
+        total_weight = None
+        if sample_weight is not None:
+            sample_weight, n_positive, total_weight = _dask.check_sample_weight(
+                sample_weight, X
+            )
+            self._check_positive_weights(n_positive)
+        return _dask.DaskData(X, sample_weight, total_weight)
+
+    def _check_counts(self, n_samples):
+        """n_samples against n_components, and n_jobs."""
+        if n_samples < self.n_components:
+            raise ValueError(
+                "Expected n_samples >= n_components "
+                f"but got n_components = {self.n_components}, "
+                f"n_samples = {n_samples}"
+            )
+        if self.n_jobs == 0:
+            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
+
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
             return None
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
-        n_positive = np.count_nonzero(sample_weight)
+        self._check_positive_weights(np.count_nonzero(sample_weight))
+        return sample_weight
+
+    def _check_positive_weights(self, n_positive):
         if n_positive == 0:
             raise ValueError(
                 "Sample weights must contain at least one non-zero number."
@@ -380,7 +416,6 @@ class GaussianMixture(DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, "
                 f"positive weights = {n_positive}"
             )
-        return sample_weight
 
     def _check_initial_parameters(self, X):
         """Validated copies of weights_init, means_init and precisions_init."""
@@ -486,12 +521,25 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         )
 
     def _score(self, X, **outputs):
-        """Per-row outputs of the fitted mixture on validated ``X``."""
+        """Per-row outputs of the fitted mixture on validated ``X``.
+
+        Lazy Dask arrays for a Dask array ``X``.
+        """
+        if is_dask_array(X):
+            from ._dask import score_lazily
+
+            return score_lazily(X, self._kernel_parameters(), **outputs)
         with _numba_threads(self.n_jobs):
             return score_rows(X, self._kernel_parameters(), **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
+        if is_dask_array(X):
+            from ._dask import check_array
+
+            X = check_array(X)
+            validate_data(self, X, reset=False, skip_check_array=True)
+            return X
         return validate_data(
             self, X, dtype=[np.float64, np.float32], order="C", reset=False
         )
@@ -508,7 +556,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
-            Log-likelihood of each sample in `X` under the current model.
+            Log-likelihood of each sample in `X` under the current model; a
+            lazy Dask array for a Dask ``X``.
         """
         X = self._validate_for_predict(X)
         return self._score(X, log_norm=True)[0]
@@ -544,7 +593,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            Component labels.
+            Component labels; a lazy Dask array for a Dask ``X``.
         """
         X = self._validate_for_predict(X)
         return self._score(X, labels=True)[2]
@@ -561,7 +610,8 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
-            Posterior probability of each Gaussian component for each sample.
+            Posterior probability of each Gaussian component for each sample;
+            a lazy Dask array for a Dask ``X``.
         """
         X = self._validate_for_predict(X)
         return self._score(X, resp=True)[1]

@@ -1,0 +1,739 @@
+"""Dask arrays as a data source: EM passes run where the row blocks live.
+
+``DaskData`` implements the data-source interface of ``fastgmm._data`` for a
+``dask.array.Array`` chunked along its rows.  Every pass over the data is one
+``dask.compute`` of a map-reduce: a small function runs on each row block (on
+the workers of a ``distributed`` cluster, or in the threads of Dask's default
+scheduler) and returns a few small arrays, which are added up in a tree of
+fixed shape, so that the sums do not depend on where or when blocks ran.
+Parameters travel to the blocks; rows never leave them, except the handful
+an initialisation picks (and the bounded sample 'k-means++' works on).
+
+Dask recomputes a lazy array at every pass.  Persisting it in the workers'
+memory first (``X = X.persist()``) makes each pass read it from there
+instead.  A block is scored by one thread; the scheduler's threads (the
+workers' ``nthreads`` on a cluster) process blocks side by side.
+
+The initialisations draw their random numbers per block, from seeds derived
+from ``random_state``: they do not reproduce scikit-learn's draws on the same
+data (except 'random_from_data' and 'k-means++' on at most
+``SMALL_SAMPLE_ROWS`` rows), and 'random' and 'kmeans' depend on the
+chunking.  Starting from explicit ``weights_init``, ``means_init`` and
+``precisions_init``, a fit on a Dask array is the same as on the array in
+memory.
+
+This module imports dask; ``fastgmm`` imports it only when given a Dask
+array.
+"""
+
+import math
+import threading
+import uuid
+from contextlib import contextmanager, nullcontext
+from functools import partial
+
+import dask
+import dask.array as da
+import numba
+import numpy as np
+from dask import delayed
+from dask.delayed import Delayed
+from dask.highlevelgraph import HighLevelGraph
+from sklearn.cluster import KMeans, kmeans_plusplus
+from sklearn.utils.validation import _check_sample_weight
+
+from . import _kernels, _mstep
+from ._data import score_rows
+from ._init import initial_statistics
+
+# Data sets of at most this many rows are sampled as in memory; on larger
+# ones 'k-means++' runs on a random sample of this many rows.
+SMALL_SAMPLE_ROWS = 100_000
+
+# k-means|| seeding for 'kmeans': oversampling rounds, each one pass, drawing
+# about OVERSAMPLING * n_components candidate centres.
+KMEANS_PARALLEL_ROUNDS = 5
+OVERSAMPLING = 2
+# Lloyd iterations (one pass each) after the seeding, and their tolerance on
+# the squared shift of the centres, relative to the mean feature variance.
+LLOYD_MAX_ITER = 30
+LLOYD_TOL = 1e-4
+
+# k-means|| assumes that the cost falls at most this much in one round; a
+# steeper fall draws fewer candidates than asked for.
+_COST_FALL = 16.0
+
+# Partial results combined per task of the reduction tree.
+_FAN_IN = 8
+# Rows whose distances to the centres are computed at once.
+_DISTANCE_ROWS = 8192
+_EMPTY = np.empty(0)
+_NON_FINITE = "Input X contains NaN or infinity."
+_WORKQUEUE_LOCK = threading.Lock()
+
+
+# ---------------------------------------------------------------------------
+# Validation
+
+
+def check_array(X, ensure_min_samples=1):
+    """A 2-D, float32 or float64 Dask array with one chunk across its columns.
+
+    float32 stays float32; other numeric dtypes become float64 (lazily).
+    Values are not read here: non-finite values are detected by the first
+    pass over the data.
+    """
+    if X.ndim != 2:
+        raise ValueError(
+            "Expected 2D array, got %dD array instead. Reshape your data "
+            "either using array.reshape(-1, 1) if your data has a single "
+            "feature or array.reshape(1, -1) if it contains a single sample." % X.ndim
+        )
+    if any(math.isnan(size) for size in X.shape):
+        raise ValueError(
+            "The Dask array X has unknown chunk sizes; call "
+            "X.compute_chunk_sizes() first."
+        )
+    if X.dtype not in (np.float32, np.float64):
+        if X.dtype.kind not in "biuf":
+            raise ValueError(
+                f"Dask array X has dtype {X.dtype}; a numeric dtype is expected."
+            )
+        X = X.astype(np.float64)
+    n_samples, n_features = X.shape
+    if n_samples < ensure_min_samples:
+        raise ValueError(
+            "Found array with %d sample(s) (shape=%s) while a minimum of %d is "
+            "required by GaussianMixture." % (n_samples, X.shape, ensure_min_samples)
+        )
+    if n_features < 1:
+        raise ValueError(
+            "Found array with 0 feature(s) (shape=%s) while a minimum of 1 is "
+            "required by GaussianMixture." % (X.shape,)
+        )
+    if X.numblocks[1] > 1:
+        X = X.rechunk({1: -1})
+    return X
+
+
+def check_sample_weight(sample_weight, X):
+    """Row weights as a float64 Dask array chunked like the rows of ``X``.
+
+    A NumPy (or array-like) ``sample_weight`` is validated as scikit-learn
+    validates it and split into X's row chunks; a Dask one is checked in one
+    pass over the weights.
+
+    Returns
+    -------
+    sample_weight : dask array of shape (n_samples,)
+    n_positive : int
+        Number of positive weights.
+    total_weight : float
+    """
+    n_samples = X.shape[0]
+    if not _is_dask(sample_weight):
+        weights = _check_sample_weight(
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True
+        )
+        # Persisted, so that a cluster receives them once, not every pass.
+        return (
+            da.from_array(weights, chunks=(X.chunks[0],)).persist(),
+            int(np.count_nonzero(weights)),
+            float(weights.sum()),
+        )
+    if sample_weight.shape != (n_samples,):
+        raise ValueError(
+            f"sample_weight.shape == {sample_weight.shape}, expected {(n_samples,)}!"
+        )
+    if sample_weight.dtype.kind not in "biuf":
+        raise ValueError(
+            f"sample_weight has dtype {sample_weight.dtype}; "
+            "a numeric dtype is expected."
+        )
+    weights = sample_weight.astype(np.float64)
+    if weights.chunks[0] != X.chunks[0]:
+        weights = weights.rechunk((X.chunks[0],))
+    finite, lowest, n_positive, total = dask.compute(
+        da.isfinite(weights).all(), weights.min(), (weights > 0).sum(), weights.sum()
+    )
+    if not finite:
+        raise ValueError("Input sample_weight contains NaN or infinity.")
+    if lowest < 0:
+        raise ValueError("Negative values in data passed to `sample_weight`")
+    return weights, int(n_positive), float(total)
+
+
+def _is_dask(array):
+    return isinstance(array, da.Array)
+
+
+def _check_finite(*values):
+    if not all(np.all(np.isfinite(v)) for v in values):
+        raise ValueError(_NON_FINITE)
+
+
+# ---------------------------------------------------------------------------
+# Map-reduce helpers
+
+
+@contextmanager
+def _one_kernel_thread():
+    """Run the Numba kernels of one block on the calling thread only.
+
+    The parallelism comes from the scheduler's threads.  Numba's 'workqueue'
+    threading layer cannot be entered by two threads at once, so with it the
+    kernels take turns.
+    """
+    previous = numba.get_num_threads()
+    numba.set_num_threads(1)
+    lock = _WORKQUEUE_LOCK if numba.threading_layer() == "workqueue" else nullcontext()
+    try:
+        with lock:
+            yield
+    finally:
+        numba.set_num_threads(previous)
+
+
+def _sum_parts(parts):
+    """Element-wise sum of equally shaped tuples, in list order."""
+    total = list(parts[0])
+    for part in parts[1:]:
+        for i, value in enumerate(part):
+            total[i] = total[i] + value
+    return tuple(total)
+
+
+class _Pass:
+    """What every block of a pass gets: the function, its shared argument and
+    the first row of each block (an opaque object in the task graph)."""
+
+    __slots__ = ("func", "shared", "starts")
+
+    def __init__(self, func, shared, starts):
+        self.func, self.shared, self.starts = func, shared, starts
+
+
+def _call_block(*arrays, work, with_rows, block_id=None):
+    """Call ``work.func(X, sample_weight, start, index, work.shared)`` on a
+    block; ``arrays`` are (X), (X, weights) or (weights), weights as a column."""
+    index = block_id[0]
+    X = arrays[0] if with_rows else None
+    weights = arrays[-1][:, 0] if len(arrays) > with_rows else None
+    return work.func(X, weights, int(work.starts[index]), index, work.shared)
+
+
+def _tree_reduce(layer, name, keys, combine):
+    """Add tasks combining ``keys`` in a tree whose shape depends only on their
+    number, so that floating-point sums are reproducible; the root's key."""
+    level = 0
+    while len(keys) > 1:
+        level += 1
+        parents = []
+        for i in range(0, len(keys), _FAN_IN):
+            key = (name, level, i // _FAN_IN)
+            layer[key] = (combine, list(keys[i : i + _FAN_IN]))
+            parents.append(key)
+        keys = parents
+    return keys[0]
+
+
+def _block_rng(seed, index):
+    return np.random.default_rng([seed, index])
+
+
+def _draw_seed(random_state):
+    return int(random_state.randint(np.iinfo(np.int32).max))
+
+
+def _as_float64(X):
+    return np.asarray(X, dtype=np.float64)
+
+
+def _nearest(X, centres):
+    """Index of the nearest centre and squared distance to it, per row."""
+    centres = _as_float64(centres)
+    # Distances of points relative to the centres' mean keep their digits
+    # when the data lies far from the origin.
+    origin = centres.mean(axis=0)
+    centres = centres - origin
+    centre_norms = np.einsum("ij,ij->i", centres, centres)
+    n_samples = X.shape[0]
+    labels = np.empty(n_samples, dtype=np.intp)
+    distances = np.empty(n_samples)
+    for start in range(0, n_samples, _DISTANCE_ROWS):
+        stop = min(start + _DISTANCE_ROWS, n_samples)
+        x = _as_float64(X[start:stop]) - origin
+        d2 = x @ (-2.0 * centres.T)
+        d2 += centre_norms
+        best = np.argmin(d2, axis=1)
+        labels[start:stop] = best
+        distances[start:stop] = d2[np.arange(stop - start), best] + np.einsum(
+            "ij,ij->i", x, x
+        )
+    np.maximum(distances, 0.0, out=distances)
+    return labels, distances
+
+
+def _row_weights(sample_weight, n_rows):
+    return np.ones(n_rows) if sample_weight is None else _as_float64(sample_weight)
+
+
+# ---------------------------------------------------------------------------
+# Functions run on each row block: f(X, sample_weight, start, index, shared),
+# with ``start`` the block's first row, ``index`` its position and ``shared``
+# the small objects every block gets.
+
+
+def _block_statistics(X, sample_weight, start, index, shared):
+    """The E-step kernel on one block: (log-likelihood, nk, s1, s2)."""
+    (log_weights, means, prec_chol, log_det), ref, code = shared
+    X = np.ascontiguousarray(X)
+    weights = (
+        _EMPTY
+        if sample_weight is None
+        else np.ascontiguousarray(sample_weight, dtype=np.float64)
+    )
+    with _one_kernel_thread():
+        return _kernels.em_statistics(
+            X, weights, log_weights, means, prec_chol, log_det, ref, code
+        )
+
+
+def _block_scores(X, params, output):
+    """log p(x), responsibilities or labels of one block's rows."""
+    X = np.ascontiguousarray(X)
+    if not np.isfinite(X).all():
+        raise ValueError(_NON_FINITE)
+    with _one_kernel_thread():
+        log_norm, resp, labels = score_rows(X, params, **{output: True})
+    return {"log_norm": log_norm, "resp": resp, "labels": labels}[output]
+
+
+def _block_initial_statistics(X, sample_weight, start, index, shared):
+    """Moments of a block's initial responsibilities, centred on the block.
+
+    Returns (total row weight, nk, s1, s2, ref) as
+    ``fastgmm._init.initial_statistics`` computes them on the block alone.
+    """
+    kind, value, covariance_type, n_components = shared
+    n_rows = X.shape[0]
+    labels = resp = None
+    if kind == "nearest":
+        labels = _nearest(X, value)[0]
+    elif kind == "random":
+        resp = np.asarray(
+            _block_rng(value, index).uniform(size=(n_rows, n_components)),
+            dtype=X.dtype,
+        )
+        resp /= resp.sum(axis=1)[:, np.newaxis]
+    else:  # "rows": the global indices of each component's one row
+        local = value - start
+        inside = (local >= 0) & (local < n_rows)
+        labels = np.full(n_rows, -1, dtype=np.intp)
+        labels[local[inside]] = np.flatnonzero(inside)
+    weights = None if sample_weight is None else _as_float64(sample_weight)
+    total = float(n_rows) if weights is None else float(weights.sum())
+    if total == 0.0:
+        return _no_initial_statistics(covariance_type, n_components, X.shape[1])
+    nk, s1, s2, ref = initial_statistics(
+        X, weights, labels, resp, covariance_type, n_components
+    )
+    return total, nk, s1, s2, ref
+
+
+def _no_initial_statistics(covariance_type, n_components, n_features):
+    if covariance_type == "full":
+        s2 = np.zeros((n_components, n_features, n_features))
+    elif covariance_type == "tied":
+        s2 = np.zeros((1, n_features, n_features))
+    else:
+        s2 = np.zeros((n_components, 1, n_features))
+    zeros = np.zeros((n_components, n_features))
+    return 0.0, np.zeros(n_components), zeros, s2, zeros.copy()
+
+
+def _merge_initial_statistics(parts, covariance_type):
+    """Moments of several blocks about one reference point per component.
+
+    Each block's moments are about its own means; they are moved to the
+    combined means (x - c = (x - r) + (r - c)) before they are added, as in
+    Chan et al.'s pairwise update of variances.  For 'tied' the reference is
+    the mean of all rows and ``s2`` the scatter of all rows.
+    """
+    total = sum(part[0] for part in parts)
+    nk = sum(part[1] for part in parts)
+    if covariance_type == "tied":
+        centre = sum(part[0] * part[4][0] for part in parts)
+        ref = np.zeros_like(parts[0][4]) + (centre / total if total else 0.0)
+    else:
+        first = sum(part[1][:, None] * part[4] + part[2] for part in parts)
+        ref = np.divide(
+            first, nk[:, None], out=np.zeros_like(first), where=nk[:, None] > 0
+        )
+    s1 = np.zeros_like(ref)
+    s2 = np.zeros_like(parts[0][3])
+    for weight, nk_b, s1_b, s2_b, ref_b in parts:
+        d = ref_b - ref
+        s1 += s1_b + nk_b[:, None] * d
+        if covariance_type == "tied":
+            # The block's rows have their mean at ref_b: no cross terms.
+            s2[0] += s2_b[0] + weight * np.outer(d[0], d[0])
+        elif covariance_type == "full":
+            cross = s1_b[:, :, None] * d[:, None, :]
+            s2 += (
+                s2_b
+                + cross
+                + np.swapaxes(cross, 1, 2)
+                + nk_b[:, None, None] * d[:, :, None] * d[:, None, :]
+            )
+        else:
+            s2[:, 0] += s2_b[:, 0] + 2.0 * s1_b * d + nk_b[:, None] * d * d
+    return total, nk, s1, s2, ref
+
+
+def _block_costs(X, sample_weight, start, index, shared):
+    """One k-means|| round on a block: its cost and its candidate rows.
+
+    Each row is kept with probability ``oversampling * w d^2 / cost_floor``
+    and returned with its uniform draw and ``w d^2``, so that the client can
+    thin the candidates to ``oversampling * w d^2 / cost`` once the total cost
+    of the pass is known (``cost_floor`` is a lower bound of it).  A
+    ``cost_floor`` of None computes the cost only.
+    """
+    centres, oversampling, cost_floor, seed = shared
+    _, distances = _nearest(X, centres)
+    weighted = _row_weights(sample_weight, X.shape[0]) * distances
+    cost = float(weighted.sum())
+    if cost_floor is None:
+        return cost, np.empty((0, X.shape[1])), _EMPTY, _EMPTY
+    draws = _block_rng(seed, index).random(X.shape[0])
+    keep = draws * cost_floor < oversampling * weighted
+    return cost, _as_float64(X[keep]), draws[keep], weighted[keep]
+
+
+def _concatenate_parts(parts):
+    """Sum of the first items, concatenation of the others, in list order."""
+    first = sum(part[0] for part in parts)
+    rest = [np.concatenate([part[i] for part in parts]) for i in range(1, 4)]
+    return (first, *rest)
+
+
+def _block_lloyd(X, sample_weight, start, index, centres):
+    """Weight, weighted sum of rows and cost of the rows nearest each centre."""
+    labels, distances = _nearest(X, centres)
+    weights = _row_weights(sample_weight, X.shape[0])
+    n_centres, n_features = centres.shape
+    counts = np.bincount(labels, weights=weights, minlength=n_centres)
+    sums = np.empty((n_centres, n_features))
+    for j in range(n_features):
+        sums[:, j] = np.bincount(labels, weights=weights * X[:, j], minlength=n_centres)
+    return counts, sums, float(weights @ distances)
+
+
+def _block_top_keys(X, sample_weight, start, index, shared):
+    """The k rows of a block with the largest keys log(u) / w.
+
+    Keeping the k largest keys over all rows draws k rows without
+    replacement with probabilities proportional to their weights
+    (Efraimidis and Spirakis); rows of weight 0 are never drawn.
+    """
+    k, seed = shared
+    weights = _as_float64(sample_weight)
+    draws = 1.0 - _block_rng(seed, index).random(weights.shape[0])
+    keys = np.full(weights.shape[0], -np.inf)
+    positive = weights > 0
+    keys[positive] = np.log(draws[positive]) / weights[positive]
+    return _top_keys([(keys, start + np.arange(weights.shape[0]))], k)
+
+
+def _top_keys(parts, k):
+    keys = np.concatenate([part[0] for part in parts])
+    indices = np.concatenate([part[1] for part in parts])
+    order = np.argsort(-keys, kind="stable")[:k]
+    order = order[np.isfinite(keys[order])]
+    return keys[order], indices[order]
+
+
+def _distinct_indices(random_state, n, k):
+    """k distinct integers of range(n) in random order (Floyd's algorithm)."""
+    chosen = {}
+    for j in range(n - k, n):
+        t = int(random_state.randint(j + 1))
+        chosen[j if t in chosen else t] = None
+    return random_state.permutation(np.fromiter(chosen, dtype=np.int64, count=k))
+
+
+# ---------------------------------------------------------------------------
+# The data source
+
+
+class DaskData:
+    """Rows of a Dask array, with optional row weights, left where they are.
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features)
+        As returned by ``check_array``: float32 or float64, one column chunk.
+    sample_weight : dask array of shape (n_samples,) or None
+        As returned by ``check_sample_weight``: float64, X's row chunks.
+    total_weight : float or None
+        Sum of ``sample_weight``; required with it.
+    """
+
+    def __init__(self, X, sample_weight=None, total_weight=None):
+        self.X = X
+        self.sample_weight = sample_weight
+        self.dtype = X.dtype
+        self.n_samples, self.n_features = X.shape
+        self.total_weight = (
+            float(self.n_samples) if sample_weight is None else float(total_weight)
+        )
+        # X (and the weights) with their graphs optimised once (blockwise
+        # operations fused); every pass maps over their blocks.
+        self._X, self._weights = dask.optimize(
+            X, None if sample_weight is None else sample_weight[:, np.newaxis]
+        )
+        self._starts = np.concatenate([[0], np.cumsum(X.chunks[0])]).astype(np.int64)
+
+    # -- passes ---------------------------------------------------------
+
+    def _map_reduce(self, func, shared, combine=_sum_parts, rows=True):
+        """One pass: ``func(X, sample_weight, start, index, shared)`` on every
+        block, the results combined by ``combine`` (lists of results).
+
+        With ``rows=False`` the function gets the weights only (X is None),
+        and X is not computed.
+        """
+        arrays = [self._X] if rows else []
+        if self._weights is not None:
+            arrays.append(self._weights)
+        parts = da.map_blocks(
+            _call_block,
+            *arrays,
+            work=delayed(_Pass(func, shared, self._starts), traverse=False),
+            with_rows=rows,
+            drop_axis=1,
+            dtype=object,
+            meta=np.empty((0,), dtype=object),
+            name=f"fastgmm-{func.__name__.strip('_')}-{uuid.uuid4().hex}",
+        )
+        # The partial results are combined by a tree of tasks of our own.
+        name = f"{parts.name}-sum"
+        layer = {}
+        root = _tree_reduce(layer, name, list(parts.__dask_keys__()), combine)
+        graph = HighLevelGraph.from_collections(name, layer, dependencies=[parts])
+        return dask.compute(Delayed(root, graph, layer=name))[0]
+
+    def statistics(self, params, ref):
+        """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
+        log_likelihood, nk, s1, s2 = self._map_reduce(
+            _block_statistics, (params.as_args(), ref, params.code)
+        )
+        _check_finite(log_likelihood, nk, s1, s2)
+        return log_likelihood, nk, s1, s2
+
+    def labels(self, params):
+        """Most probable component of each row, as a lazy Dask array."""
+        return score_lazily(self.X, params, labels=True)[2]
+
+    # -- initialisation -------------------------------------------------
+
+    def initial_moments(
+        self, n_components, covariance_type, init_params, reg_covar, random_state
+    ):
+        """Weights, means and covariances of the initial responsibilities.
+
+        - 'random_from_data': n_components rows drawn (with probabilities
+          proportional to ``sample_weight``); only those rows are fetched.
+        - 'k-means++': k-means++ on a uniform (weighted: proportional to
+          ``sample_weight``) random sample of at most ``SMALL_SAMPLE_ROWS``
+          rows, fetched to the client.
+        - 'random': responsibilities drawn per block from seeds derived from
+          ``random_state``.
+        - 'kmeans': k-means|| seeding (``KMEANS_PARALLEL_ROUNDS`` passes),
+          weighted k-means on its candidates on the client, then distributed
+          Lloyd iterations (at most ``LLOYD_MAX_ITER`` passes).
+
+        The moments of the resulting responsibilities take one more pass
+        (none for the single-row initialisations, except with 'tied').
+        """
+        if init_params == "kmeans":
+            centres = self._kmeans_centres(n_components, random_state)
+            stats = self._initial_statistics(
+                ("nearest", centres), covariance_type, n_components
+            )
+        elif init_params == "random":
+            stats = self._initial_statistics(
+                ("random", _draw_seed(random_state)), covariance_type, n_components
+            )
+        else:
+            if init_params == "random_from_data":
+                indices = self._draw_rows(n_components, random_state)
+            else:
+                indices = self._kmeans_plusplus_rows(n_components, random_state)
+            stats = self._single_row_statistics(indices, covariance_type, n_components)
+        nk, s1, s2, ref = stats
+        # Weights divided by the total weight, as in memory.
+        return _mstep.m_step(
+            nk, s1, s2, ref, covariance_type, reg_covar, self.dtype, self.total_weight
+        )
+
+    def _initial_statistics(self, assignment, covariance_type, n_components):
+        """(nk, s1, s2, ref) of per-block responsibilities: one pass."""
+        kind, value = assignment
+        merge = partial(_merge_initial_statistics, covariance_type=covariance_type)
+        _, nk, s1, s2, ref = self._map_reduce(
+            _block_initial_statistics,
+            (kind, value, covariance_type, n_components),
+            combine=merge,
+        )
+        _check_finite(nk, s1, s2, ref)
+        return nk, s1, s2, ref
+
+    def _single_row_statistics(self, indices, covariance_type, n_components):
+        """Statistics of one row per component (the rows ``indices``)."""
+        if covariance_type == "tied":
+            # The shared covariance is the scatter of every row.
+            return self._initial_statistics(
+                ("rows", np.asarray(indices)), covariance_type, n_components
+            )
+        rows, weights = self._take_rows(indices)
+        _check_finite(rows)
+        nk, s1, s2, ref = initial_statistics(
+            rows, weights, np.arange(n_components), None, covariance_type, n_components
+        )
+        return nk, s1, s2, ref
+
+    def _take_rows(self, indices):
+        """Rows ``indices`` (and their weights), fetching only their blocks."""
+        indices = np.asarray(indices, dtype=np.int64)
+        order = np.argsort(indices)
+        # Dask computes only the blocks that hold rows asked for.
+        rows, weights = dask.compute(
+            self.X[indices[order]],
+            None if self.sample_weight is None else self.sample_weight[indices[order]],
+        )
+        # Put the rows back in the order asked for.
+        inverse = np.empty_like(order)
+        inverse[order] = np.arange(len(order))
+        return rows[inverse], None if weights is None else weights[inverse]
+
+    def _all_weights(self):
+        return None if self.sample_weight is None else self.sample_weight.compute()
+
+    def _draw_rows(self, k, random_state):
+        """k distinct row indices, with probabilities proportional to the
+        weights; drawn as scikit-learn draws them on small data."""
+        n = self.n_samples
+        if n <= SMALL_SAMPLE_ROWS:
+            weights = self._all_weights()
+            p = None if weights is None else weights / weights.sum()
+            return random_state.choice(n, size=k, replace=False, p=p)
+        if self.sample_weight is None:
+            return _distinct_indices(random_state, n, k)
+        seed = _draw_seed(random_state)
+        _, indices = self._map_reduce(
+            _block_top_keys, (k, seed), combine=partial(_top_keys, k=k), rows=False
+        )
+        return indices
+
+    def _kmeans_plusplus_rows(self, n_components, random_state):
+        """Indices of the rows k-means++ picks from a bounded sample."""
+        if self.n_samples <= SMALL_SAMPLE_ROWS:
+            # The whole data set, as in memory.
+            X, weights = dask.compute(self.X, self.sample_weight)
+            sample = np.arange(self.n_samples)
+        else:
+            sample = np.sort(self._draw_rows(SMALL_SAMPLE_ROWS, random_state))
+            X, _ = self._take_rows(sample)
+            weights = None  # the sample is already drawn by weight
+        _check_finite(X)
+        _, chosen = kmeans_plusplus(
+            X, n_components, random_state=random_state, sample_weight=weights
+        )
+        return sample[chosen]
+
+    def _kmeans_centres(self, n_clusters, random_state):
+        """k-means|| seeding, k-means on its candidates, then Lloyd passes."""
+        centres = self._take_rows(self._draw_rows(1, random_state))[0]
+        _check_finite(centres)
+        centres = _as_float64(centres)
+        oversampling = OVERSAMPLING * n_clusters
+        cost = self._map_reduce(
+            _block_costs, (centres, oversampling, None, 0), _concatenate_parts
+        )[0]
+        _check_finite(cost)
+        for _ in range(KMEANS_PARALLEL_ROUNDS):
+            if cost == 0.0:
+                break
+            # Candidates are drawn against a floor of the new cost and
+            # thinned to the new cost here.
+            floor = cost / _COST_FALL
+            new_cost, rows, draws, weighted = self._map_reduce(
+                _block_costs,
+                (centres, oversampling, floor, _draw_seed(random_state)),
+                _concatenate_parts,
+            )
+            _check_finite(new_cost)
+            cost = new_cost
+            keep = draws * cost < oversampling * weighted
+            centres = np.concatenate([centres, rows[keep]])
+        # Weight of the rows nearest each candidate, then k-means on them.
+        counts = self._map_reduce(_block_lloyd, centres)[0]
+        mean = np.average(centres, axis=0, weights=counts)
+        variance = np.average((centres - mean) ** 2, axis=0, weights=counts)
+        if len(centres) > n_clusters:
+            kmeans = KMeans(n_clusters=n_clusters, n_init=1, random_state=random_state)
+            centres = kmeans.fit(centres, sample_weight=counts).cluster_centers_
+        else:
+            # No more distinct rows than clusters: each one is a centre.
+            centres = np.resize(centres, (n_clusters, centres.shape[1]))
+        return self._lloyd(centres, LLOYD_TOL * variance.mean())
+
+    def _lloyd(self, centres, tol):
+        """Lloyd iterations, one pass each, until the centres move less than
+        ``tol`` (sum of squared shifts); an empty cluster keeps its centre."""
+        for _ in range(LLOYD_MAX_ITER):
+            counts, sums, _ = self._map_reduce(_block_lloyd, centres)
+            _check_finite(sums)
+            filled = counts > 0
+            moved = centres.copy()
+            moved[filled] = sums[filled] / counts[filled, None]
+            shift = float(((moved - centres) ** 2).sum())
+            centres = moved
+            if shift <= tol:
+                break
+        return centres
+
+
+# ---------------------------------------------------------------------------
+# Scoring
+
+
+def score_lazily(X, params, log_norm=False, resp=False, labels=False):
+    """Lazy per-row log p(x), responsibilities and labels of a Dask array.
+
+    Each output asked for is a Dask array chunked like the rows of ``X``
+    (the others are None); computing it runs the scoring kernel on each
+    block, which raises ``ValueError`` on non-finite values.
+    """
+    shared = delayed(params, traverse=False)
+    n_components = params.means.shape[0]
+    outputs = [None, None, None]
+    if log_norm:
+        outputs[0] = X.map_blocks(
+            _block_scores, shared, "log_norm", drop_axis=1, dtype=np.float64
+        )
+    if resp:
+        outputs[1] = X.map_blocks(
+            _block_scores,
+            shared,
+            "resp",
+            chunks=(X.chunks[0], (n_components,)),
+            dtype=np.float64,
+        )
+    if labels:
+        outputs[2] = X.map_blocks(
+            _block_scores, shared, "labels", drop_axis=1, dtype=np.intp
+        )
+    return tuple(outputs)
