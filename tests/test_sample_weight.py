@@ -103,7 +103,7 @@ def test_zero_weight_rows_can_be_anything(covariance_type, blobs):
 
 
 @pytest.mark.parametrize("init", ["kmeans", "explicit"])
-@pytest.mark.parametrize("scale", [1e-3, 3.0, 1e4])
+@pytest.mark.parametrize("scale", [1e-3, 1e4])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_scaling_weights_gives_same_model(covariance_type, scale, init, blobs):
     # (Not random_from_data: its one-row initial covariances are reg_covar, so
