@@ -73,39 +73,14 @@ def _n_jobs(text):
     return value
 
 
-def _add_fit(subparsers):
-    p = subparsers.add_parser(
-        "fit",
-        help="fit a Gaussian mixture to a data file (or to iris)",
-        description=(
-            "Fit a Gaussian mixture model by EM and print a summary. DATA is a "
-            ".csv file (numbers, optionally with a header row) or a .npy file "
-            "holding a 2-D array of shape (n_samples, n_features). Without "
-            "DATA the iris data set bundled with scikit-learn is used."
-        ),
-    )
-    p.add_argument("data", nargs="?", metavar="DATA", help=".csv or .npy file")
-    p.add_argument(
-        "-k",
-        "--n-components",
-        type=_positive_int,
-        default=3,
-        metavar="K",
-        help="number of mixture components (default: 3)",
-    )
-    p.add_argument(
-        "-c",
-        "--covariance-type",
-        choices=COVARIANCE_TYPES,
-        default="full",
-        help="covariance parametrisation (default: full)",
-    )
+def _add_model_options(p):
+    """Options passed to every GaussianMixture that a subcommand fits."""
     p.add_argument(
         "--random-state",
         type=int,
         default=None,
         metavar="S",
-        help="seed for the initialisation (default: none, i.e. not reproducible)",
+        help="seed for the initialisations (default: none, i.e. not reproducible)",
     )
     p.add_argument(
         "--max-iter",
@@ -138,7 +113,7 @@ def _add_fit(subparsers):
         type=_positive_int,
         default=1,
         metavar="N",
-        help="number of initialisations; the best is kept (default: 1)",
+        help="number of initialisations of each fit; the best is kept (default: 1)",
     )
     p.add_argument(
         "--n-jobs",
@@ -155,6 +130,36 @@ def _add_fit(subparsers):
         help="floating-point type of the data; auto keeps float32 .npy data in "
         "float32 and uses float64 otherwise (default: auto)",
     )
+
+
+def _add_fit(subparsers):
+    p = subparsers.add_parser(
+        "fit",
+        help="fit a Gaussian mixture to a data file (or to iris)",
+        description=(
+            "Fit a Gaussian mixture model by EM and print a summary. DATA is a "
+            ".csv file (numbers, optionally with a header row) or a .npy file "
+            "holding a 2-D array of shape (n_samples, n_features). Without "
+            "DATA the iris data set bundled with scikit-learn is used."
+        ),
+    )
+    p.add_argument("data", nargs="?", metavar="DATA", help=".csv or .npy file")
+    p.add_argument(
+        "-k",
+        "--n-components",
+        type=_positive_int,
+        default=3,
+        metavar="K",
+        help="number of mixture components (default: 3)",
+    )
+    p.add_argument(
+        "-c",
+        "--covariance-type",
+        choices=COVARIANCE_TYPES,
+        default="full",
+        help="covariance parametrisation (default: full)",
+    )
+    _add_model_options(p)
     p.add_argument(
         "-o",
         "--out",
@@ -250,60 +255,7 @@ def _add_select(subparsers):
         default="bic",
         help="information criterion; lower is better (default: bic)",
     )
-    p.add_argument(
-        "--random-state",
-        type=int,
-        default=None,
-        metavar="S",
-        help="seed for the initialisations (default: none, i.e. not reproducible)",
-    )
-    p.add_argument(
-        "--max-iter",
-        type=_positive_int,
-        default=100,
-        metavar="N",
-        help="maximum number of EM iterations per initialisation (default: 100)",
-    )
-    p.add_argument(
-        "--tol",
-        type=_nonnegative_float,
-        default=1e-3,
-        help="convergence threshold on the lower-bound gain (default: 1e-3)",
-    )
-    p.add_argument(
-        "--reg-covar",
-        type=_nonnegative_float,
-        default=1e-6,
-        help="non-negative regularisation added to the covariance diagonal "
-        "(default: 1e-6)",
-    )
-    p.add_argument(
-        "--init-params",
-        choices=INIT_PARAMS,
-        default="kmeans",
-        help="initialisation method (default: kmeans)",
-    )
-    p.add_argument(
-        "--n-init",
-        type=_positive_int,
-        default=1,
-        metavar="N",
-        help="number of initialisations of each fit; the best is kept (default: 1)",
-    )
-    p.add_argument(
-        "--n-jobs",
-        type=_n_jobs,
-        default=None,
-        metavar="J",
-        help="threads in all; the fits are spread over them (default: Numba's "
-        "thread count; -1: all)",
-    )
-    p.add_argument(
-        "--dtype",
-        choices=("auto", "float64", "float32"),
-        default="auto",
-        help="floating-point type of the data, as for 'fit' (default: auto)",
-    )
+    _add_model_options(p)
     _add_plot_option(p, "the criterion curves and the chosen model's clusters")
     p.set_defaults(func=_run_select)
 
