@@ -1,5 +1,6 @@
 """The GaussianMixture estimator: validation, the EM driver, fitted attributes."""
 
+import functools
 import math
 import warnings
 from contextlib import contextmanager
@@ -17,10 +18,17 @@ from sklearn.utils.validation import (
     check_is_fitted,
     validate_data,
 )
+from threadpoolctl import ThreadpoolController
 
 from . import _mstep
 from ._data import InMemoryData, KernelParameters, is_dask_array, score_rows
 from ._validation import check_means, check_precisions, check_weights
+
+
+@functools.cache
+def _blas_controller():
+    """The loaded thread pools, found once: looking them up reads files."""
+    return ThreadpoolController()
 
 
 @contextmanager
@@ -29,19 +37,22 @@ def _numba_threads(n_jobs):
 
     The setting is per Python thread and never touches global configuration.
     None uses the current count; negative values count back from all threads
-    as in joblib (-1 = all).
+    as in joblib (-1 = all).  BLAS is held to one thread meanwhile: the M-step
+    only factors small matrices, and idle BLAS threads spinning between
+    iterations would take the cores from the kernels' threads.
     """
     previous = numba.get_num_threads()
-    if n_jobs is None:
-        yield
-        return
-    available = numba.config.NUMBA_NUM_THREADS
-    wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
-    numba.set_num_threads(min(max(wanted, 1), available))
-    try:
-        yield
-    finally:
-        numba.set_num_threads(previous)
+    with _blas_controller().limit(limits=1, user_api="blas"):
+        if n_jobs is None:
+            yield
+            return
+        available = numba.config.NUMBA_NUM_THREADS
+        wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
+        numba.set_num_threads(min(max(wanted, 1), available))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
 
 
 class GaussianMixture(DensityMixin, BaseEstimator):
