@@ -1,7 +1,7 @@
 """Numba options and kernel tunables, defined once for every kernel."""
 
 # Only the fast-math flags that keep IEEE infinities and NaNs: ``nnan`` and
-# ``ninf`` (part of ``fastmath=True``) would break -inf log-probabilities, the
+# ``ninf`` (in the all-flags setting) would break -inf log-probabilities, the
 # max-shifted logsumexp and NaN checks.  ``reassoc`` lets LLVM vectorise the
 # reductions over the samples of a tile.
 FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
