@@ -11,6 +11,11 @@ FASTMATH = {"nsz", "arcp", "contract", "afn", "reassoc"}
 # it instead of compiling.
 NJIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": FASTMATH}
 
+# Options for the M-step kernels, which work on a few small matrices: no
+# fast-math, so they round as the NumPy formulas they replace do, and NumPy's
+# error model, so that a zero divisor gives inf or NaN instead of raising.
+EXACT_NJIT_OPTIONS = {"cache": True, "nogil": True, "error_model": "numpy"}
+
 # Rows per tile: the rows a kernel transposes and works on at once, sized so
 # that a tile's working set stays in cache.
 TILE_ROWS = 256

@@ -485,6 +485,7 @@ class DaskData:
         self.sample_weight = sample_weight
         self.dtype = X.dtype
         self.n_samples, self.n_features = X.shape
+        self.parallel = True  # workers and local threads run kernels at once
         self.total_weight = (
             float(self.n_samples) if sample_weight is None else float(total_weight)
         )

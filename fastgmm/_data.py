@@ -12,6 +12,7 @@ import sys
 import numpy as np
 
 from . import _kernels, _mstep
+from ._config import TILE_ROWS, TILES_PER_BLOCK
 from ._init import initial_assignment, initial_statistics, single_point_scatter
 
 _EMPTY = np.empty(0)
@@ -20,29 +21,9 @@ _EMPTY = np.empty(0)
 _SINGLE_POINT_INITS = ("random_from_data", "k-means++")
 
 
-class KernelParameters:
-    """A mixture's parameters in the layout the kernels take.
-
-    Parameters
-    ----------
-    weights : ndarray of shape (n_components,)
-    means : ndarray of shape (n_components, n_features)
-    precisions_cholesky : ndarray
-        In scikit-learn's layout for ``covariance_type``.
-    covariance_type : {'full', 'tied', 'diag', 'spherical'}
-    """
-
-    def __init__(self, weights, means, precisions_cholesky, covariance_type):
-        n_components, n_features = means.shape
-        self.log_weights = np.log(np.asarray(weights, dtype=np.float64))
-        self.means = means
-        self.prec_chol, self.log_det = _mstep.kernel_precisions(
-            precisions_cholesky, covariance_type, n_components, n_features
-        )
-        self.code = _kernels.COVARIANCE_CODES[covariance_type]
-
-    def as_args(self):
-        return self.log_weights, self.means, self.prec_chol, self.log_det
+def runs_in_parallel(n_samples):
+    """Whether the kernels start threads for this many rows (more than a block)."""
+    return n_samples > TILE_ROWS * TILES_PER_BLOCK
 
 
 def is_dask_array(X):
@@ -81,6 +62,7 @@ class InMemoryData:
         self.sample_weight = sample_weight
         self.dtype = X.dtype
         self.n_samples = X.shape[0]
+        self.parallel = runs_in_parallel(self.n_samples)
         self.total_weight = (
             float(self.n_samples) if sample_weight is None else sample_weight.sum()
         )

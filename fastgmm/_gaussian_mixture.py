@@ -3,7 +3,7 @@
 import functools
 import math
 import warnings
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
 from time import time
 
@@ -11,7 +11,6 @@ import numba
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
@@ -21,8 +20,15 @@ from sklearn.utils.validation import (
 from threadpoolctl import ThreadpoolController
 
 from . import _mstep
-from ._data import InMemoryData, KernelParameters, is_dask_array, score_rows
-from ._validation import check_means, check_precisions, check_weights
+from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
+from ._parameters import MixtureParameters
+from ._validation import (
+    check_means,
+    check_precisions,
+    check_random_state,
+    check_weights,
+    validate_rows,
+)
 
 
 @functools.cache
@@ -32,17 +38,21 @@ def _blas_controller():
 
 
 @contextmanager
-def _numba_threads(n_jobs):
+def _numba_threads(n_jobs, parallel=True):
     """Run the kernels on ``n_jobs`` threads; restore the previous count after.
 
     The setting is per Python thread and never touches global configuration.
     None uses the current count; negative values count back from all threads
-    as in joblib (-1 = all).  BLAS is held to one thread meanwhile: the M-step
-    only factors small matrices, and idle BLAS threads spinning between
-    iterations would take the cores from the kernels' threads.
+    as in joblib (-1 = all).  With ``parallel`` (kernels that will start
+    threads), BLAS is held to one thread meanwhile: idle BLAS threads spinning
+    between iterations would take the cores from the kernels' threads.
     """
     previous = numba.get_num_threads()
-    with _blas_controller().limit(limits=1, user_api="blas"):
+    if parallel:
+        blas_limit = _blas_controller().limit(limits=1, user_api="blas")
+    else:
+        blas_limit = nullcontext()
+    with blas_limit:
         if n_jobs is None:
             yield
             return
@@ -319,9 +329,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         if is_dask_array(X):
             data = self._dask_data(X, sample_weight)
         else:
-            X = validate_data(
-                self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2
-            )
+            X = validate_rows(self, X, reset=True, ensure_min_samples=2)
             self._check_counts(X.shape[0])
             sample_weight = self._check_sample_weight(sample_weight, X)
             data = InMemoryData(X, sample_weight)
@@ -334,7 +342,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         max_lower_bound = -np.inf
         best_params, best_n_iter, best_lower_bounds = None, 0, []
         self.converged_ = False
-        with _numba_threads(self.n_jobs):
+        with _numba_threads(self.n_jobs, data.parallel):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:
@@ -446,7 +454,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
         return weights, means, precisions
 
     def _initial_parameters(self, data, random_state, inits):
-        """(weights, means, covariances, precisions_cholesky) to start EM from."""
+        """The ``MixtureParameters`` to start EM from."""
         weights_init, means_init, precisions_init = inits
         weights = means = covariances = None
         if weights_init is None or means_init is None or precisions_init is None:
@@ -472,50 +480,43 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             covariances = _mstep.covariances_from_precisions(
                 precisions_init, self.covariance_type
             )
-        return tuple(
+        weights, means, covariances, prec_chol = (
             np.asarray(p, dtype=data.dtype)
             for p in (weights, means, covariances, prec_chol)
+        )
+        return MixtureParameters.from_arrays(
+            weights, means, prec_chol, self.covariance_type, covariances
         )
 
     def _em_step(self, data, params):
         """One E-step (the lower bound of ``params``) and the M-step after it."""
-        weights, means, _, prec_chol = params
         if self.covariance_type == "tied":
             # One centre for the shared scatter: the mixture's mean.
-            ref = np.broadcast_to(weights @ means, means.shape).astype(np.float64)
+            mean = params.weights @ params.means
+            ref = np.broadcast_to(mean, params.means.shape).astype(np.float64)
         else:
-            ref = means.astype(np.float64)
-        log_likelihood, nk, s1, s2 = data.statistics(
-            KernelParameters(weights, means, prec_chol, self.covariance_type), ref
-        )
+            ref = params.means.astype(np.float64)
+        log_likelihood, nk, s1, s2 = data.statistics(params, ref)
         lower_bound = log_likelihood / data.total_weight
-        weights, means, covariances = _mstep.m_step(
+        params = MixtureParameters.from_statistics(
             nk, s1, s2, ref, self.covariance_type, self.reg_covar, data.dtype
-        )
-        prec_chol = _mstep.precision_cholesky(
-            covariances, self.covariance_type, data.dtype
-        )
-        params = tuple(
-            np.asarray(p, dtype=data.dtype)
-            for p in (weights, means, covariances, prec_chol)
         )
         return params, lower_bound
 
     def _get_parameters(self):
-        return (
+        return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,
-            self.covariances_,
             self.precisions_cholesky_,
+            self.covariance_type,
+            self.covariances_,
         )
 
     def _set_parameters(self, params):
-        (
-            self.weights_,
-            self.means_,
-            self.covariances_,
-            self.precisions_cholesky_,
-        ) = params
+        self.weights_ = params.weights
+        self.means_ = params.means
+        self.covariances_ = np.ascontiguousarray(params.covariances)
+        self.precisions_cholesky_ = np.ascontiguousarray(params.precisions_cholesky)
         self.precisions_ = _mstep.precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
@@ -524,7 +525,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
     # Using the fitted model
 
     def _kernel_parameters(self):
-        return KernelParameters(
+        return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,
             self.precisions_cholesky_,
@@ -540,7 +541,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             from ._dask import score_lazily
 
             return score_lazily(X, self._kernel_parameters(), **outputs)
-        with _numba_threads(self.n_jobs):
+        with _numba_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
             return score_rows(X, self._kernel_parameters(), **outputs)
 
     def _validate_for_predict(self, X):
@@ -551,9 +552,7 @@ class GaussianMixture(DensityMixin, BaseEstimator):
             X = check_array(X)
             validate_data(self, X, reset=False, skip_check_array=True)
             return X
-        return validate_data(
-            self, X, dtype=[np.float64, np.float32], order="C", reset=False
-        )
+        return validate_rows(self, X, reset=False)
 
     def score_samples(self, X):
         """Compute the log-likelihood of each sample.

@@ -1,12 +1,17 @@
 """M-step and parameter conversions (covariance <-> precision Cholesky).
 
 Everything here works on small arrays (n_components x n_features x
-n_features at most) in NumPy/SciPy; the passes over the data live in
-``fastgmm._kernels``.
+n_features at most); the passes over the data live in ``fastgmm._kernels``.
 """
 
+import math
+
 import numpy as np
+from numba import njit
 from scipy import linalg
+
+from ._config import EXACT_NJIT_OPTIONS
+from ._kernels import COVARIANCE_CODES, DIAG, FULL, SPHERICAL, TIED
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -28,12 +33,201 @@ def ill_defined_error(dtype):
 
 
 # ---------------------------------------------------------------------------
-# Sufficient statistics -> parameters
+# Layouts: scikit-learn's per covariance type, and the kernels' (n, m, d) one
 
 
-def _symmetric(upper):
-    """Full symmetric matrices from their upper triangles (last two axes)."""
-    return np.triu(upper) + np.swapaxes(np.triu(upper, 1), -1, -2)
+def to_kernel_layout(array, covariance_type, n_features):
+    """A covariance or precision Cholesky array in the kernels' layout.
+
+    (n_components, n_features, n_features) for 'full', (1, n_features,
+    n_features) for 'tied', (n_components, 1, n_features) for 'diag' and, with
+    the value repeated along the last axis, for 'spherical'.
+    """
+    if covariance_type == "full":
+        array3 = array
+    elif covariance_type == "tied":
+        array3 = array[None]
+    elif covariance_type == "diag":
+        array3 = array[:, None, :]
+    else:
+        array3 = np.repeat(array[:, None, None], n_features, axis=2)
+    return np.ascontiguousarray(array3)
+
+
+def from_kernel_layout(array3, covariance_type):
+    """Inverse of ``to_kernel_layout`` (a view)."""
+    if covariance_type == "full":
+        return array3
+    if covariance_type == "tied":
+        return array3[0]
+    if covariance_type == "diag":
+        return array3[:, 0, :]
+    return array3[:, 0, 0]
+
+
+# ---------------------------------------------------------------------------
+# Sufficient statistics -> parameters (compiled: called once per iteration,
+# where NumPy and SciPy call overheads would dominate small fits)
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
+    """Weights, means and covariances (kernel layout), all float64.
+
+    Same formulas and evaluation order as scikit-learn's M-step, written on
+    moments centred on ``ref``; ``weight_total <= 0`` divides the weights by
+    their sum.
+    """
+    n_components, n_features = s1.shape
+    # scikit-learn's guard: an empty component keeps a tiny positive weight.
+    nk_reg = nk + eps
+    means = np.empty((n_components, n_features))
+    delta = np.empty((n_components, n_features))
+    for k in range(n_components):
+        for i in range(n_features):
+            # sum_i r_ik x_i = nk ref_k + s1_k, divided as scikit-learn divides.
+            means[k, i] = (nk[k] * ref[k, i] + s1[k, i]) / nk_reg[k]
+            delta[k, i] = means[k, i] - ref[k, i]
+    covariances = np.zeros(s2.shape)
+    if code == FULL or code == TIED:
+        # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k, with S2_k
+        # given as its upper triangle.
+        for k in range(n_components):
+            c = k if code == FULL else 0
+            for i in range(n_features):
+                for j in range(n_features):
+                    correction = (
+                        delta[k, i] * s1[k, j]
+                        + delta[k, j] * s1[k, i]
+                        - nk[k] * delta[k, i] * delta[k, j]
+                    )
+                    if code == FULL:
+                        covariances[c, i, j] = s2[c, min(i, j), max(i, j)] - correction
+                    else:
+                        covariances[c, i, j] -= correction
+        for c in range(covariances.shape[0]):
+            divisor = nk_reg[c] if code == FULL else nk_reg.sum()
+            for i in range(n_features):
+                for j in range(n_features):
+                    if code == TIED:
+                        covariances[c, i, j] += s2[c, min(i, j), max(i, j)]
+                    covariances[c, i, j] /= divisor
+                covariances[c, i, i] += reg_covar
+    else:
+        for k in range(n_components):
+            total = 0.0
+            for i in range(n_features):
+                scatter = (
+                    s2[k, 0, i] - 2 * delta[k, i] * s1[k, i] + nk[k] * delta[k, i] ** 2
+                )
+                covariances[k, 0, i] = scatter / nk_reg[k] + reg_covar
+                total += covariances[k, 0, i]
+            if code == SPHERICAL:
+                covariances[k, 0, :] = total / n_features
+    weights = nk_reg / (nk_reg.sum() if weight_total <= 0 else weight_total)
+    return weights, means, covariances
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _cholesky_factor(a, out):
+    """Upper-triangular U with U U^T = inverse(a), written to ``out``.
+
+    Lower Cholesky factor L of ``a``, then U = (L^-1)^T by forward
+    substitution.  Returns False when ``a`` is not positive definite.
+    """
+    n = a.shape[0]
+    lower = np.zeros((n, n))
+    for j in range(n):
+        pivot = a[j, j]
+        for p in range(j):
+            pivot -= lower[j, p] * lower[j, p]
+        if not pivot > 0.0:  # also catches NaN
+            return False
+        lower[j, j] = math.sqrt(pivot)
+        for i in range(j + 1, n):
+            total = a[i, j]
+            for p in range(j):
+                total -= lower[i, p] * lower[j, p]
+            lower[i, j] = total / lower[j, j]
+    for c in range(n):
+        for i in range(n):
+            if i < c:
+                out[c, i] = 0.0
+                continue
+            total = 1.0 if i == c else 0.0
+            for p in range(c, i):
+                total -= lower[i, p] * out[c, p]
+            out[c, i] = total / lower[i, i]
+    return True
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _precision_factors(covariances, code, prec_chol):
+    """Precision Cholesky factors of kernel-layout covariances.
+
+    Written to ``prec_chol`` (same layout, any float dtype); returns False
+    when a covariance is not positive definite or not finite.
+    """
+    if not np.all(np.isfinite(covariances)):
+        return False
+    n_features = covariances.shape[2]
+    factor = np.empty((n_features, n_features))
+    for c in range(covariances.shape[0]):
+        if code == FULL or code == TIED:
+            if not _cholesky_factor(covariances[c], factor):
+                return False
+            prec_chol[c] = factor
+        else:
+            for i in range(n_features):
+                if not covariances[c, 0, i] > 0.0:
+                    return False
+                prec_chol[c, 0, i] = 1.0 / math.sqrt(covariances[c, 0, i])
+    return True
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def log_determinants(prec_chol, code, n_components):
+    """log det of each component's precision Cholesky factor (kernel layout).
+
+    Equal to -log det(covariance) / 2; computed from the factors in their own
+    dtype, as the kernels use them.
+    """
+    log_det = np.empty(n_components)
+    for k in range(n_components):
+        c = 0 if code == TIED else k
+        total = 0.0
+        for i in range(prec_chol.shape[2]):
+            diagonal = (
+                prec_chol[c, 0, i] if code in (DIAG, SPHERICAL) else prec_chol[c, i, i]
+            )
+            total += math.log(np.float64(diagonal))
+        log_det[k] = total
+    return log_det
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _iteration_m_step(
+    nk, s1, s2, ref, code, reg_covar, eps, weights, means, covariances, prec_chol
+):
+    """The M-step of an EM iteration into preallocated arrays of the data's dtype.
+
+    Covariances and their factors are computed in float64, then stored.
+    Returns (ok, log_weights, log_det); ok is False for an ill-defined
+    covariance.
+    """
+    weights64, means64, covariances64 = _moments(
+        nk, s1, s2, ref, code, reg_covar, eps, -1.0
+    )
+    weights[:] = weights64
+    means[:] = means64
+    covariances[:] = covariances64
+    n_components = nk.shape[0]
+    if not _precision_factors(covariances64, code, prec_chol):
+        return False, np.empty(0), np.empty(0)
+    log_weights = np.empty(n_components)
+    for k in range(n_components):
+        log_weights[k] = math.log(np.float64(weights[k]))
+    return True, log_weights, log_determinants(prec_chol, code, n_components)
 
 
 def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None):
@@ -72,32 +266,48 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None
     covariances : ndarray
         Shape depends on ``covariance_type``, as in scikit-learn.
     """
-    n_features = s1.shape[1]
-    # scikit-learn's guard: an empty component keeps a tiny positive weight.
-    nk_reg = nk + 10 * np.finfo(dtype).eps
-    # sum_i r_ik x_i = nk ref_k + s1_k, divided as scikit-learn divides.
-    means = (nk[:, None] * ref + s1) / nk_reg[:, None]
-    delta = means - ref
-    if covariance_type in ("full", "tied"):
-        # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k
-        cross = delta[:, :, None] * s1[:, None, :]
-        correction = (
-            cross
-            + np.swapaxes(cross, 1, 2)
-            - nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
-        )
-        if covariance_type == "full":
-            covariances = (_symmetric(s2) - correction) / nk_reg[:, None, None]
-        else:
-            covariances = (_symmetric(s2[0]) - correction.sum(axis=0)) / nk_reg.sum()
-        covariances[..., np.arange(n_features), np.arange(n_features)] += reg_covar
-    else:
-        scatter = s2[:, 0, :] - 2 * delta * s1 + nk[:, None] * delta**2
-        covariances = scatter / nk_reg[:, None] + reg_covar
-        if covariance_type == "spherical":
-            covariances = covariances.mean(axis=1)
-    weights = nk_reg / (nk_reg.sum() if weight_total is None else weight_total)
-    return weights, means, covariances
+    weights, means, covariances = _moments(
+        *_as_float64(nk, s1, s2, ref),
+        COVARIANCE_CODES[covariance_type],
+        float(reg_covar),
+        10 * float(np.finfo(dtype).eps),
+        -1.0 if weight_total is None else float(weight_total),
+    )
+    return weights, means, from_kernel_layout(covariances, covariance_type)
+
+
+def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
+    """The M-step of an EM iteration, with everything the next E-step needs.
+
+    Returns
+    -------
+    weights, means, covariances, prec_chol : ndarray
+        In ``dtype``; covariances and prec_chol in the kernel layout.
+    log_weights, log_det : ndarray of shape (n_components,)
+        float64, from the ``dtype`` values.
+
+    Raises scikit-learn's "ill-defined empirical covariance" ValueError when a
+    covariance is not positive definite or not finite.
+    """
+    n_components, n_features = s1.shape
+    weights = np.empty(n_components, dtype=dtype)
+    means = np.empty((n_components, n_features), dtype=dtype)
+    covariances = np.empty(s2.shape, dtype=dtype)
+    prec_chol = np.empty(s2.shape, dtype=dtype)
+    ok, log_weights, log_det = _iteration_m_step(
+        *_as_float64(nk, s1, s2, ref),
+        COVARIANCE_CODES[covariance_type],
+        float(reg_covar),
+        10 * float(np.finfo(dtype).eps),
+        weights, means, covariances, prec_chol,
+    )  # fmt: skip
+    if not ok:
+        raise ill_defined_error(dtype)
+    return weights, means, covariances, prec_chol, log_weights, log_det
+
+
+def _as_float64(*arrays):
+    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
 
 
 def uncentred_covariances(scatter, nk, means, covariance_type, reg_covar, dtype):
@@ -136,20 +346,15 @@ def precision_cholesky(covariances, covariance_type, dtype):
     Raises scikit-learn's "ill-defined empirical covariance" ValueError when a
     covariance is not positive definite or not finite.
     """
-    if not np.all(np.isfinite(covariances)):
+    covariances = np.asarray(covariances, dtype=np.float64)
+    n_features = covariances.shape[-1] if covariance_type != "spherical" else 1
+    covariances3 = to_kernel_layout(covariances, covariance_type, n_features)
+    prec_chol = np.empty_like(covariances3)
+    if not _precision_factors(
+        covariances3, COVARIANCE_CODES[covariance_type], prec_chol
+    ):
         raise ill_defined_error(dtype)
-    if covariance_type in ("full", "tied"):
-        # One batched call each for all components.
-        try:
-            cov_chol = linalg.cholesky(covariances, lower=True)
-        except linalg.LinAlgError:
-            raise ill_defined_error(dtype) from None
-        eye = np.broadcast_to(np.eye(covariances.shape[-1]), covariances.shape)
-        inverse = linalg.solve_triangular(cov_chol, eye, lower=True)
-        return np.swapaxes(inverse, -1, -2)
-    if np.any(covariances <= 0.0):
-        raise ill_defined_error(dtype)
-    return 1.0 / np.sqrt(covariances)
+    return from_kernel_layout(prec_chol, covariance_type).copy()
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
@@ -193,22 +398,10 @@ def kernel_precisions(prec_chol, covariance_type, n_components, n_features):
     Returns
     -------
     prec3 : ndarray of shape (n, m, n_features)
-        (n_components, n_features, n_features) for 'full',
-        (1, n_features, n_features) for 'tied', (n_components, 1, n_features)
-        for 'diag' and 'spherical'.
+        See ``to_kernel_layout``.
     log_det : ndarray of shape (n_components,)
         log det of each precision Cholesky factor (= -log det(cov) / 2).
     """
-    if covariance_type == "full":
-        prec3 = prec_chol
-        log_det = np.log(np.diagonal(prec_chol, axis1=1, axis2=2)).sum(axis=1)
-    elif covariance_type == "tied":
-        prec3 = prec_chol[None]
-        log_det = np.full(n_components, np.log(np.diagonal(prec_chol)).sum())
-    elif covariance_type == "diag":
-        prec3 = prec_chol[:, None, :]
-        log_det = np.log(prec_chol).sum(axis=1)
-    else:
-        prec3 = np.repeat(prec_chol[:, None, None], n_features, axis=2)
-        log_det = n_features * np.log(prec_chol)
-    return np.ascontiguousarray(prec3), np.asarray(log_det, dtype=np.float64)
+    prec3 = to_kernel_layout(prec_chol, covariance_type, n_features)
+    code = COVARIANCE_CODES[covariance_type]
+    return prec3, log_determinants(prec3, code, n_components)

@@ -1,7 +1,13 @@
-"""Checks of user-given initial parameters, with scikit-learn's messages."""
+"""Checks of user input, with scikit-learn's messages."""
+
+import math
+import numbers
 
 import numpy as np
+from numpy.random.bit_generator import ISeedSequence
 from sklearn.utils import check_array
+from sklearn.utils import check_random_state as sklearn_check_random_state
+from sklearn.utils.validation import validate_data
 
 
 def _check_shape(param, param_shape, name):
@@ -76,3 +82,71 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     else:
         _check_positive(precisions, covariance_type)
     return precisions
+
+
+# ---------------------------------------------------------------------------
+# Fast paths for many small calls.  scikit-learn's generic checks cost more
+# than a whole fit of a few hundred rows; the common, already valid case is
+# recognised here at a fraction of the cost, and everything else goes through
+# scikit-learn, so errors and warnings are exactly its own.
+
+
+def validate_rows(estimator, X, reset, ensure_min_samples=1):
+    """``validate_data(estimator, X, dtype=[float64, float32], order="C", ...)``.
+
+    A C-ordered float64 or float32 ndarray with enough finite rows (and, with
+    ``reset=False``, the fitted number of features and no fitted feature
+    names) is returned as it is, with ``n_features_in_`` set as
+    ``validate_data`` sets it; anything else is validated by scikit-learn.
+    """
+    if (
+        type(X) is np.ndarray
+        and X.ndim == 2
+        and X.dtype in _FLOAT_DTYPES
+        and X.flags.c_contiguous
+        and X.shape[0] >= ensure_min_samples
+        and X.shape[1] >= 1
+        and math.isfinite(X.min())  # NaN propagates through min and max
+        and math.isfinite(X.max())
+    ):
+        if reset:
+            estimator.n_features_in_ = X.shape[1]
+            if hasattr(estimator, "feature_names_in_"):
+                del estimator.feature_names_in_
+            return X
+        if X.shape[1] == estimator.n_features_in_ and not hasattr(
+            estimator, "feature_names_in_"
+        ):
+            return X
+    return validate_data(
+        estimator,
+        X,
+        dtype=list(_FLOAT_DTYPES),
+        order="C",
+        reset=reset,
+        ensure_min_samples=ensure_min_samples,
+    )
+
+
+_FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
+
+
+class _UnusedSeedSequence(ISeedSequence):
+    """Seeds a bit generator that is reseeded at once: no hashing needed."""
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        return np.zeros(n_words, dtype=dtype)
+
+
+def check_random_state(seed):
+    """``sklearn.utils.check_random_state``, faster for an integer seed.
+
+    ``np.random.RandomState(seed)`` first seeds its generator from a hashed
+    seed sequence (over 100 microseconds), then reseeds it from ``seed``;
+    only the second seeding is done here, which gives the same state.
+    """
+    if isinstance(seed, numbers.Integral) and 0 <= seed < 2**32:
+        random_state = np.random.RandomState(np.random.MT19937(_UnusedSeedSequence()))
+        random_state.seed(seed)
+        return random_state
+    return sklearn_check_random_state(seed)

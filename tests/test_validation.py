@@ -1,6 +1,7 @@
 """Bad input raises the same exceptions, with the same messages, as sklearn."""
 
 import re
+import warnings
 
 import numpy as np
 import pytest
@@ -310,3 +311,73 @@ def test_failed_warm_start_fit_keeps_previous_model():
     with pytest.raises(ValueError):
         model.fit(X_GOOD[:, :2])
     assert_attributes_equal(before, fitted_attributes(model))
+
+
+# ---------------------------------------------------------------------------
+# The fast paths agree with scikit-learn's checks
+
+
+@pytest.mark.parametrize("seed", [0, 1, 42, np.int64(7), 2**32 - 1])
+def test_check_random_state_gives_sklearns_generator(seed):
+    from sklearn.utils import check_random_state as sklearn_check_random_state
+
+    from fastgmm._validation import check_random_state
+
+    ours, theirs = check_random_state(seed), sklearn_check_random_state(seed)
+    assert isinstance(ours, np.random.RandomState)
+    for a, b in zip(ours.get_state(), theirs.get_state()):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ours.uniform(size=50), theirs.uniform(size=50))
+
+
+def test_check_random_state_passes_instances_and_rejects_junk():
+    from fastgmm._validation import check_random_state
+
+    rs = np.random.RandomState(3)
+    assert check_random_state(rs) is rs
+    assert check_random_state(None) is np.random.mtrand._rand
+    for bad in (-1, 2**32, "seed"):
+        with pytest.raises(ValueError):
+            check_random_state(bad)
+
+
+def test_refit_on_an_array_forgets_feature_names():
+    pd = pytest.importorskip("pandas")
+    X = pd.DataFrame(X_GOOD, columns=["a", "b", "c"])
+    gm = fastgmm.GaussianMixture(2, random_state=0).fit(X)
+    np.testing.assert_array_equal(gm.feature_names_in_, ["a", "b", "c"])
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        gm.predict(X_GOOD)
+    gm.fit(X_GOOD)
+    assert not hasattr(gm, "feature_names_in_")
+    assert gm.n_features_in_ == 3
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_valid_arrays_are_not_copied(dtype):
+    X = np.ascontiguousarray(X_GOOD, dtype=dtype)
+    gm = fastgmm.GaussianMixture(2, random_state=0)
+    from fastgmm._validation import validate_rows
+
+    assert validate_rows(gm, X, reset=True, ensure_min_samples=2) is X
+    assert gm.n_features_in_ == 3
+    assert validate_rows(gm, X, reset=False) is X
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
+def test_fast_path_sees_non_finite_values_anywhere(value):
+    from fastgmm._validation import validate_rows
+
+    gm = fastgmm.GaussianMixture(2)
+    for index in [(0, 0), (29, 2), (13, 1)]:
+        with pytest.raises(ValueError, match="Input X contains"):
+            validate_rows(gm, _with(value, index), reset=True)
+
+
+def test_huge_finite_values_pass_without_warnings():
+    from fastgmm._validation import validate_rows
+
+    X = np.full((4, 2), 1e308)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert validate_rows(fastgmm.GaussianMixture(2), X, reset=True) is X

@@ -1,0 +1,74 @@
+"""A mixture's parameters, in scikit-learn's layout and in the kernels'."""
+
+import numpy as np
+
+from . import _mstep
+from ._kernels import COVARIANCE_CODES
+
+
+class MixtureParameters:
+    """Weights, means, covariances and precision Cholesky factors.
+
+    Covariances and factors are held in the kernels' layout (see
+    ``fastgmm._mstep.to_kernel_layout``), with the log-weights and
+    log-determinants the kernels take; ``covariances`` and
+    ``precisions_cholesky`` give scikit-learn's layout.  Build one with
+    ``from_arrays`` (scikit-learn's layout) or ``from_statistics`` (an
+    M-step).
+    """
+
+    def __init__(
+        self, covariance_type, weights, means, covariances3, prec_chol3, log_weights,
+        log_det,
+    ):  # fmt: skip
+        self.covariance_type = covariance_type
+        self.code = COVARIANCE_CODES[covariance_type]
+        self.weights = weights
+        self.means = means
+        self.covariances3 = covariances3
+        self.prec_chol = prec_chol3
+        self.log_weights = log_weights
+        self.log_det = log_det
+
+    @classmethod
+    def from_arrays(
+        cls, weights, means, precisions_cholesky, covariance_type, covariances=None
+    ):
+        """Parameters given in scikit-learn's layout.
+
+        ``covariances`` may be left out where only the kernels' inputs are
+        needed (scoring with a fitted model).
+        """
+        n_components, n_features = means.shape
+        prec3, log_det = _mstep.kernel_precisions(
+            precisions_cholesky, covariance_type, n_components, n_features
+        )
+        covariances3 = None
+        if covariances is not None:
+            covariances3 = _mstep.to_kernel_layout(
+                covariances, covariance_type, n_features
+            )
+        log_weights = np.log(np.asarray(weights, dtype=np.float64))
+        return cls(
+            covariance_type, weights, means, covariances3, prec3, log_weights, log_det
+        )
+
+    @classmethod
+    def from_statistics(cls, nk, s1, s2, ref, covariance_type, reg_covar, dtype):
+        """The M-step of an EM iteration (see ``fastgmm._mstep.iteration_m_step``)."""
+        arrays = _mstep.iteration_m_step(
+            nk, s1, s2, ref, covariance_type, reg_covar, dtype
+        )
+        return cls(covariance_type, *arrays)
+
+    @property
+    def covariances(self):
+        return _mstep.from_kernel_layout(self.covariances3, self.covariance_type)
+
+    @property
+    def precisions_cholesky(self):
+        return _mstep.from_kernel_layout(self.prec_chol, self.covariance_type)
+
+    def as_args(self):
+        """The kernels' parameter arguments."""
+        return self.log_weights, self.means, self.prec_chol, self.log_det
