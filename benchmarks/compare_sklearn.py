@@ -37,9 +37,11 @@ import argparse
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -58,6 +60,8 @@ EM_ROWS = [
 END_TO_END = (1_000_000, 8, 16, 10.0)  # N, d, K, target
 SCORING = (2_000_000, 8, 16, 20.0)  # N, d, K, target for each method
 SMALL_FITS = ((500, 2, 3), {"kmeans": 5.0, "random_from_data": 8.0})
+MEMORY_CASE = (2_000_000, 8, 16, 0.5)  # N, d, K, most peak memory added / X.nbytes
+COLD_START_RUNS = 7  # fresh processes per library, alternating; the median is kept
 THREADS_CASE = (500_000, 8, 16, "full", 1.7)  # 2 threads vs 1 thread
 FLOAT32_CASE = (100_000, 32, 16, "full", 1.5)  # float32 vs float64
 
@@ -212,6 +216,57 @@ def fmt_s(seconds):
 
 def met(ratio, target):
     return "yes" if ratio >= target else "no"
+
+
+# ------------------------------------------------------- fresh processes
+
+HERE = Path(__file__).resolve().parent
+
+COLD_START = """
+from {module} import GaussianMixture
+from sklearn.datasets import load_iris
+GaussianMixture(n_components=3, random_state=0).fit(load_iris().data)
+"""
+
+
+def cold_start_seconds(runs):
+    """Median wall time of a fresh interpreter that imports and fits iris.
+
+    Runs alternate between the libraries so that both see the same machine
+    state; fastgmm runs once untimed first, so Numba's cache is warm.
+    """
+    modules = {"sklearn": "sklearn.mixture", "fastgmm": "fastgmm"}
+
+    def run(library):
+        code = COLD_START.format(module=modules[library])
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-c", code], check=True)
+        return time.perf_counter() - start
+
+    run("fastgmm")
+    times = {library: [] for library in modules}
+    for _ in range(runs):
+        for library in modules:
+            times[library].append(run(library))
+    return {library: statistics.median(t) for library, t in times.items()}
+
+
+def peak_memory_ratio(library, n_samples):
+    """Peak memory a default fit adds / X.nbytes (``peak_memory.py``)."""
+    out = subprocess.run(
+        [
+            sys.executable,
+            str(HERE / "peak_memory.py"),
+            "--library",
+            library,
+            "--n-samples",
+            str(n_samples),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    return float(out.split("ratio")[-1])
 
 
 # ---------------------------------------------------------------- main
@@ -400,6 +455,37 @@ def main(argv=None):
                 f"median of {small_calls} fits",
             ]
         )
+
+    # peak memory of a default fit, each library in a fresh process
+    n, d, k, target = MEMORY_CASE
+    n //= shrink
+    ratios = {lib: peak_memory_ratio(lib, n) for lib in ("sklearn", "fastgmm")}
+    other.append(
+        [
+            f"peak memory added by a default fit, {n}x{d} K={k} (x X.nbytes)",
+            f"{ratios['sklearn']:.2f}",
+            f"{ratios['fastgmm']:.2f}",
+            f"{ratios['sklearn'] / ratios['fastgmm']:.1f}x",
+            f"<= {target:g}",
+            "yes" if ratios["fastgmm"] <= target else "no",
+            "peak RSS growth during fit, benchmarks/peak_memory.py",
+        ]
+    )
+
+    # cold start: a fresh process imports the library and fits iris
+    cold = cold_start_seconds(COLD_START_RUNS)
+    ratio = cold["sklearn"] / cold["fastgmm"]
+    other.append(
+        [
+            "cold start: fresh process, import + fit iris K=3 (s)",
+            fmt_s(cold["sklearn"]),
+            fmt_s(cold["fastgmm"]),
+            f"{ratio:.2f}x",
+            ">= 1x",
+            met(ratio, 1.0),
+            f"median of {COLD_START_RUNS} processes each, warm Numba cache",
+        ]
+    )
 
     # threads: fastgmm with n_jobs=1 vs n_jobs=2 (the baseline is fastgmm)
     n, d, k, cov, target = THREADS_CASE
