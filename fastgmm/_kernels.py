@@ -60,17 +60,46 @@ def _tile_weights(sample_weight, start, stop):
 
 
 @njit(**NJIT_OPTIONS)
-def _triangular_sq_norms(diff, prec_chol, kp, sq):
-    """sq[b] += |diff[:, b] @ U|^2 with U = prec_chol[kp] upper triangular."""
+def _triangular_column(diff, prec_chol, kp, j, out):
+    """out[b] = (diff[:, b] @ U)[j] with U = prec_chol[kp] upper triangular.
+
+    Column j sums the rows i <= j of diff; four rows are added per pass over
+    ``out``, which quarters its loads and stores.
+    """
+    n_rows = diff.shape[1]
+    u = prec_chol[kp, 0, j]
+    for b in range(n_rows):
+        out[b] = diff[0, b] * u
+    i = 1
+    while i + 4 <= j + 1:
+        u0 = prec_chol[kp, i, j]
+        u1 = prec_chol[kp, i + 1, j]
+        u2 = prec_chol[kp, i + 2, j]
+        u3 = prec_chol[kp, i + 3, j]
+        for b in range(n_rows):
+            out[b] += (
+                diff[i, b] * u0
+                + diff[i + 1, b] * u1
+                + diff[i + 2, b] * u2
+                + diff[i + 3, b] * u3
+            )
+        i += 4
+    while i <= j:
+        u = prec_chol[kp, i, j]
+        for b in range(n_rows):
+            out[b] += diff[i, b] * u
+        i += 1
+
+
+@njit(**NJIT_OPTIONS)
+def _triangular_sq_norms(diff, prec_chol, kp, sq, y):
+    """sq[b] += |diff[:, b] @ U|^2 with U = prec_chol[kp] upper triangular.
+
+    ``y`` is scratch space of at least n_rows entries.
+    """
     n_features, n_rows = diff.shape
-    y = np.empty(n_rows, dtype=diff.dtype)
-    # Column j of diff @ U uses the rows i <= j of U.
     for j in range(n_features):
-        y[:] = 0.0
-        for i in range(j + 1):
-            u = prec_chol[kp, i, j]
-            for b in range(n_rows):
-                y[b] += diff[i, b] * u
+        _triangular_column(diff, prec_chol, kp, j, y)
         for b in range(n_rows):
             sq[b] += y[b] * y[b]
 
@@ -81,6 +110,7 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
     diff = np.empty((n_features, n_rows), dtype=xt.dtype)
+    y = np.empty(n_rows, dtype=xt.dtype)
     if code == TIED:
         # (x - mean_k) U = (x - mean_0) U - (mean_k - mean_0) U: one product
         # of the rows with the shared factor, then a shift per component.
@@ -89,11 +119,7 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
             for b in range(n_rows):
                 diff[i, b] = xt[i, b] - means[0, i]
         for j in range(n_features):
-            base[j] = 0.0
-            for i in range(j + 1):
-                u = prec_chol[0, i, j]
-                for b in range(n_rows):
-                    base[j, b] += diff[i, b] * u
+            _triangular_column(diff, prec_chol, 0, j, base[j])
     for k in range(n_components):
         sq = out[k]
         sq[:] = 0.0
@@ -117,7 +143,7 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
                 mu = means[k, i]
                 for b in range(n_rows):
                     diff[i, b] = xt[i, b] - mu
-            _triangular_sq_norms(diff, prec_chol, k, sq)
+            _triangular_sq_norms(diff, prec_chol, k, sq, y)
         offset = log_weights[k] + log_det[k] - 0.5 * n_features * _LOG_2PI
         for b in range(n_rows):
             sq[b] = offset - 0.5 * sq[b]
@@ -149,16 +175,17 @@ def _normalise_rows(wlp, log_norm):
 
 
 @njit(**NJIT_OPTIONS)
-def _add_weighted_scatter(diff, weights, out):
+def _add_weighted_scatter(diff, weights, out, z):
     """out[i, j] += sum_b weights[b] diff[i, b] diff[j, b], upper triangle only.
 
     Rows i and columns j go in pairs: each value loaded feeds two products,
-    which halves the loads per multiply-add of the innermost loop.
+    which halves the loads per multiply-add of the innermost loop.  ``z`` is
+    scratch space of shape (2, n_rows) at least.
     """
     n_features, n_rows = diff.shape
     zero = diff.dtype.type(0)
-    z0 = np.empty(n_rows, dtype=diff.dtype)
-    z1 = np.empty(n_rows, dtype=diff.dtype)
+    z0 = z[0]
+    z1 = z[1]
     last = n_features - 1
     for i in range(0, n_features, 2):
         i1 = min(i + 1, last)
@@ -203,6 +230,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     n_components = resp.shape[0]
     zero = xt.dtype.type(0)
     diff = np.empty((n_features, n_rows), dtype=xt.dtype)
+    z = np.empty((2, n_rows), dtype=xt.dtype)
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
@@ -215,7 +243,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 acc += r[b] * t
             s1[k, i] += acc
         if code == FULL:
-            _add_weighted_scatter(diff, r, s2[k])
+            _add_weighted_scatter(diff, r, s2[k], z)
         elif code == DIAG or code == SPHERICAL:
             for i in range(n_features):
                 acc = zero
@@ -224,7 +252,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 s2[k, 0, i] += acc
     if code == TIED:
         # ``diff`` holds x - ref[last k], the shared reference point.
-        _add_weighted_scatter(diff, wc, s2[0])
+        _add_weighted_scatter(diff, wc, s2[0], z)
 
 
 @njit(**NJIT_OPTIONS)
