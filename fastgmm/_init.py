@@ -5,7 +5,8 @@ given ``random_state`` starts both libraries from the same point.
 """
 
 import numpy as np
-from sklearn.cluster import KMeans, kmeans_plusplus
+
+from ._kmeans import kmeans_labels
 
 
 def initial_assignment(X, sample_weight, n_components, init_params, random_state):
@@ -21,8 +22,9 @@ def initial_assignment(X, sample_weight, n_components, init_params, random_state
     """
     n_samples = X.shape[0]
     if init_params == "kmeans":
-        kmeans = KMeans(n_clusters=n_components, n_init=1, random_state=random_state)
-        return kmeans.fit(X, sample_weight=sample_weight).labels_, None
+        # KMeans(n_components, n_init=1, random_state).fit(X, sample_weight)'s
+        # labels, without its copy of X.
+        return kmeans_labels(X, n_components, sample_weight, random_state), None
     if init_params == "random":
         resp = np.asarray(
             random_state.uniform(size=(n_samples, n_components)), dtype=X.dtype
@@ -33,6 +35,9 @@ def initial_assignment(X, sample_weight, n_components, init_params, random_state
         p = None if sample_weight is None else sample_weight / sample_weight.sum()
         indices = random_state.choice(n_samples, size=n_components, replace=False, p=p)
     else:  # "k-means++"
+        # Imported here: sklearn.cluster is slow to import and rarely needed.
+        from sklearn.cluster import kmeans_plusplus
+
         _, indices = kmeans_plusplus(
             X, n_components, random_state=random_state, sample_weight=sample_weight
         )
