@@ -2,65 +2,183 @@
 
 scikit-learn's GaussianMixture starts from
 ``KMeans(n_clusters, n_init=1, random_state=random_state).fit(X).labels_``.
-``kmeans_labels`` runs the same algorithm (k-means++ seeding, then Lloyd
-iterations), consumes ``random_state`` with the same draws in the same order
-and follows the same arithmetic: data centred on its column mean, squared
-distances as ``|c|^2 - 2 x.c (+ |x|^2)``, products in the data's dtype
-(seeding distances of float32 data in float64, as scikit-learn upcasts
-them), multiply-adds in feature order.  Labels therefore agree except where
-two distances tie to the last bit, where the summation order of scikit-learn's
-BLAS decides.
+:func:`kmeans_labels` runs the same algorithm (k-means++ seeding, then Lloyd
+iterations), draws from ``random_state`` exactly what KMeans draws, in the
+same order, and follows KMeans's arithmetic:
+
+- the data are centred on their column mean; the tolerance is
+  ``mean(var(X, axis=0)) * tol``, the variances summed as NumPy sums them;
+- seeding distances are ``(-2 x.c + |c|^2) + |x|^2`` in float64 (float32
+  data are upcast, as ``euclidean_distances`` does), the norms summed as
+  ``np.einsum`` sums them;
+- Lloyd distances are ``|c|^2 - 2 x.c`` in the data's dtype, the first of
+  equal minima wins; dot products are fused multiply-adds in feature order,
+  as OpenBLAS's GEMM kernels form them;
+- centres are weighted sums times ``1 / weight``, empty clusters relocated
+  and convergence declared as in ``_kmeans_single_lloyd``.
+
+Labels therefore agree with scikit-learn's except where two distances tie
+to the last bits and the rounding of scikit-learn's BLAS calls or of its
+per-thread sums decides (see ``tests/test_kmeans.py``).
 
 Unlike KMeans it never copies X: each tile of rows is centred as it is read
-((x - mean) rounds the same either way), and the state kept per row is one
-label (and, during seeding, one distance).
+(``x - mean`` rounds the same either way), and the state kept per row is a
+label (int32) and, while seeding, one distance.
 """
 
+import functools
 import warnings
 
 import numpy as np
 from numba import njit, prange
 from sklearn.exceptions import ConvergenceWarning
 
-from ._config import EXACT_NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
+from ._config import BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
 
-# Multiply-adds fused and kept in order, as BLAS kernels compute them; no
-# reassociation, which would change the order of the sums.
-_OPTIONS = {"cache": True, "nogil": True, "fastmath": {"contract"}}
+# Dot products as BLAS computes them: fused multiply-adds in feature order,
+# nothing reassociated.  Every other kernel rounds each operation as the
+# NumPy or Cython code it mirrors does (EXACT_NJIT_OPTIONS: no fast-math).
+_FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
 
 _BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
 
 
-# ---------------------------------------------------------------------------
-# Kernels: a tile of rows, a block of tiles, then passes over blocks.  The
-# parallel functions hold only their ``prange`` loop: in a parallel function
-# every allocation and array expression becomes a parallel region of its own,
-# and data of one block needs none.
+def _prange_only():
+    """``parallel=`` options: threads for ``prange`` loops and nothing else.
 
-
-@njit(**_OPTIONS)
-def _centred_tile(X, mean, start, stop, dtype):
-    """Rows ``start:stop`` minus ``mean``, transposed, (n_features, rows), in dtype.
-
-    The subtraction is in X's dtype, as scikit-learn's centred copy has it.
+    With ``parallel=True`` every allocation (``np.zeros``) and array
+    expression (the block partials added in order) would start the thread
+    pool too, also for data of a single block.  A new dict each time: Numba
+    consumes the one it is given.
     """
-    xt = np.empty((X.shape[1], stop - start), dtype=dtype)
-    for b in range(stop - start):
-        for i in range(X.shape[1]):
-            xt[i, b] = X[start + b, i] - mean[i]
-    return xt
+    serial = ("comprehension", "reduction", "inplace_binop", "setitem", "numpy")
+    return {**dict.fromkeys(serial + ("stencil", "fusion"), False), "prange": True}
+
+
+# How a run of Lloyd iterations ended.
+_RUNNING, _CONVERGED, _STRICTLY_CONVERGED, _EMPTY_CLUSTER = 0, 1, 2, 3
+
+
+# ---------------------------------------------------------------------------
+# Sums as NumPy rounds them
 
 
 @njit(**EXACT_NJIT_OPTIONS)
-def _sq_norms(xt, out):
-    """Squared norms of the columns of ``xt``, as ``np.einsum('ij,ij->i')`` rounds them.
+def _term(a, i, shift, square):
+    t = a[i] - shift
+    return t * t if square else t
 
-    scikit-learn's ``row_norms``.  NumPy's SSE loop: 16-byte vectors (two
-    float64 or four float32 lanes), blocks of four vectors added from the
-    last to the first, the tail a vector at a time, then the lanes added
-    pairwise; no fused multiply-adds.
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _leaf_sum(a, lo, n, shift, square):
+    """One leaf of NumPy's pairwise sum (at most 128 elements)."""
+    if n < 8:
+        res = a.dtype.type(0)
+        for i in range(lo, lo + n):
+            res += _term(a, i, shift, square)
+        return res
+    r = np.empty(8, dtype=a.dtype)
+    for j in range(8):
+        r[j] = _term(a, lo + j, shift, square)
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += _term(a, lo + i + j, shift, square)
+        i += 8
+    res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        res += _term(a, lo + i, shift, square)
+        i += 1
+    return res
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _pairwise_sum(a, shift, square):
+    """``np.sum`` of a 1-D array, of ``(a - shift)**2`` if ``square``.
+
+    NumPy's pairwise summation: leaves of at most 128 elements summed with
+    eight accumulators, halves added recursively.  The recursion runs on an
+    explicit stack (Numba cannot cache recursive functions): a node is
+    split, its halves evaluated left first, then added.
     """
-    n_features, n_rows = xt.shape
+    lo_stack = np.empty(200, dtype=np.int64)
+    n_stack = np.empty(200, dtype=np.int64)
+    split = np.empty(200, dtype=np.bool_)
+    values = np.empty(200, dtype=a.dtype)
+    top = 0
+    n_values = 0
+    lo_stack[0], n_stack[0], split[0] = 0, a.shape[0], False
+    while top >= 0:
+        lo, n, halves_done = lo_stack[top], n_stack[top], split[top]
+        top -= 1
+        if n <= 128:
+            values[n_values] = _leaf_sum(a, lo, n, shift, square)
+            n_values += 1
+        elif halves_done:
+            n_values -= 1
+            values[n_values - 1] += values[n_values]
+        else:
+            n2 = n // 2
+            n2 -= n2 % 8
+            lo_stack[top + 1], n_stack[top + 1], split[top + 1] = lo, n, True
+            lo_stack[top + 2], n_stack[top + 2], split[top + 2] = lo + n2, n - n2, False
+            lo_stack[top + 3], n_stack[top + 3], split[top + 3] = lo, n2, False
+            top += 3
+    return a.dtype.type(0) + values[0]
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def column_mean_var(X):
+    """``X.mean(axis=0)`` and ``np.var(X, axis=0)``, bit for bit.
+
+    Without ``np.var``'s X-sized temporary.  NumPy reduces axis 0 of a
+    C-ordered array row after row in the data's dtype (a single column:
+    pairwise), and divides by the count in float64.
+    """
+    n_samples, n_features = X.shape
+    if n_features == 1:
+        column = X.reshape(n_samples)
+        total = _pairwise_sum(column, X.dtype.type(0), False)
+        mean = np.full(1, X.dtype.type(np.float64(total) / n_samples))
+        total = _pairwise_sum(column, mean[0], True)
+        return mean, np.full(1, X.dtype.type(np.float64(total) / n_samples))
+    acc = np.zeros(n_features, dtype=X.dtype)
+    for r in range(n_samples):
+        for i in range(n_features):
+            acc[i] += X[r, i]
+    mean = np.empty(n_features, dtype=X.dtype)
+    for i in range(n_features):
+        mean[i] = np.float64(acc[i]) / n_samples
+    acc[:] = 0
+    for r in range(n_samples):
+        for i in range(n_features):
+            t = X[r, i] - mean[i]
+            acc[i] += t * t
+    var = np.empty(n_features, dtype=X.dtype)
+    for i in range(n_features):
+        var[i] = np.float64(acc[i]) / n_samples
+    return mean, var
+
+
+@functools.cache
+def _sum_of_ones(n, dtype):
+    """``np.ones(n, dtype).sum()`` without the array (inexact in float32 past 2**24)."""
+    if n <= 128:
+        return dtype(n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return dtype(_sum_of_ones(n2, dtype) + _sum_of_ones(n - n2, dtype))
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _einsum_sq_norms(xt, n_rows, out):
+    """``np.einsum('ij,ij->i', x, x)`` of the rows ``xt[:, :n_rows]``, in out's dtype.
+
+    NumPy's SSE loop: 16-byte vectors (two float64 or four float32 lanes),
+    blocks of four vectors added from the last to the first, the tail a
+    vector at a time, then the lanes added pairwise.
+    """
+    n_features = xt.shape[0]
     lanes = 2 if out.itemsize == 8 else 4
     acc = np.zeros((lanes, n_rows), dtype=out.dtype)
     i = 0
@@ -84,148 +202,296 @@ def _sq_norms(xt, out):
             out[b] = (acc[0, b] + acc[1, b]) + (acc[2, b] + acc[3, b])
 
 
-@njit(**_OPTIONS)
-def _dot_rows(xt, centre, out):
-    """out[b] = sum_i xt[i, b] centre[i], multiply-adds in feature order.
+@njit(**EXACT_NJIT_OPTIONS)
+def _row_norms(rows, out):
+    """Squared norms of a few rows (centres) into ``out``, as ``row_norms`` rounds them.
 
-    Four features per pass over ``out``; the chain of additions stays the
-    one of a row-by-row dot product.
+    In ``out``'s dtype (float64 for seeding, the data's for Lloyd steps).
     """
-    n_features, n_rows = xt.shape
-    out[:] = 0
-    i = 0
-    while i + 4 <= n_features:
-        c0, c1, c2, c3 = centre[i], centre[i + 1], centre[i + 2], centre[i + 3]
-        for b in range(n_rows):
-            t = out[b] + xt[i, b] * c0
-            t = t + xt[i + 1, b] * c1
-            t = t + xt[i + 2, b] * c2
-            out[b] = t + xt[i + 3, b] * c3
-        i += 4
-    while i < n_features:
-        c = centre[i]
-        for b in range(n_rows):
-            out[b] += xt[i, b] * c
-        i += 1
+    _einsum_sq_norms(rows.T.copy(), rows.shape[0], out)
+    return out
 
 
-@njit(**_OPTIONS)
-def _seeding_distances(xt, norms, centre, dot, out):
-    """Squared distances of a centred float64 tile to a centred ``centre``.
+# ---------------------------------------------------------------------------
+# Leaf kernels: one tile of rows, transposed to (n_features, rows) so that the
+# inner loops run over contiguous samples
 
-    As scikit-learn's ``_euclidean_distances``: (-2 x.c + |c|^2) + |x|^2,
-    clipped at zero, in float64; ``norms`` holds |x|^2, ``dot`` is scratch.
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _centred_tile(X, mean, start, stop, xt):
+    """Rows ``start:stop`` of ``X - mean``, transposed, into ``xt[:, :rows]``."""
+    for b in range(stop - start):
+        for i in range(X.shape[1]):
+            xt[i, b] = X[start + b, i] - mean[i]
+
+
+@njit(**_FMA_OPTIONS)
+def _seeding_distances(xt, n_rows, xx, centre, cc, out):
+    """out[b] = max((-2 x_b.c + |c|^2) + |x_b|^2, 0), in float64.
+
+    As ``_euclidean_distances`` computes them for k-means++: the dot product
+    as GEMM forms it, then the squared norms added one at a time.
     """
-    centre64 = centre.astype(np.float64)
-    cc = np.empty(1)
-    _sq_norms(centre64.reshape((centre64.shape[0], 1)), cc)
-    _dot_rows(xt, centre64, dot)
-    for b in range(xt.shape[1]):
-        out[b] = max((-2.0 * dot[b] + cc[0]) + norms[b], 0.0)
+    for b in range(n_rows):
+        out[b] = 0.0
+    for i in range(xt.shape[0]):
+        c = np.float64(centre[i])
+        for b in range(n_rows):
+            out[b] += np.float64(xt[i, b]) * c
+    for b in range(n_rows):
+        out[b] = max((-2.0 * out[b] + cc) + xx[b], 0.0)
 
 
-@njit(**_OPTIONS)
-def _seeding_tile(X, mean, start, stop):
-    """A centred tile in float64 and its rows' squared norms."""
-    xt = _centred_tile(X, mean, start, stop, np.float64)
-    norms = np.empty(stop - start)
-    _sq_norms(xt, norms)
-    return xt, norms
+@njit(**_FMA_OPTIONS)
+def _nearest_centres(xt, n_rows, centres, cc, dot, best, label):
+    """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
+
+    The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
+    forms them.
+    """
+    two = xt.dtype.type(2)
+    for k in range(centres.shape[0]):
+        for b in range(n_rows):
+            dot[b] = 0
+        for i in range(xt.shape[0]):
+            c = centres[k, i]
+            for b in range(n_rows):
+                dot[b] += xt[i, b] * c
+        for b in range(n_rows):
+            d = cc[k] - two * dot[b]
+            if k == 0 or d < best[b]:
+                best[b] = d
+                label[b] = k
 
 
-@njit(**_OPTIONS)
-def _closest_block(X, mean, centre, closest, block_start, block_stop):
-    for start in range(block_start, block_stop, TILE_ROWS):
-        stop = min(start + TILE_ROWS, block_stop)
-        xt, norms = _seeding_tile(X, mean, start, stop)
-        dot = np.empty(stop - start)
-        d = np.empty(stop - start)
-        _seeding_distances(xt, norms, centre, dot, d)
-        for b in range(stop - start):
-            closest[start + b] = min(closest[start + b], closest.dtype.type(d[b]))
+@njit(**EXACT_NJIT_OPTIONS)
+def _add_to_clusters(xt, n_rows, wc, label, sums, weights):
+    """sums[l] += w x and weights[l] += w, row after row, in the data's dtype.
+
+    An empty ``wc`` means unit weights (``x * 1`` is exact, so it is skipped).
+    """
+    for b in range(n_rows):
+        k = label[b]
+        if wc.shape[0] == 0:
+            weights[k] += 1
+            for i in range(xt.shape[0]):
+                sums[k, i] += xt[i, b]
+        else:
+            w = wc[b]
+            weights[k] += w
+            for i in range(xt.shape[0]):
+                sums[k, i] += xt[i, b] * w
 
 
-@njit(parallel=True, **_OPTIONS)
-def _closest_blocks(X, mean, centre, closest, n_blocks):
-    for block in prange(n_blocks):
-        block_stop = min((block + 1) * _BLOCK_ROWS, X.shape[0])
-        _closest_block(X, mean, centre, closest, block * _BLOCK_ROWS, block_stop)
+@njit(**EXACT_NJIT_OPTIONS)
+def _tile_weights(sample_weight, start, stop):
+    """Weights of rows ``start:stop``; empty (unit weights) if ``sample_weight`` is."""
+    if sample_weight.shape[0] == 0:
+        return sample_weight
+    return sample_weight[start:stop]
 
 
-@njit(**_OPTIONS)
-def _update_closest(X, mean, centre, closest):
-    """closest[i] = min(closest[i], |x_i - centre|^2), stored in closest's dtype."""
+@njit(**EXACT_NJIT_OPTIONS)
+def _weighted_tile_sum(v, wc, n_rows):
+    """sum_b wc[b] v[b] (unit weights if ``wc`` is empty), in float64.
+
+    Eight interleaved partial sums (independent chains, not one serial
+    chain), added in a fixed order: the result does not depend on the
+    number of threads.
+    """
+    acc = np.zeros(8)
+    n8 = n_rows - n_rows % 8
+    for b0 in range(0, n8, 8):
+        for j in range(8):
+            w = 1.0 if wc.shape[0] == 0 else np.float64(wc[b0 + j])
+            acc[j] += np.float64(v[b0 + j]) * w
+    for b in range(n8, n_rows):
+        w = 1.0 if wc.shape[0] == 0 else np.float64(wc[b])
+        acc[b - n8] += np.float64(v[b]) * w
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + (
+        (acc[4] + acc[5]) + (acc[6] + acc[7])
+    )
+
+
+# ---------------------------------------------------------------------------
+# Passes over the rows, in parallel over blocks of tiles.  Partial sums are
+# kept per block and added in block order: the same bits for any number of
+# threads.
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _seeding_block(X, mean, sample_weight, start, stop, centres, cc, closest, out):
+    """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
+
+    With a single centre, ``closest`` takes the minimum too.
+    """
+    xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
+    xx = np.empty(TILE_ROWS)
+    d = np.empty(TILE_ROWS)
+    nearest = np.empty(TILE_ROWS, dtype=closest.dtype)
+    for t0 in range(start, stop, TILE_ROWS):
+        n_rows = min(TILE_ROWS, stop - t0)
+        _centred_tile(X, mean, t0, t0 + n_rows, xt)
+        _einsum_sq_norms(xt, n_rows, xx)
+        wc = _tile_weights(sample_weight, t0, t0 + n_rows)
+        for c in range(centres.shape[0]):
+            _seeding_distances(xt, n_rows, xx, centres[c], cc[c], d)
+            for b in range(n_rows):
+                nearest[b] = min(closest[t0 + b], closest.dtype.type(d[b]))
+            out[c] += _weighted_tile_sum(nearest, wc, n_rows)
+        if centres.shape[0] == 1:
+            closest[t0 : t0 + n_rows] = nearest[:n_rows]
+
+
+@njit(parallel=_prange_only(), **EXACT_NJIT_OPTIONS)
+def seeding_pass(X, mean, sample_weight, centres, cc, closest):
+    """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
+
+    ``closest`` holds each row's squared distance to its nearest centre so
+    far, in the data's dtype (float32 distances are rounded from float64, as
+    scikit-learn rounds them).  With several centres (the candidates of a
+    k-means++ step) it is left unchanged; with a single centre (the one
+    chosen) it is updated, and the potential returned is its new weighted
+    sum.  One kernel, not two with a flag: a literal flag would compile it
+    twice.
+    """
     n_samples = X.shape[0]
     n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    partial = np.zeros((n_blocks, centres.shape[0]))
+    # Small data: no parallel region to start.  (The first row as a variable:
+    # a literal 0 would compile the block kernel a second time.)
     if n_blocks == 1:
-        _closest_block(X, mean, centre, closest, 0, n_samples)
-    else:
-        _closest_blocks(X, mean, centre, closest, n_blocks)
-
-
-@njit(**_OPTIONS)
-def _potentials_block(X, mean, sample_weight, closest, candidates, block_start,
-                      block_stop, out):  # fmt: skip
-    for start in range(block_start, block_stop, TILE_ROWS):
-        stop = min(start + TILE_ROWS, block_stop)
-        xt, norms = _seeding_tile(X, mean, start, stop)
-        dot = np.empty(stop - start)
-        d = np.empty(stop - start)
-        for c in range(candidates.shape[0]):
-            _seeding_distances(xt, norms, candidates[c], dot, d)
-            total = 0.0
-            for b in range(stop - start):
-                w = 1.0 if sample_weight.shape[0] == 0 else sample_weight[start + b]
-                nearest = min(closest[start + b], closest.dtype.type(d[b]))
-                total += w * np.float64(nearest)
-            out[c] += total
-
-
-@njit(parallel=True, **_OPTIONS)
-def _potentials_blocks(X, mean, sample_weight, closest, candidates, partial):
-    for block in prange(partial.shape[0]):
-        _potentials_block(
-            X, mean, sample_weight, closest, candidates, block * _BLOCK_ROWS,
-            min((block + 1) * _BLOCK_ROWS, X.shape[0]), partial[block],
+        _seeding_block(
+            X, mean, sample_weight, n_samples - n_samples, n_samples, centres, cc,
+            closest, partial[0],
         )  # fmt: skip
-
-
-@njit(**_OPTIONS)
-def _candidate_potentials(X, mean, sample_weight, closest, candidates):
-    """sum_i w_i min(closest_i, |x_i - c|^2) for each candidate centre c.
-
-    Partial sums per block, added in block order: the same for any number of
-    threads.  An empty ``sample_weight`` means ones.
-    """
-    n_samples = X.shape[0]
-    n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
-    partial = np.zeros((n_blocks, candidates.shape[0]))
-    if n_blocks == 1:
-        _potentials_block(
-            X, mean, sample_weight, closest, candidates, 0, n_samples, partial[0]
-        )
         return partial[0]
-    _potentials_blocks(X, mean, sample_weight, closest, candidates, partial)
-    potentials = np.zeros(candidates.shape[0])
+    for block in prange(n_blocks):
+        start = block * _BLOCK_ROWS
+        _seeding_block(
+            X, mean, sample_weight, start, min(start + _BLOCK_ROWS, n_samples),
+            centres, cc, closest, partial[block],
+        )  # fmt: skip
+    pot = np.zeros(centres.shape[0])
     for block in range(n_blocks):
-        potentials += partial[block]
-    return potentials
+        pot += partial[block]
+    return pot
 
 
-@njit(cache=True, nogil=True)  # no contraction: w * closest rounds, then adds
-def _cumulative_search(sample_weight, closest, values):
+@njit(**EXACT_NJIT_OPTIONS)
+def _lloyd_block(X, mean, sample_weight, start, stop, centres, cc, labels, sums,
+                 weights):  # fmt: skip
+    """Labels of one block's rows, and their weighted sums; labels changed."""
+    xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
+    dot = np.empty(TILE_ROWS, dtype=X.dtype)
+    best = np.empty(TILE_ROWS, dtype=X.dtype)
+    label = np.empty(TILE_ROWS, dtype=np.int32)
+    changed = 0
+    for t0 in range(start, stop, TILE_ROWS):
+        n_rows = min(TILE_ROWS, stop - t0)
+        _centred_tile(X, mean, t0, t0 + n_rows, xt)
+        _nearest_centres(xt, n_rows, centres, cc, dot, best, label)
+        for b in range(n_rows):
+            changed += labels[t0 + b] != label[b]
+            labels[t0 + b] = label[b]
+        wc = _tile_weights(sample_weight, t0, t0 + n_rows)
+        _add_to_clusters(xt, n_rows, wc, label, sums, weights)
+    return changed
+
+
+@njit(parallel=_prange_only(), **EXACT_NJIT_OPTIONS)
+def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
+    """One Lloyd step: new labels, and each cluster's weighted sum of rows.
+
+    Returns (labels changed, sums, weights), sums in the data's dtype.  (The
+    sums cost little next to the distances, so the final relabelling, which
+    does not need them, gets them too: one compiled kernel instead of two.)
+    """
+    n_samples, n_features = X.shape
+    n_clusters = centres.shape[0]
+    n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
+    weights = np.zeros(n_clusters, dtype=X.dtype)
+    if n_blocks == 1:  # small data: no parallel region (0 as a variable, as above)
+        changed = _lloyd_block(
+            X, mean, sample_weight, n_samples - n_samples, n_samples, centres, cc,
+            labels, sums, weights,
+        )  # fmt: skip
+        return changed, sums, weights
+    changed = 0
+    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
+        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
+        part_changed = np.zeros(n_batch, dtype=np.int64)
+        part_sums = np.zeros((n_batch, n_clusters, n_features), dtype=X.dtype)
+        part_weights = np.zeros((n_batch, n_clusters), dtype=X.dtype)
+        for c in prange(n_batch):
+            start = (first + c) * _BLOCK_ROWS
+            part_changed[c] = _lloyd_block(
+                X, mean, sample_weight, start, min(start + _BLOCK_ROWS, n_samples),
+                centres, cc, labels, part_sums[c], part_weights[c],
+            )  # fmt: skip
+        for c in range(n_batch):
+            changed += part_changed[c]
+            sums += part_sums[c]
+            weights += part_weights[c]
+    return changed, sums, weights
+
+
+# ---------------------------------------------------------------------------
+# k-means++ seeding, as ``sklearn.cluster._kmeans._kmeans_plusplus``
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _first_centre(sample_weight, n_samples, total_weight, u):
+    """``RandomState.choice(n_samples, p=w / w.sum())`` given its uniform draw ``u``.
+
+    ``p`` is rounded in the weights' dtype, accumulated in float64 as
+    ``np.cumsum`` does, and searched (side='right') as ``choice`` searches
+    its normalised CDF; nothing is stored per row.
+    """
+    one = sample_weight.dtype.type(1)
+    last = 0.0
+    for i in range(n_samples):
+        w = one if sample_weight.shape[0] == 0 else sample_weight[i]
+        last += np.float64(w / total_weight)
+    cdf = 0.0
+    for i in range(n_samples):
+        w = one if sample_weight.shape[0] == 0 else sample_weight[i]
+        cdf += np.float64(w / total_weight)
+        if cdf / last > u:
+            return i
+    return n_samples - 1
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _argsort_few(values):
+    """Stable argsort of a few values (insertion sort; np.argsort compiles slowly)."""
+    order = np.arange(values.shape[0])
+    for i in range(1, values.shape[0]):
+        j = i
+        while j > 0 and values[order[j - 1]] > values[order[j]]:
+            order[j - 1], order[j] = order[j], order[j - 1]
+            j -= 1
+    return order
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def cumulative_search(sample_weight, closest, values):
     """``np.searchsorted(np.cumsum(w * closest), values)`` without the cumsum.
 
-    ``values`` must be sorted.  The running sum is kept in ``closest``'s dtype,
-    as ``np.cumsum`` keeps it.
+    ``values`` must be sorted.  The running sum is kept in ``closest``'s
+    dtype, as ``np.cumsum`` keeps it; a value past the total gets
+    ``n_samples``.
     """
     n_samples = closest.shape[0]
     indices = np.full(values.shape[0], n_samples)
     total = closest.dtype.type(0)
     v = 0
     for i in range(n_samples):
-        w = closest.dtype.type(1) if sample_weight.shape[0] == 0 else sample_weight[i]
-        total += w * closest[i]
+        if sample_weight.shape[0] == 0:
+            total += closest[i]
+        else:
+            total += sample_weight[i] * closest[i]
         while v < values.shape[0] and total >= values[v]:
             indices[v] = i
             v += 1
@@ -234,140 +500,159 @@ def _cumulative_search(sample_weight, closest, values):
     return indices
 
 
-@njit(**_OPTIONS)
-def _lloyd_block(X, mean, sample_weight, centres, cc, labels, block_start,
-                 block_stop, sums, weights):  # fmt: skip
-    """Nearest centre of each row of a block, and (if ``sums`` is not empty)
-    the clusters' weighted sums.  Returns how many labels changed.
+@njit(**EXACT_NJIT_OPTIONS)
+def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
+    """Centred k-means++ centres from the first one's row and KMeans's draws.
 
-    Distances as scikit-learn's Lloyd step ranks them: |c|^2 - 2 x.c, the
-    first of equal minima.
-    """
-    n_clusters, n_features = centres.shape
-    one = X.dtype.type(1)
-    changed = 0
-    for start in range(block_start, block_stop, TILE_ROWS):
-        stop = min(start + TILE_ROWS, block_stop)
-        n_rows = stop - start
-        xt = _centred_tile(X, mean, start, stop, X.dtype)
-        best = np.empty(n_rows, dtype=X.dtype)
-        label = np.zeros(n_rows, dtype=np.int32)
-        dot = np.empty(n_rows, dtype=X.dtype)
-        for k in range(n_clusters):
-            _dot_rows(xt, centres[k], dot)
-            for b in range(n_rows):
-                d = X.dtype.type(-2.0) * dot[b] + cc[k]
-                if k == 0 or d < best[b]:
-                    best[b] = d
-                    label[b] = k
-        for b in range(n_rows):
-            changed += labels[start + b] != label[b]
-            labels[start + b] = label[b]
-        if sums.shape[0] != 0:
-            for b in range(n_rows):
-                w = one if sample_weight.shape[0] == 0 else sample_weight[start + b]
-                weights[label[b]] += w
-                for i in range(n_features):
-                    sums[label[b], i] += xt[i, b] * w
-    return changed
-
-
-@njit(parallel=True, **_OPTIONS)
-def _lloyd_blocks(X, mean, sample_weight, centres, cc, labels, part_sums,
-                  part_weights, changed, update):  # fmt: skip
-    n_features = X.shape[1]
-    for block in prange(changed.shape[0]):
-        sums = part_sums[block] if update else part_sums.reshape(0, n_features)
-        weights = part_weights[block] if update else part_weights.reshape(0)
-        changed[block] = _lloyd_block(
-            X, mean, sample_weight, centres, cc, labels, block * _BLOCK_ROWS,
-            min((block + 1) * _BLOCK_ROWS, X.shape[0]), sums, weights,
-        )  # fmt: skip
-
-
-@njit(**_OPTIONS)
-def _lloyd_pass(X, mean, sample_weight, centres, labels, update):
-    """One Lloyd step: labels, and with ``update`` the clusters' weighted sums.
-
-    Returns (number of labels changed, sums, weights); partials per block are
-    added in block order.
+    ``uniforms`` holds the ``n_trials`` draws of each further centre
+    (``uniform(size=n_trials)``), in order.
     """
     n_samples, n_features = X.shape
-    n_clusters = centres.shape[0]
-    cc = np.empty(n_clusters, dtype=X.dtype)
-    _sq_norms(centres.T.copy(), cc)
-    n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
-    rows = n_blocks if update else 0
-    part_sums = np.zeros((rows, n_clusters, n_features), dtype=X.dtype)
-    part_weights = np.zeros((rows, n_clusters), dtype=X.dtype)
-    changed = np.zeros(n_blocks, dtype=np.int64)
-    if n_blocks == 1:
-        sums = part_sums[0] if update else part_sums.reshape(0, n_features)
-        weights = part_weights[0] if update else part_weights.reshape(0)
-        changed[0] = _lloyd_block(
-            X, mean, sample_weight, centres, cc, labels, 0, n_samples, sums, weights
-        )
-    else:
-        _lloyd_blocks(
-            X, mean, sample_weight, centres, cc, labels, part_sums, part_weights,
-            changed, update,
-        )  # fmt: skip
-    sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
-    weights = np.zeros(n_clusters, dtype=X.dtype)
-    for block in range(rows):
-        sums += part_sums[block]
-        weights += part_weights[block]
-    return changed.sum(), sums, weights
-
-
-@njit(**_OPTIONS)
-def _average_and_shift(sums, weights, old_centres):
-    """scikit-learn's ``_average_centers`` and total squared centre shift.
-
-    Multiplies by 1 / weight; a cluster left empty takes the heaviest
-    cluster's row as it is at that point of the loop.  The shift is the sum
-    of each centre's squared Euclidean shift, taken through its square root
-    as scikit-learn takes it.
-    """
-    centres = sums.copy()
-    largest = np.argmax(weights)
-    for k in range(weights.shape[0]):
-        if weights[k] > 0:
-            alpha = sums.dtype.type(1.0 / np.float64(weights[k]))
-            for i in range(centres.shape[1]):
-                centres[k, i] *= alpha
-        else:
-            centres[k] = centres[largest]
-    total = sums.dtype.type(0)
-    for k in range(weights.shape[0]):
-        squared = sums.dtype.type(0)
-        for i in range(centres.shape[1]):
-            t = centres[k, i] - old_centres[k, i]
-            squared += t * t
-        shift = np.sqrt(squared)
-        total += shift * shift
-    return centres, total
-
-
-@njit(**_OPTIONS)
-def _variances(X):
-    """Column variances (two passes, float64 sums), as ``np.var(X, axis=0)``."""
-    n_samples, n_features = X.shape
-    mean = np.zeros(n_features)
-    for r in range(n_samples):
-        for i in range(n_features):
-            mean[i] += X[r, i]
-    mean /= n_samples
-    var = np.zeros(n_features)
-    for r in range(n_samples):
-        for i in range(n_features):
-            t = X[r, i] - mean[i]
-            var[i] += t * t
-    return var / n_samples
+    n_clusters = 1 + uniforms.shape[0] // n_trials
+    dtype = X.dtype.type
+    centres = np.empty((n_clusters, n_features), dtype=X.dtype)
+    for i in range(n_features):
+        centres[0, i] = X[first, i] - mean[i]
+    closest = np.full(n_samples, np.inf, dtype=X.dtype)
+    cc = _row_norms(centres[:1], np.empty(1))
+    current_pot = dtype(
+        seeding_pass(X, mean, sample_weight, centres[:1], cc, closest)[0]
+    )
+    candidates = np.empty((n_trials, n_features), dtype=X.dtype)
+    ids = np.empty(n_trials, dtype=np.int64)
+    for c in range(1, n_clusters):
+        u = uniforms[(c - 1) * n_trials : c * n_trials]
+        rand_vals = u * np.float64(current_pot)
+        # searchsorted of the draws in sorted order, put back in draw order.
+        order = _argsort_few(rand_vals)
+        found = cumulative_search(sample_weight, closest, rand_vals[order])
+        for t in range(n_trials):
+            ids[order[t]] = min(found[t], n_samples - 1)
+        for t in range(n_trials):
+            for i in range(n_features):
+                candidates[t, i] = X[ids[t], i] - mean[i]
+        cc = _row_norms(candidates, np.empty(n_trials))
+        pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest)
+        # Compared in the data's dtype, the first of equals, as scikit-learn's.
+        best = 0
+        current_pot = dtype(pots[0])
+        for t in range(1, n_trials):
+            if dtype(pots[t]) < current_pot:
+                best = t
+                current_pot = dtype(pots[t])
+        centres[c] = candidates[best]
+        seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
+                     closest)  # fmt: skip
+    return centres
 
 
 # ---------------------------------------------------------------------------
-# The algorithm, step for step as scikit-learn's KMeans.fit with n_init=1
+# Lloyd iterations, as ``sklearn.cluster._kmeans._kmeans_single_lloyd``
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _finish_iteration(centres, sums, weights, changed, tol):
+    """New centres from a step's sums, and whether the iterations have converged.
+
+    ``_average_centers`` (sums times ``1 / weight``, the reciprocal in float64;
+    an empty cluster takes the heaviest cluster's row as the loop has left
+    it), ``_center_shift`` (squares summed four features at a time), then
+    strict convergence (no label changed) or ``sum(shift**2) <= tol``.
+    """
+    n_clusters, n_features = sums.shape
+    new = sums.copy()
+    heaviest = np.argmax(weights)
+    for k in range(n_clusters):
+        if weights[k] > 0:
+            alpha = new.dtype.type(1.0 / np.float64(weights[k]))
+            for i in range(n_features):
+                new[k, i] *= alpha
+        else:
+            for i in range(n_features):
+                new[k, i] = new[heaviest, i]
+    if changed == 0:
+        return new, _STRICTLY_CONVERGED
+    shift = np.empty(n_clusters, dtype=sums.dtype)
+    for k in range(n_clusters):
+        total = sums.dtype.type(0)
+        i = 0
+        while i + 4 <= n_features:
+            t0 = new[k, i] - centres[k, i]
+            t1 = new[k, i + 1] - centres[k, i + 1]
+            t2 = new[k, i + 2] - centres[k, i + 2]
+            t3 = new[k, i + 3] - centres[k, i + 3]
+            total += ((t0 * t0 + t1 * t1) + t2 * t2) + t3 * t3
+            i += 4
+        while i < n_features:
+            t = new[k, i] - centres[k, i]
+            total += t * t
+            i += 1
+        shift[k] = np.sqrt(total)
+    if _pairwise_sum(shift, shift.dtype.type(0), True) <= tol:
+        return new, _CONVERGED
+    return new, _RUNNING
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _lloyd_iterations(X, mean, sample_weight, centres, labels, tol, max_iter):
+    """Up to ``max_iter`` Lloyd iterations.
+
+    Stops at convergence, or before finishing an iteration that left a
+    cluster empty (relocation is done by the caller).  Returns (iterations
+    finished, state, centres, and the last step's sums, weights and number
+    of labels changed).
+    """
+    sums = np.zeros_like(centres)
+    weights = np.zeros(centres.shape[0], dtype=centres.dtype)
+    changed = 0
+    for it in range(max_iter):
+        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=centres.dtype))
+        changed, sums, weights = lloyd_pass(X, mean, sample_weight, centres, cc, labels)
+        if np.any(weights == 0):
+            return it, _EMPTY_CLUSTER, centres, sums, weights, changed
+        centres, state = _finish_iteration(centres, sums, weights, changed, tol)
+        if state != _RUNNING:
+            return it + 1, state, centres, sums, weights, changed
+    return max_iter, _RUNNING, centres, sums, weights, changed
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _n_distinct(labels, n_clusters):
+    """``len(set(labels))`` (``np.bincount`` would copy the labels to int64)."""
+    seen = np.zeros(n_clusters, dtype=np.bool_)
+    for label in labels:
+        seen[label] = True
+    return seen.sum()
+
+
+def _relocate_empty_clusters(X, mean, weights, centres, labels, sums, cluster_weights,
+                             chunk_rows=65536):  # fmt: skip
+    """``_relocate_empty_clusters_dense``, in place (rare: NumPy is fine).
+
+    Each empty cluster takes one of the rows farthest from their centres.
+    The distances are computed a chunk of rows at a time, each rounded as
+    NumPy rounds it over the whole centred array.
+    """
+    empty = np.flatnonzero(cluster_weights == 0)
+    distances = np.empty(X.shape[0], dtype=X.dtype)
+    for start in range(0, X.shape[0], chunk_rows):
+        rows = slice(start, start + chunk_rows)
+        distances[rows] = (((X[rows] - mean) - centres[labels[rows]]) ** 2).sum(axis=1)
+    far = np.argpartition(distances, -len(empty))[: -len(empty) - 1 : -1]
+    if np.max(distances) == 0:
+        return  # more clusters than distinct points
+    for new, far_idx in zip(empty, far):
+        w = X.dtype.type(1) if len(weights) == 0 else weights[far_idx]
+        old = labels[far_idx]
+        row = (X[far_idx] - mean) * w
+        sums[old] -= row
+        sums[new] = row
+        cluster_weights[new] = w
+        cluster_weights[old] -= w
+
+
+# ---------------------------------------------------------------------------
+# The algorithm, step for step as KMeans.fit with n_init=1
 
 
 def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=1e-4):
@@ -375,46 +660,73 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features), float32 or float64, C order
+    X : ndarray of shape (n_samples, n_features)
+        float32 or float64, C order; neither modified nor copied.
     n_clusters : int
+        At most n_samples.
     sample_weight : ndarray of shape (n_samples,) or None
+        Row weights (rounded to X's dtype, as KMeans rounds them).
     random_state : numpy.random.RandomState
         Consumed as KMeans consumes it.
-    max_iter, tol : as KMeans's.
+    max_iter : int, default=300
+    tol : float, default=1e-4
+        Relative tolerance on the squared shift of the centres.
 
     Returns
     -------
     labels : ndarray of shape (n_samples,), int32
     """
-    dtype = X.dtype.type
     n_samples = X.shape[0]
-    tol = float(np.mean(_variances(X))) * tol
+    if n_samples < n_clusters:
+        raise ValueError(f"n_samples={n_samples} should be >= n_clusters={n_clusters}.")
+    dtype = X.dtype.type
     if sample_weight is None:
-        weights = np.empty(0, dtype=dtype)  # the kernels read ones
+        weights = np.empty(0, dtype=dtype)  # the kernels read unit weights
+        total_weight = _sum_of_ones(n_samples, dtype)
     else:
         weights = np.ascontiguousarray(sample_weight, dtype=dtype)
-    mean = X.mean(axis=0)
-    centres = _kmeans_plusplus(X, mean, n_clusters, weights, random_state)
+        total_weight = weights.sum()
+    mean, variances = column_mean_var(X)
+    tol = np.mean(variances) * tol if tol != 0 else 0
+
+    # k-means++: choice(n_samples, p=w / w.sum()) draws one uniform number,
+    # then uniform(size=n_trials) draws n_trials for each further centre
+    # (uniform(0, 1) is random_sample() exactly); the same numbers in order.
+    if len(weights) and not (
+        np.isfinite(total_weight) and total_weight > 0 and weights.min() >= 0
+    ):
+        # Unusual weights (NumPy may raise): choice() itself.
+        first = random_state.choice(n_samples, p=weights / total_weight)
+    else:
+        u = random_state.random_sample()
+        first = _first_centre(weights, n_samples, total_weight, u)
+    n_trials = 2 + int(np.log(n_clusters))
+    uniforms = random_state.random_sample((n_clusters - 1) * n_trials)
+    centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
+
     labels = np.full(n_samples, -1, dtype=np.int32)
-    strict_convergence = False
-    for _ in range(max_iter):
-        changed, sums, cluster_weights = _lloyd_pass(
-            X, mean, weights, centres, labels, True
+    done = 0
+    state = _RUNNING
+    while done < max_iter:
+        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
+            X, mean, weights, centres, labels, tol, max_iter - done
         )
-        if not cluster_weights.all():
-            _relocate_empty_clusters(
-                X, mean, weights, centres, sums, cluster_weights, labels
-            )
-        centres, shift = _average_and_shift(sums, cluster_weights, centres)
-        if changed == 0:
-            strict_convergence = True
+        done += n_iter
+        if state != _EMPTY_CLUSTER:
             break
-        if shift <= tol:
+        _relocate_empty_clusters(
+            X, mean, weights, centres, labels, sums, cluster_weights
+        )
+        centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
+        done += 1
+        if state != _RUNNING:
             break
-    if not strict_convergence:
+    if state != _STRICTLY_CONVERGED:
         # Labels of the final centres, as KMeans reruns its assignment.
-        _lloyd_pass(X, mean, weights, centres, labels, False)
-    distinct = np.count_nonzero(np.bincount(labels, minlength=n_clusters))
+        cc = _row_norms(centres, np.empty(n_clusters, dtype=dtype))
+        lloyd_pass(X, mean, weights, centres, cc, labels)
+
+    distinct = _n_distinct(labels, n_clusters)
     if distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({distinct}) found smaller than "
@@ -424,55 +736,3 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=
             stacklevel=2,
         )
     return labels
-
-
-def _kmeans_plusplus(X, mean, n_clusters, weights, random_state):
-    """Centred k-means++ centres, drawn as ``sklearn.cluster._kmeans_plusplus``."""
-    n_samples, n_features = X.shape
-    dtype = X.dtype.type
-    n_local_trials = 2 + int(np.log(n_clusters))
-    if weights.shape[0] == 0:
-        # ones / ones.sum(), without an array of ones.
-        p = np.full(n_samples, dtype(1) / dtype(n_samples), dtype=dtype)
-    else:
-        p = weights / weights.sum()
-    first = random_state.choice(n_samples, p=p)
-    del p
-    centres = np.empty((n_clusters, n_features), dtype=dtype)
-    centres[0] = X[first] - mean
-    closest = np.full(n_samples, np.inf, dtype=dtype)
-    _update_closest(X, mean, centres[0], closest)
-    # Potentials in the data's dtype, as scikit-learn's products give them.
-    current_pot = dtype(closest @ weights if len(weights) else closest.sum())
-    for c in range(1, n_clusters):
-        rand_vals = random_state.uniform(size=n_local_trials) * current_pot
-        order = np.argsort(rand_vals, kind="stable")
-        candidate_ids = np.empty(n_local_trials, dtype=np.intp)
-        candidate_ids[order] = _cumulative_search(weights, closest, rand_vals[order])
-        np.clip(candidate_ids, None, n_samples - 1, out=candidate_ids)
-        candidates = X[candidate_ids] - mean
-        potentials = _candidate_potentials(X, mean, weights, closest, candidates)
-        best = int(np.argmin(potentials))
-        current_pot = dtype(potentials[best])
-        _update_closest(X, mean, candidates[best], closest)
-        centres[c] = candidates[best]
-    return centres
-
-
-def _relocate_empty_clusters(X, mean, weights, centres, sums, cluster_weights, labels):
-    """scikit-learn's ``_relocate_empty_clusters_dense`` (rare: NumPy is fine)."""
-    empty = np.flatnonzero(cluster_weights == 0).astype(np.int32)
-    if len(empty) == 0:
-        return
-    distances = (((X - mean) - centres[labels]) ** 2).sum(axis=1)
-    far = np.argpartition(distances, -len(empty))[: -len(empty) - 1 : -1]
-    if np.max(distances) == 0:
-        return
-    for new, far_idx in zip(empty, far):
-        w = X.dtype.type(1) if weights.shape[0] == 0 else weights[far_idx]
-        old = labels[far_idx]
-        row = (X[far_idx] - mean) * w
-        sums[old] -= row
-        sums[new] = row
-        cluster_weights[new] = w
-        cluster_weights[old] -= w

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from conftest import load_dataset
 from sklearn.cluster import KMeans
+from sklearn.cluster._k_means_common import _relocate_empty_clusters_dense
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
@@ -214,9 +215,10 @@ def test_same_labels_for_any_number_of_threads():
         for n_threads in (1, 2):
             numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
             labels = _kmeans.kmeans_labels(X, 10, w, np.random.RandomState(3))
-            mean = X.mean(axis=0)
+            mean, _ = _kmeans.column_mean_var(X)
             centres = X[:10] - mean
-            step = _kmeans._lloyd_pass(X, mean, w, centres, labels.copy(), True)
+            cc = np.einsum("ij,ij->i", centres, centres)
+            step = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels.copy())
             results.append((labels, step))
     finally:
         numba.set_num_threads(before)
@@ -239,95 +241,206 @@ def test_input_not_modified():
 # Kernels against naive NumPy
 
 
-# ---------------------------------------------------------------------------
-# Kernels against naive NumPy
-
-
-def naive_distances(X, mean, centres):
-    """Squared distances of the centred rows to centred centres, in float64."""
-    diff = (X - mean).astype(np.float64)[:, None, :] - centres.astype(np.float64)
-    return (diff**2).sum(axis=2)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, 2, 3, 8, 33])
+def test_column_mean_var_is_numpy_bit_for_bit(dtype, n_features):
+    rng = np.random.default_rng(n_features)
+    for n_samples in (1, 7, 8, 129, 1000, 20_001):
+        scale = rng.uniform(0.01, 100, n_features)
+        offset = rng.uniform(-1e4, 1e4, n_features)
+        X = (rng.standard_normal((n_samples, n_features)) * scale + offset).astype(
+            dtype
+        )
+        mean, var = _kmeans.column_mean_var(X)
+        for got, expected in ((mean, X.mean(axis=0)), (var, np.var(X, axis=0))):
+            assert got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("weighted", [False, True])
-@pytest.mark.parametrize("n_samples", [700, 9000])
-def test_seeding_passes_against_naive(dtype, weighted, n_samples):
+def test_pairwise_sum_is_numpy_bit_for_bit(dtype):
     rng = np.random.default_rng(0)
-    X = blobs(n_samples, 5, 0, dtype=dtype)
-    w = rng.uniform(0.5, 2.0, n_samples).astype(dtype)
-    w_kernel = w if weighted else np.empty(0, dtype)
-    w_naive = w.astype(np.float64) if weighted else np.ones(n_samples)
-    mean = X.mean(axis=0)
-    centre = X[3] - mean
-    closest = np.full(n_samples, np.inf, dtype=dtype)
-    _kmeans._update_closest(X, mean, centre, closest)
-    expected = naive_distances(X, mean, centre[None])[:, 0]
-    np.testing.assert_allclose(closest, expected, rtol=1e-5, atol=1e-6)
-    candidates = X[[10, 20, 30]] - mean
-    potentials = _kmeans._candidate_potentials(X, mean, w_kernel, closest, candidates)
-    nearest = np.minimum(closest[:, None], naive_distances(X, mean, candidates))
-    np.testing.assert_allclose(potentials, w_naive @ nearest, rtol=1e-6)
+    for n in (0, 1, 7, 8, 9, 127, 128, 129, 1000, 65_537):
+        a = (rng.standard_normal(n) * 1e3 + 7).astype(dtype)
+        assert _kmeans._pairwise_sum(a, dtype(0), False) == a.sum()
+        assert _kmeans._pairwise_sum(a, dtype(3), True) == ((a - dtype(3)) ** 2).sum()
+
+
+def test_sum_of_ones_is_numpy():
+    for n in (1, 128, 129, 1000, 2**24 + 37):
+        assert _kmeans._sum_of_ones(n, np.float32) == np.ones(n, np.float32).sum()
+        assert _kmeans._sum_of_ones(n, np.float64) == n
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_row_norms_are_einsums_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    for n_features in range(1, 40):
+        rows = (rng.standard_normal((20, n_features)) * 30).astype(dtype)
+        got = _kmeans._row_norms(rows, np.empty(20, dtype))
+        np.testing.assert_array_equal(got, np.einsum("ij,ij->i", rows, rows))
+        # Upcast to float64 first, as euclidean_distances does for float32.
+        rows64 = rows.astype(np.float64)
+        np.testing.assert_array_equal(
+            _kmeans._row_norms(rows, np.empty(20)),
+            np.einsum("ij,ij->i", rows64, rows64),
+        )
+
+
+def naive_seeding_distances(Xc, centre):
+    """Squared distances of the (upcast) rows to a centre, clipped at zero."""
+    diff = Xc.astype(np.float64) - centre.astype(np.float64)
+    return (diff**2).sum(axis=1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
-def test_cumulative_search_is_searchsorted_of_cumsum(dtype, weighted):
+def test_seeding_pass_against_naive(dtype, weighted):
     rng = np.random.default_rng(1)
-    closest = rng.uniform(0, 3, 1000).astype(dtype)
-    w = rng.uniform(0, 2, 1000).astype(dtype)
-    cumulative = np.cumsum((w if weighted else 1) * closest)
-    values = np.sort(rng.uniform(0, 1.01 * cumulative[-1], 7))
-    values = np.append(values, cumulative[[0, 500]])  # on an entry exactly
-    values.sort()
-    found = _kmeans._cumulative_search(
-        w if weighted else np.empty(0, dtype), closest, values
-    )
-    np.testing.assert_array_equal(found, np.searchsorted(cumulative, values))
+    for n_samples in (300, 9000):
+        X = blobs(n_samples, 5, 2, dtype=dtype)
+        w = rng.uniform(0.5, 2, n_samples).astype(dtype) if weighted else None
+        w_kernel = np.empty(0, dtype) if w is None else w
+        w_naive = np.ones(n_samples) if w is None else w.astype(np.float64)
+        mean, _ = _kmeans.column_mean_var(X)
+        Xc = X - mean
+        # One centre: the distances to it become ``closest``.
+        closest = np.full(n_samples, np.inf, dtype=dtype)
+        centre = Xc[7:8]
+        cc = _kmeans._row_norms(centre, np.empty(1))
+        pot = _kmeans.seeding_pass(X, mean, w_kernel, centre, cc, closest)
+        expected = naive_seeding_distances(Xc, centre[0]).astype(dtype)
+        np.testing.assert_allclose(closest, expected, rtol=1e-5, atol=1e-9)
+        np.testing.assert_allclose(pot, [w_naive @ closest], rtol=1e-12)
+        # Several candidates: their potentials, ``closest`` unchanged.
+        before = closest.copy()
+        candidates = Xc[[3, 100, 250]]
+        cc = _kmeans._row_norms(candidates, np.empty(3))
+        pots = _kmeans.seeding_pass(X, mean, w_kernel, candidates, cc, closest)
+        np.testing.assert_array_equal(closest, before)
+        for c in range(3):
+            # The candidate's distances exactly as the pass computes them.
+            d = np.full(n_samples, np.inf, dtype=dtype)
+            _kmeans.seeding_pass(X, mean, w_kernel, candidates[c : c + 1],
+                                 cc[c : c + 1], d)  # fmt: skip
+            np.testing.assert_allclose(
+                d, naive_seeding_distances(Xc, candidates[c]), rtol=1e-5, atol=1e-9
+            )
+            nearest = np.minimum(closest, d).astype(np.float64)
+            np.testing.assert_allclose(pots[c], w_naive @ nearest, rtol=1e-12)
+
+
+def test_argsort_few_is_stable_argsort():
+    rng = np.random.default_rng(0)
+    for n in range(1, 7):
+        for _ in range(50):
+            values = rng.integers(0, 3, n).astype(np.float64)
+            np.testing.assert_array_equal(
+                _kmeans._argsort_few(values), np.argsort(values, kind="stable")
+            )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cumulative_search_is_searchsorted_of_cumsum(dtype):
+    rng = np.random.default_rng(0)
+    closest = rng.uniform(0, 3, 5000).astype(dtype)
+    for w in (np.empty(0, dtype), rng.uniform(0, 2, 5000).astype(dtype)):
+        cumsum = np.cumsum(closest if len(w) == 0 else w * closest)
+        values = np.sort(rng.uniform(0, 1.01, 50) * cumsum[-1])
+        values[:3] = [0.0, cumsum[10], cumsum[20]]  # exact hits: side='left'
+        values.sort()
+        np.testing.assert_array_equal(
+            _kmeans.cumulative_search(w, closest, values),
+            np.searchsorted(cumsum, values),
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_first_centre_is_random_state_choice(dtype):
+    rng = np.random.default_rng(0)
+    for seed in range(50):
+        n = int(rng.integers(1, 3000))
+        w = rng.uniform(0, 3, n).astype(dtype)
+        for weights, p in (
+            (np.empty(0, dtype), np.ones(n, dtype) / np.ones(n, dtype).sum()),
+            (w, w / w.sum()),
+        ):
+            expected = np.random.RandomState(seed).choice(n, p=p)
+            total = _kmeans._sum_of_ones(n, dtype) if len(weights) == 0 else w.sum()
+            u = np.random.RandomState(seed).random_sample()
+            assert _kmeans._first_centre(weights, n, total, u) == expected
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_samples", [500, 9000])
 def test_lloyd_pass_against_naive(dtype, n_samples):
-    rng = np.random.default_rng(2)
-    X = blobs(n_samples, 6, 2, dtype=dtype)
-    w = rng.uniform(0.5, 2.0, n_samples).astype(dtype)
-    mean = X.mean(axis=0)
-    centres = X[:7] - mean
+    rng = np.random.default_rng(0)
+    X = blobs(n_samples, 6, 0, dtype=dtype)
+    w = rng.uniform(0.5, 2, n_samples).astype(dtype)
+    mean, _ = _kmeans.column_mean_var(X)
+    Xc = X - mean
+    centres = Xc[rng.choice(n_samples, 7, replace=False)]
+    cc = np.einsum("ij,ij->i", centres, centres)
     labels = np.full(n_samples, -1, dtype=np.int32)
-    changed, sums, weights = _kmeans._lloyd_pass(X, mean, w, centres, labels, True)
-    expected = naive_distances(X, mean, centres).argmin(axis=1)
+    changed, sums, weights = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels)
+    expected = np.argmin(cc - 2 * Xc @ centres.T, axis=1)
     np.testing.assert_array_equal(labels, expected)
     assert changed == n_samples
-    centred = (X - mean).astype(np.float64)
-    for k in range(7):
-        rows = labels == k
-        np.testing.assert_allclose(weights[k], w[rows].sum(), rtol=1e-5)
-        np.testing.assert_allclose(
-            sums[k], w[rows] @ centred[rows], rtol=1e-4, atol=1e-3
-        )
-    # Labels only: nothing changes on a second pass with the same centres.
-    changed, _, _ = _kmeans._lloyd_pass(X, mean, w, centres, labels, False)
+    expected_sums = np.zeros_like(centres)
+    np.add.at(expected_sums, labels, Xc * w[:, None])
+    expected_weights = np.bincount(labels, weights=w, minlength=7)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(sums, expected_sums, rtol=rtol, atol=rtol * 10)
+    np.testing.assert_allclose(weights, expected_weights, rtol=rtol)
+    if n_samples <= 4096:  # one block: the rows are added in order
+        np.testing.assert_array_equal(sums, expected_sums)
+    # The same centres again: no label changes, the same sums.
+    changed, sums_again, weights_again = _kmeans.lloyd_pass(
+        X, mean, w, centres, cc, labels
+    )
     assert changed == 0
-
-
-def test_average_and_shift_against_naive():
-    rng = np.random.default_rng(3)
-    sums = rng.normal(size=(5, 3))
-    weights = np.array([2.0, 0.0, 4.0, 1.0, 0.5])
-    old = rng.normal(size=(5, 3))
-    centres, shift = _kmeans._average_and_shift(sums, weights, old)
-    expected = sums * (1.0 / np.where(weights > 0, weights, 1.0))[:, None]
-    # Empty: the heaviest cluster's row as it is when the loop reaches the
-    # empty one; cluster 2 comes later, so that row is still its sum.
-    expected[1] = sums[2]
-    np.testing.assert_allclose(centres, expected, rtol=1e-15)
-    np.testing.assert_allclose(shift, ((expected - old) ** 2).sum(), rtol=1e-14)
+    np.testing.assert_array_equal(sums_again, sums)
+    np.testing.assert_array_equal(weights_again, weights)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_variances_against_numpy(dtype):
-    X = blobs(5000, 7, 4, dtype=dtype) + 100
-    np.testing.assert_allclose(
-        _kmeans._variances(X), np.var(X.astype(np.float64), axis=0), rtol=1e-10
+def test_relocation_is_sklearn_bit_for_bit(dtype):
+    rng = np.random.default_rng(0)
+    X = blobs(700, 4, 0, dtype=dtype)
+    w = rng.uniform(0.5, 2, 700).astype(dtype)
+    mean, _ = _kmeans.column_mean_var(X)
+    Xc = np.ascontiguousarray(X - mean)
+    centres = Xc[:6].copy()
+    labels = rng.integers(0, 3, 700).astype(np.int32)  # clusters 3 to 5 empty
+    sums = np.zeros_like(centres)
+    np.add.at(sums, labels, Xc * w[:, None])
+    weights = np.bincount(labels, weights=w, minlength=6).astype(dtype)
+    expected_sums, expected_weights = sums.copy(), weights.copy()
+    _relocate_empty_clusters_dense(
+        Xc, w, centres, expected_sums, expected_weights, labels
     )
+    _kmeans._relocate_empty_clusters(
+        X, mean, w, centres, labels, sums, weights, chunk_rows=128
+    )
+    np.testing.assert_array_equal(sums, expected_sums)
+    np.testing.assert_array_equal(weights, expected_weights)
+    assert np.all(weights > 0)
+
+
+def test_finish_iteration_against_naive():
+    rng = np.random.default_rng(0)
+    centres = rng.normal(size=(5, 7))
+    sums = rng.normal(size=(5, 7)) * 10
+    weights = np.array([3.0, 0.0, 2.5, 7.0, 1.0])
+    new, state = _kmeans._finish_iteration(centres, sums, weights, 10, 0.0)
+    assert state == _kmeans._RUNNING
+    full = weights > 0
+    np.testing.assert_allclose(new[full], sums[full] / weights[full, None], rtol=1e-15)
+    # The empty cluster takes the heaviest one's row as the loop has left it:
+    # not yet averaged, as in scikit-learn's _average_centers.
+    np.testing.assert_array_equal(new[1], sums[3])
+    shift = ((new - centres) ** 2).sum()
+    _, state = _kmeans._finish_iteration(centres, sums, weights, 10, shift * 1.001)
+    assert state == _kmeans._CONVERGED
+    _, state = _kmeans._finish_iteration(centres, sums, weights, 0, 0.0)
+    assert state == _kmeans._STRICTLY_CONVERGED
