@@ -23,7 +23,13 @@ import math
 import numpy as np
 from numba import njit, prange
 
-from ._config import BLOCKS_PER_BATCH, NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
+from ._config import (
+    BLOCKS_PER_BATCH,
+    NJIT_OPTIONS,
+    TILE_ROWS,
+    TILES_PER_BLOCK,
+    prange_only,
+)
 from ._exp import exp_nonpositive
 
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
@@ -334,7 +340,7 @@ def _score_tile(
 # Parallel drivers over blocks of tiles
 
 
-@njit(parallel=True, **NJIT_OPTIONS)
+@njit(parallel=prange_only(), **NJIT_OPTIONS)
 def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
     """E-step fused with the sufficient statistics of the M-step.
 
@@ -404,7 +410,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     return log_likelihood, nk, s1, s2
 
 
-@njit(parallel=True, **NJIT_OPTIONS)
+@njit(parallel=prange_only(), **NJIT_OPTIONS)
 def score_rows(
     X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
 ):

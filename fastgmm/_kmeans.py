@@ -33,7 +33,13 @@ import numpy as np
 from numba import njit, prange
 from sklearn.exceptions import ConvergenceWarning
 
-from ._config import BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS, TILES_PER_BLOCK
+from ._config import (
+    BLOCKS_PER_BATCH,
+    EXACT_NJIT_OPTIONS,
+    TILE_ROWS,
+    TILES_PER_BLOCK,
+    prange_only,
+)
 
 # Dot products as BLAS computes them: fused multiply-adds in feature order,
 # nothing reassociated.  Every other kernel rounds each operation as the
@@ -41,18 +47,6 @@ from ._config import BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS, TILES_PER_
 _FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
 
 _BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
-
-
-def _prange_only():
-    """``parallel=`` options: threads for ``prange`` loops and nothing else.
-
-    With ``parallel=True`` every allocation (``np.zeros``) and array
-    expression (the block partials added in order) would start the thread
-    pool too, also for data of a single block.  A new dict each time: Numba
-    consumes the one it is given.
-    """
-    serial = ("comprehension", "reduction", "inplace_binop", "setitem", "numpy")
-    return {**dict.fromkeys(serial + ("stencil", "fusion"), False), "prange": True}
 
 
 # How a run of Lloyd iterations ended.
@@ -343,7 +337,7 @@ def _seeding_block(X, mean, sample_weight, start, stop, centres, cc, closest, ou
             closest[t0 : t0 + n_rows] = nearest[:n_rows]
 
 
-@njit(parallel=_prange_only(), **EXACT_NJIT_OPTIONS)
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -399,7 +393,7 @@ def _lloyd_block(X, mean, sample_weight, start, stop, centres, cc, labels, sums,
     return changed
 
 
-@njit(parallel=_prange_only(), **EXACT_NJIT_OPTIONS)
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
