@@ -465,7 +465,7 @@ def main(argv=None):
             f"peak memory added by a default fit, {n}x{d} K={k} (x X.nbytes)",
             f"{ratios['sklearn']:.2f}",
             f"{ratios['fastgmm']:.2f}",
-            f"{ratios['sklearn'] / ratios['fastgmm']:.1f}x",
+            f"{ratios['sklearn'] / max(ratios['fastgmm'], 1e-3):.1f}x",
             f"<= {target:g}",
             "yes" if ratios["fastgmm"] <= target else "no",
             "peak RSS growth during fit, benchmarks/peak_memory.py",
