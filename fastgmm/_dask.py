@@ -342,12 +342,7 @@ def _block_initial_statistics(X, sample_weight, start, index, shared):
 
 
 def _no_initial_statistics(covariance_type, n_components, n_features):
-    if covariance_type == "full":
-        s2 = np.zeros((n_components, n_features, n_features))
-    elif covariance_type == "tied":
-        s2 = np.zeros((1, n_features, n_features))
-    else:
-        s2 = np.zeros((n_components, 1, n_features))
+    s2 = _mstep.second_moment_zeros(covariance_type, n_components, n_features)
     zeros = np.zeros((n_components, n_features))
     return 0.0, np.zeros(n_components), zeros, s2, zeros.copy()
 

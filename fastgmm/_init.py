@@ -7,6 +7,7 @@ given ``random_state`` starts both libraries from the same point.
 import numpy as np
 
 from ._kmeans import kmeans_labels
+from ._mstep import second_moment_zeros
 
 
 def initial_assignment(X, sample_weight, n_components, init_params, random_state):
@@ -60,12 +61,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     ref = np.zeros((n_components, n_features))
-    if covariance_type == "full":
-        s2 = np.zeros((n_components, n_features, n_features))
-    elif covariance_type == "tied":
-        s2 = np.zeros((1, n_features, n_features))
-    else:
-        s2 = np.zeros((n_components, 1, n_features))
+    s2 = second_moment_zeros(covariance_type, n_components, n_features)
     tied = covariance_type == "tied"
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)

@@ -262,7 +262,12 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
 
 
 @njit(**NJIT_OPTIONS)
-def _second_moment_shape(code, n_components, n_features):
+def second_moment_shape(code, n_components, n_features):
+    """Shape of the second moments (and of ``prec_chol``) in the kernel layout.
+
+    Python callers use ``second_moment_shape.py_func``: the same code,
+    without loading a compiled kernel.
+    """
     if code == FULL:
         return (n_components, n_features, n_features)
     if code == TIED:
@@ -373,7 +378,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     """
     n_samples, n_features = X.shape
     n_components = means.shape[0]
-    shape = _second_moment_shape(code, n_components, n_features)
+    shape = second_moment_shape(code, n_components, n_features)
     block_rows = TILE_ROWS * TILES_PER_BLOCK
     n_blocks = (n_samples + block_rows - 1) // block_rows
     log_likelihood = 0.0

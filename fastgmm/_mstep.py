@@ -11,7 +11,7 @@ from numba import njit
 from scipy import linalg
 
 from ._config import EXACT_NJIT_OPTIONS
-from ._kernels import COVARIANCE_CODES, DIAG, FULL, SPHERICAL, TIED
+from ._kernels import COVARIANCE_CODES, DIAG, FULL, SPHERICAL, TIED, second_moment_shape
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -52,6 +52,12 @@ def to_kernel_layout(array, covariance_type, n_features):
     else:
         array3 = np.repeat(array[:, None, None], n_features, axis=2)
     return np.ascontiguousarray(array3)
+
+
+def second_moment_zeros(covariance_type, n_components, n_features):
+    """Zero second moments in the kernel layout (see ``to_kernel_layout``)."""
+    code = COVARIANCE_CODES[covariance_type]
+    return np.zeros(second_moment_shape.py_func(code, n_components, n_features))
 
 
 def from_kernel_layout(array3, covariance_type):
