@@ -23,10 +23,12 @@ from . import _mstep
 from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
 from ._parameters import MixtureParameters
 from ._validation import (
+    CachedParameterValidation,
     check_means,
     check_precisions,
     check_random_state,
     check_weights,
+    random_state_for,
     validate_rows,
 )
 
@@ -65,7 +67,7 @@ def _numba_threads(n_jobs, parallel=True):
             numba.set_num_threads(previous)
 
 
-class GaussianMixture(DensityMixin, BaseEstimator):
+class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     """Gaussian Mixture fitted by EM with compiled, parallel kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
@@ -337,12 +339,13 @@ class GaussianMixture(DensityMixin, BaseEstimator):
 
         do_init = not (self.warm_start and hasattr(self, "converged_"))
         n_init = self.n_init if do_init else 1
-        random_state = check_random_state(self.random_state)
-
         max_lower_bound = -np.inf
         best_params, best_n_iter, best_lower_bounds = None, 0, []
         self.converged_ = False
-        with _numba_threads(self.n_jobs, data.parallel):
+        with (
+            random_state_for(self.random_state) as random_state,
+            _numba_threads(self.n_jobs, data.parallel),
+        ):
             for init in range(n_init):
                 self._print_verbose_msg_init_beg(init)
                 if do_init:

@@ -6,8 +6,11 @@ given ``random_state`` starts both libraries from the same point.
 
 import numpy as np
 
+from ._kernels import COVARIANCE_CODES, label_statistics
 from ._kmeans import kmeans_labels
 from ._mstep import second_moment_zeros
+
+_EMPTY = np.empty(0)
 
 
 def initial_assignment(X, sample_weight, n_components, init_params, random_state):
@@ -54,9 +57,13 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     log-likelihood) plus the reference points, so the one M-step serves both.
     Moments are centred on each component's mean; for 'tied' on the data's
     mean, with the scatter of every row, as scikit-learn's ``X.T @ X`` has.
-    One-hot labels are gathered a component at a time, which keeps the extra
-    memory to the largest component.
+    One-hot labels go to a compiled kernel (two passes, no copy of X); dense
+    responsibilities are summed a component at a time.
     """
+    code = COVARIANCE_CODES[covariance_type]
+    if labels is not None:
+        weights = _EMPTY if sample_weight is None else sample_weight
+        return label_statistics(X, weights, labels, code, n_components)
     n_features = X.shape[1]
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
@@ -66,21 +73,15 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)
         s2[0] = _scatter(X, sample_weight, ref[0])
-    X64 = None if labels is not None else X.astype(np.float64, copy=False)
+    X64 = X.astype(np.float64, copy=False)
     for k in range(n_components):
-        if labels is not None:
-            rows = labels == k
-            xk = X[rows].astype(np.float64, copy=False)
-            rk = np.ones(len(xk)) if sample_weight is None else sample_weight[rows]
-        else:
-            xk = X64
-            rk = resp[:, k].astype(np.float64)
-            if sample_weight is not None:
-                rk = rk * sample_weight
+        rk = resp[:, k].astype(np.float64)
+        if sample_weight is not None:
+            rk = rk * sample_weight
         nk[k] = rk.sum()
         if not tied and nk[k] > 0:
-            ref[k] = rk @ xk / nk[k]
-        diff = xk - ref[k]
+            ref[k] = rk @ X64 / nk[k]
+        diff = X64 - ref[k]
         s1[k] = rk @ diff
         if covariance_type == "full":
             s2[k] = (diff * rk[:, np.newaxis]).T @ diff

@@ -342,6 +342,72 @@ def _score_tile(
 
 
 # ---------------------------------------------------------------------------
+# Statistics of hard assignments: the initialisations
+
+
+@njit(**NJIT_OPTIONS)
+def label_statistics(X, sample_weight, labels, code, n_components):
+    """Sufficient statistics of one-hot responsibilities, in two passes.
+
+    Row ``b`` belongs to component ``labels[b]``, or to none where it is -1.
+    Moments are centred on each component's weighted mean (found in the first
+    pass); for 'tied' on the weighted mean of every row, with the scatter of
+    every row, as scikit-learn's ``X.T @ X`` has whichever rows the
+    components hold.
+
+    Returns
+    -------
+    nk, s1, s2 : as ``em_statistics`` returns them.
+    ref : ndarray of shape (n_components, n_features)
+        The centre of each component's moments.
+    """
+    n_samples, n_features = X.shape
+    weighted = sample_weight.shape[0] != 0
+    nk = np.zeros(n_components)
+    s1 = np.zeros((n_components, n_features))
+    s2 = np.zeros(second_moment_shape(code, n_components, n_features))
+    ref = np.zeros((n_components, n_features))
+    # Per component, or one row for 'tied': weights and weighted sums.
+    n_refs = 1 if code == TIED else n_components
+    ref_weight = np.zeros(n_refs)
+    for b in range(n_samples):
+        c = 0 if code == TIED else labels[b]
+        if c < 0:
+            continue
+        w = sample_weight[b] if weighted else 1.0
+        ref_weight[c] += w
+        for i in range(n_features):
+            ref[c, i] += w * X[b, i]
+    for c in range(n_refs):
+        if ref_weight[c] > 0:
+            ref[c] /= ref_weight[c]
+    for k in range(1, n_components if code == TIED else 0):
+        ref[k] = ref[0]
+    diff = np.empty(n_features)
+    for b in range(n_samples):
+        k = labels[b]
+        if k < 0 and code != TIED:
+            continue
+        w = sample_weight[b] if weighted else 1.0
+        c = 0 if code == TIED else k
+        for i in range(n_features):
+            diff[i] = X[b, i] - ref[c, i]
+        if k >= 0:
+            nk[k] += w
+            for i in range(n_features):
+                s1[k, i] += w * diff[i]
+        if code == FULL or code == TIED:
+            for i in range(n_features):
+                wd = w * diff[i]
+                for j in range(i, n_features):
+                    s2[c, i, j] += wd * diff[j]
+        else:
+            for i in range(n_features):
+                s2[k, 0, i] += w * diff[i] * diff[i]
+    return nk, s1, s2, ref
+
+
+# ---------------------------------------------------------------------------
 # Parallel drivers over blocks of tiles
 
 

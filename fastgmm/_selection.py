@@ -38,6 +38,7 @@ from sklearn.utils.validation import (
 
 from ._gaussian_mixture import GaussianMixture
 from ._init import initial_assignment
+from ._validation import CachedParameterValidation
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
@@ -54,7 +55,7 @@ RESULT_KEYS = (
 )
 
 
-class GaussianMixtureIC(DensityMixin, BaseEstimator):
+class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
     """Gaussian mixture with the number of components chosen by BIC or AIC.
 
     Fits a :class:`fastgmm.GaussianMixture` for every combination of

@@ -187,6 +187,72 @@ def test_score_rows_matches_numpy(covariance_type):
     np.testing.assert_array_equal(labels, np.argmax(wlp, axis=1))
 
 
+def naive_label_statistics(X, w, labels, covariance_type, n_components):
+    """Moments of one-hot responsibilities about each component's mean."""
+    X = X.astype(np.float64)
+    resp = np.zeros((len(X), n_components))
+    inside = labels >= 0
+    resp[np.flatnonzero(inside), labels[inside]] = 1.0
+    resp *= w[:, None]
+    nk = resp.sum(axis=0)
+    if covariance_type == "tied":
+        ref = np.repeat(np.average(X, axis=0, weights=w)[None], n_components, axis=0)
+    else:
+        ref = np.stack([resp[:, k] @ X / nk[k] for k in range(n_components)])
+    s1 = np.stack([resp[:, k] @ (X - ref[k]) for k in range(n_components)])
+    if covariance_type == "full":
+        s2 = np.stack(
+            [
+                np.triu((resp[:, k, None] * (X - ref[k])).T @ (X - ref[k]))
+                for k in range(n_components)
+            ]
+        )
+    elif covariance_type == "tied":
+        d = X - ref[0]
+        s2 = np.triu((w[:, None] * d).T @ d)[None]
+    else:
+        s2 = np.stack([resp[:, k] @ (X - ref[k]) ** 2 for k in range(n_components)])
+        s2 = s2[:, None, :]
+    return nk, s1, s2, ref
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("n_features", [1, 3, 8])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_label_statistics_matches_numpy(covariance_type, n_features, weighted, dtype):
+    rng = np.random.default_rng(n_features)
+    n_samples, n_components = 1000, 4
+    X = (rng.normal(size=(n_samples, n_features)) + 50.0).astype(dtype)
+    # Some rows in no component (-1), as the one-point initialisations leave.
+    labels = rng.integers(-1, n_components, size=n_samples)
+    labels[:n_components] = np.arange(n_components)
+    w = rng.uniform(0.0, 3.0, size=n_samples) if weighted else np.ones(n_samples)
+    code = _kernels.COVARIANCE_CODES[covariance_type]
+    got = _kernels.label_statistics(
+        X, w if weighted else np.empty(0), labels, code, n_components
+    )
+    expected = naive_label_statistics(X, w, labels, covariance_type, n_components)
+    for name, a, b in zip(("nk", "s1", "s2", "ref"), got, expected):
+        assert a.dtype == np.float64, name
+        scale = np.max(np.abs(b)) if name != "s1" else np.max(np.abs(got[0]))
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-10 * scale, err_msg=name)
+
+
+def test_label_statistics_one_point_per_component():
+    # The 'random_from_data' start: each component holds one row exactly.
+    X = np.arange(20.0).reshape(10, 2)
+    labels = np.full(10, -1)
+    labels[[7, 2, 5]] = [0, 1, 2]
+    nk, s1, s2, ref = _kernels.label_statistics(
+        X, np.empty(0), labels, _kernels.FULL, 3
+    )
+    np.testing.assert_array_equal(nk, [1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(ref, X[[7, 2, 5]])
+    np.testing.assert_array_equal(s1, 0.0)
+    np.testing.assert_array_equal(s2, 0.0)
+
+
 def test_exp_nonpositive_within_one_ulp():
     x = -np.concatenate(
         [np.linspace(0, 708, 200001), np.geomspace(1e-300, 1, 1001), [0.0]]

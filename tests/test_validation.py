@@ -341,6 +341,54 @@ def test_check_random_state_passes_instances_and_rejects_junk():
             check_random_state(bad)
 
 
+def test_random_state_for_reuses_generators_with_fresh_states():
+    from sklearn.utils import check_random_state as sklearn_check_random_state
+
+    from fastgmm._validation import random_state_for
+
+    with random_state_for(5) as first:
+        # An odd number of normal draws leaves a cached value behind.
+        first.standard_normal(3)
+        with random_state_for(5) as nested:
+            assert nested is not first
+            nested.uniform(size=7)
+    for seed in (5, 6, np.int32(5)):
+        with random_state_for(seed) as again:
+            expected = sklearn_check_random_state(int(seed))
+            for a, b in zip(again.get_state(), expected.get_state()):
+                np.testing.assert_array_equal(a, b)
+            np.testing.assert_array_equal(
+                again.standard_normal(5), expected.standard_normal(5)
+            )
+
+
+def test_random_state_for_passes_other_seeds_through():
+    from fastgmm._validation import random_state_for
+
+    rs = np.random.RandomState(3)
+    with random_state_for(rs) as got:
+        assert got is rs
+    with random_state_for(None) as got:
+        assert got is np.random.mtrand._rand
+    for bad in (-1, 2**32, "seed"):
+        with pytest.raises(ValueError):
+            with random_state_for(bad):
+                pass
+
+
+def test_parameter_checks_are_not_skipped_after_valid_values():
+    model = fastgmm.GaussianMixture(n_components=2, random_state=0)
+    model.fit(X_GOOD)
+    # Equal to a valid value but of another type, then a bad value.
+    for bad in ({"n_components": 2.0}, {"n_components": "2"}, {"tol": -1.0}):
+        model.set_params(**bad)
+        with pytest.raises(InvalidParameterError):
+            model.fit(X_GOOD)
+        model.set_params(n_components=2, tol=1e-3)
+    model.fit(X_GOOD)
+    assert fastgmm.GaussianMixture._get_param_names() == sorted(model.get_params())
+
+
 def test_refit_on_an_array_forgets_feature_names():
     pd = pytest.importorskip("pandas")
     X = pd.DataFrame(X_GOOD, columns=["a", "b", "c"])
