@@ -58,6 +58,9 @@ EM_ROWS = [
 ]
 
 END_TO_END = (1_000_000, 8, 16, 10.0)  # N, d, K, target
+# Best of two: the first fit after the other library's can find its BLAS
+# threads still spinning.
+END_TO_END_REPEATS = 2
 SCORING = (2_000_000, 8, 16, 20.0)  # N, d, K, target for each method
 SMALL_FITS = ((500, 2, 3), {"kmeans": 5.0, "random_from_data": 8.0})
 MEMORY_CASE = (2_000_000, 8, 16, 0.5)  # N, d, K, most peak memory added / X.nbytes
@@ -389,8 +392,8 @@ def main(argv=None):
     X, _ = make_blobs(n, d, k, seed=3, center_scale=1.5)
     sk = SkGM(k, random_state=0)
     fast = FastGM(k, random_state=0)
-    t_sk = best_time(lambda: sk.fit(X), 1)
-    t_fast = best_time(lambda: fast.fit(X), 1)
+    t_sk = best_time(lambda: sk.fit(X), END_TO_END_REPEATS)
+    t_fast = best_time(lambda: fast.fit(X), END_TO_END_REPEATS)
     same_iter = sk.n_iter_ == fast.n_iter_
     lb_diff = abs(sk.lower_bound_ - fast.lower_bound_)
     agree = same_iter and lb_diff <= 1e-6 * max(1.0, abs(sk.lower_bound_))
@@ -403,7 +406,7 @@ def main(argv=None):
             f"{ratio:.1f}x",
             f"{target:g}x",
             "yes" if ratio >= target and agree else "no",
-            f"n_iter {sk.n_iter_} vs {fast.n_iter_}; "
+            f"best of {END_TO_END_REPEATS}; n_iter {sk.n_iter_} vs {fast.n_iter_}; "
             f"lower_bound differs by {lb_diff:.1e}",
         ]
     )
