@@ -25,6 +25,7 @@ TILE_ROWS = 256
 # never by thread count, and their partials are added in block order, so the
 # sums are bitwise identical for any number of threads.
 TILES_PER_BLOCK = 16
+BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
 
 # Blocks whose partial statistics are held at once before being reduced;
 # bounds the memory of the partial buffers independently of n_samples.

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 
 from . import _kernels, _mstep
-from ._config import TILE_ROWS, TILES_PER_BLOCK
+from ._config import BLOCK_ROWS
 from ._init import initial_assignment, initial_statistics, single_point_scatter
 
 _EMPTY = np.empty(0)
@@ -23,7 +23,7 @@ _SINGLE_POINT_INITS = ("random_from_data", "k-means++")
 
 def runs_in_parallel(n_samples):
     """Whether the kernels start threads for this many rows (more than a block)."""
-    return n_samples > TILE_ROWS * TILES_PER_BLOCK
+    return n_samples > BLOCK_ROWS
 
 
 def is_dask_array(X):

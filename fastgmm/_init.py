@@ -60,9 +60,9 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     One-hot labels go to a compiled kernel (two passes, no copy of X); dense
     responsibilities are summed a component at a time.
     """
-    code = COVARIANCE_CODES[covariance_type]
     if labels is not None:
         weights = _EMPTY if sample_weight is None else sample_weight
+        code = COVARIANCE_CODES[covariance_type]
         return label_statistics(X, weights, labels, code, n_components)
     n_features = X.shape[1]
     nk = np.zeros(n_components)

@@ -24,6 +24,7 @@ import numpy as np
 from numba import njit, prange
 
 from ._config import (
+    BLOCK_ROWS,
     BLOCKS_PER_BATCH,
     NJIT_OPTIONS,
     TILE_ROWS,
@@ -381,8 +382,9 @@ def label_statistics(X, sample_weight, labels, code, n_components):
     for c in range(n_refs):
         if ref_weight[c] > 0:
             ref[c] /= ref_weight[c]
-    for k in range(1, n_components if code == TIED else 0):
-        ref[k] = ref[0]
+    if code == TIED:
+        for k in range(1, n_components):
+            ref[k] = ref[0]
     diff = np.empty(n_features)
     for b in range(n_samples):
         k = labels[b]
@@ -445,8 +447,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     n_samples, n_features = X.shape
     n_components = means.shape[0]
     shape = second_moment_shape(code, n_components, n_features)
-    block_rows = TILE_ROWS * TILES_PER_BLOCK
-    n_blocks = (n_samples + block_rows - 1) // block_rows
+    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
     log_likelihood = 0.0
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
@@ -465,10 +466,10 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         part_s1 = np.zeros((n_batch, n_components, n_features))
         part_s2 = np.zeros((n_batch, shape[0], shape[1], shape[2]))
         for c in prange(n_batch):
-            block_start = (first + c) * block_rows
+            block_start = (first + c) * BLOCK_ROWS
             part_ll[c] = _block_statistics(
                 X, sample_weight, block_start,
-                min(block_start + block_rows, n_samples),
+                min(block_start + BLOCK_ROWS, n_samples),
                 log_weights, means, prec_chol, log_det, ref, code,
                 part_nk[c], part_s1[c], part_s2[c],
             )  # fmt: skip

@@ -34,10 +34,10 @@ from numba import njit, prange
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
+    BLOCK_ROWS,
     BLOCKS_PER_BATCH,
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
-    TILES_PER_BLOCK,
     prange_only,
 )
 
@@ -45,9 +45,6 @@ from ._config import (
 # nothing reassociated.  Every other kernel rounds each operation as the
 # NumPy or Cython code it mirrors does (EXACT_NJIT_OPTIONS: no fast-math).
 _FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
-
-_BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
-
 
 # How a run of Lloyd iterations ended.
 _RUNNING, _CONVERGED, _STRICTLY_CONVERGED, _EMPTY_CLUSTER = 0, 1, 2, 3
@@ -350,7 +347,7 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     twice.
     """
     n_samples = X.shape[0]
-    n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
     partial = np.zeros((n_blocks, centres.shape[0]))
     # Small data: no parallel region to start.  (The first row as a variable:
     # a literal 0 would compile the block kernel a second time.)
@@ -361,9 +358,9 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest):
         )  # fmt: skip
         return partial[0]
     for block in prange(n_blocks):
-        start = block * _BLOCK_ROWS
+        start = block * BLOCK_ROWS
         _seeding_block(
-            X, mean, sample_weight, start, min(start + _BLOCK_ROWS, n_samples),
+            X, mean, sample_weight, start, min(start + BLOCK_ROWS, n_samples),
             centres, cc, closest, partial[block],
         )  # fmt: skip
     pot = np.zeros(centres.shape[0])
@@ -403,7 +400,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     """
     n_samples, n_features = X.shape
     n_clusters = centres.shape[0]
-    n_blocks = (n_samples + _BLOCK_ROWS - 1) // _BLOCK_ROWS
+    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
     sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
     weights = np.zeros(n_clusters, dtype=X.dtype)
     if n_blocks == 1:  # small data: no parallel region (0 as a variable, as above)
@@ -419,9 +416,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
         part_sums = np.zeros((n_batch, n_clusters, n_features), dtype=X.dtype)
         part_weights = np.zeros((n_batch, n_clusters), dtype=X.dtype)
         for c in prange(n_batch):
-            start = (first + c) * _BLOCK_ROWS
+            start = (first + c) * BLOCK_ROWS
             part_changed[c] = _lloyd_block(
-                X, mean, sample_weight, start, min(start + _BLOCK_ROWS, n_samples),
+                X, mean, sample_weight, start, min(start + BLOCK_ROWS, n_samples),
                 centres, cc, labels, part_sums[c], part_weights[c],
             )  # fmt: skip
         for c in range(n_batch):

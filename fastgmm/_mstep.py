@@ -273,10 +273,7 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None
         Shape depends on ``covariance_type``, as in scikit-learn.
     """
     weights, means, covariances = _moments(
-        *_as_float64(nk, s1, s2, ref),
-        COVARIANCE_CODES[covariance_type],
-        float(reg_covar),
-        10 * float(np.finfo(dtype).eps),
+        *_moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype),
         -1.0 if weight_total is None else float(weight_total),
     )
     return weights, means, from_kernel_layout(covariances, covariance_type)
@@ -301,10 +298,7 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     covariances = np.empty(s2.shape, dtype=dtype)
     prec_chol = np.empty(s2.shape, dtype=dtype)
     ok, log_weights, log_det = _iteration_m_step(
-        *_as_float64(nk, s1, s2, ref),
-        COVARIANCE_CODES[covariance_type],
-        float(reg_covar),
-        10 * float(np.finfo(dtype).eps),
+        *_moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype),
         weights, means, covariances, prec_chol,
     )  # fmt: skip
     if not ok:
@@ -312,8 +306,16 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     return weights, means, covariances, prec_chol, log_weights, log_det
 
 
-def _as_float64(*arrays):
-    return tuple(np.ascontiguousarray(a, dtype=np.float64) for a in arrays)
+def _moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
+    """The leading arguments of ``_moments`` and ``_iteration_m_step``.
+
+    The statistics as contiguous float64, the covariance code, ``reg_covar``
+    and scikit-learn's guard on empty components, ``10 * eps`` of the data's
+    dtype.
+    """
+    statistics = (np.ascontiguousarray(a, dtype=np.float64) for a in (nk, s1, s2, ref))
+    code = COVARIANCE_CODES[covariance_type]
+    return (*statistics, code, float(reg_covar), 10 * float(np.finfo(dtype).eps))
 
 
 def uncentred_covariances(scatter, nk, means, covariance_type, reg_covar, dtype):
