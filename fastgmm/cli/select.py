@@ -1,0 +1,217 @@
+"""``fastgmm select``: choose the number of components and covariance type."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from fastgmm.cli.data import load_data
+from fastgmm.cli.messages import CLIError, warnings_reported_once
+from fastgmm.cli.options import (
+    COVARIANCE_TYPES,
+    add_data_argument,
+    add_model_options,
+    add_plot_option,
+    model_params,
+)
+from fastgmm.cli.report import check_plot, criterion_table, data_lines, save_plot
+
+# Fits that did not converge are marked ! in the table instead.
+_NOT_CONVERGED = "Best performing initialization did not converge"
+
+
+def k_values(text):
+    """Argument type: ``1..10``, ``2,3,5`` or both (``1..4,8``).
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of int
+        Sorted, without repeats.
+    """
+    values = set()
+    for token in text.split(","):
+        token = token.strip()
+        low, sep, high = token.partition("..")
+        try:
+            first = int(low)
+            last = int(high) if sep else first
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"invalid value {token!r}: expected a number, a range such as "
+                "1..10, or a comma-separated list of them"
+            ) from None
+        if first < 1 or last < first:
+            raise argparse.ArgumentTypeError(
+                f"invalid range {token!r}: need 1 <= first <= last"
+            )
+        values.update(range(first, last + 1))
+    return sorted(values)
+
+
+def covariance_types(text):
+    """Argument type: comma-separated covariance types, or ``all``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+        In the order given, without repeats.
+    """
+    if text.strip() == "all":
+        return list(COVARIANCE_TYPES)
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in types if t not in COVARIANCE_TYPES]
+    if not types or unknown:
+        raise argparse.ArgumentTypeError(
+            f"invalid covariance type {(unknown or [text])[0]!r}: choose from "
+            f"{', '.join(COVARIANCE_TYPES)} (comma-separated) or all"
+        )
+    return list(dict.fromkeys(types))
+
+
+def add_parser(subparsers):
+    """Register ``select`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``ArgumentParser.add_subparsers``.
+    """
+    p = subparsers.add_parser(
+        "select",
+        help="choose the number of components and the covariance type by BIC or AIC",
+        description=(
+            "Fit a Gaussian mixture for every number of components and "
+            "covariance type asked for, print the information criterion of "
+            "each (rows: number of components, columns: covariance types; * "
+            "marks the lowest) and the model chosen. DATA is a .csv or .npy "
+            "file as for 'fit'; without DATA the iris data set is used."
+        ),
+    )
+    add_data_argument(p)
+    p.add_argument(
+        "-k",
+        "--k",
+        "--n-components",
+        dest="n_components",
+        type=k_values,
+        default=list(range(1, 11)),
+        metavar="K",
+        help="numbers of components to try: a range such as 1..10, a list "
+        "such as 2,3,5, or both (default: 1..10)",
+    )
+    p.add_argument(
+        "-c",
+        "--covariance-types",
+        type=covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="TYPES",
+        help="comma-separated covariance types to try, e.g. full,diag "
+        "(default: all, i.e. full,tied,diag,spherical)",
+    )
+    p.add_argument(
+        "--criterion",
+        choices=("bic", "aic"),
+        default="bic",
+        help="information criterion; lower is better (default: bic)",
+    )
+    add_model_options(p)
+    add_plot_option(p, "the criterion curves and the chosen model's clusters")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    """Fit every candidate ``args`` asks for; print the table and the best.
+
+    Raises CLIError on a problem with the data or the plot file, or when
+    every number of components asked for exceeds the number of samples.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the ``select`` sub-parser.
+
+    Returns
+    -------
+    int
+        0, the exit status.
+    """
+    if args.plot is not None:
+        check_plot(args.plot)
+    data = load_data(args.data, dtype=args.dtype)
+    X = data.X
+    n_samples, n_features = X.shape
+    skipped = [k for k in args.n_components if k > n_samples]
+    if len(skipped) == len(args.n_components):
+        raise CLIError(
+            f"-k {_format_k(args.n_components)}: every value is more components "
+            f"than the {n_samples} samples in {data.source}"
+        )
+
+    from fastgmm import GaussianMixtureIC
+
+    params = model_params(
+        args,
+        n_components=args.n_components,
+        covariance_type=args.covariance_types,
+        criterion=args.criterion,
+    )
+    selector = GaussianMixtureIC(**params)
+    with warnings_reported_once(ignore=(_NOT_CONVERGED,)):
+        t0 = time.perf_counter()
+        selector.fit(X)
+        total_time = time.perf_counter() - t0
+
+    results = selector.results_
+    n_fits = len(results["n_components"])
+    not_converged = n_fits - int(sum(results["converged"]))
+    name = args.criterion.upper()
+    out = sys.stdout
+    print(data_lines(data), file=out)
+    print(f"criterion:   {name} (lower is better)", file=out)
+    print(file=out)
+    print(criterion_table(selector), file=out)
+    print(file=out)
+    print(
+        f"best:        n_components={selector.n_components_}, "
+        f"covariance_type={selector.covariance_type_!r}, "
+        f"{name}={selector.criterion_:.4f}",
+        file=out,
+    )
+    fits = f"fits:        {n_fits}"
+    if not_converged:
+        fits += f" ({not_converged} did not converge, marked !)"
+    else:
+        fits += " (all converged)"
+    print(fits, file=out)
+    if skipped:
+        print(
+            f"skipped:     k = {_format_k(skipped)} (more components than samples)",
+            file=out,
+        )
+    print(f"total time:  {total_time:.3f} s", file=out)
+
+    if args.plot is not None:
+        from fastgmm.plot import plot_clusters, plot_criterion
+
+        draws = [lambda ax: plot_criterion(selector, ax=ax)]
+        if n_features >= 2:
+            draws.append(lambda ax: plot_clusters(selector, X, ax=ax))
+        save_plot(args.plot, draws)
+        print(f"plot:        {args.plot}", file=out)
+    return 0
+
+
+def _format_k(values):
+    values = sorted(values)
+    if len(values) > 2 and values == list(range(values[0], values[-1] + 1)):
+        return f"{values[0]}..{values[-1]}"
+    return ",".join(str(v) for v in values)
