@@ -326,11 +326,8 @@ def _block_initial_statistics(X, sample_weight, start, index, shared):
             dtype=X.dtype,
         )
         resp /= resp.sum(axis=1)[:, np.newaxis]
-    else:  # "rows": the global indices of each component's one row
-        local = value - start
-        inside = (local >= 0) & (local < n_rows)
+    else:  # "scatter": no component's rows, only the scatter of all rows
         labels = np.full(n_rows, -1, dtype=np.intp)
-        labels[local[inside]] = np.flatnonzero(inside)
     weights = None if sample_weight is None else _as_float64(sample_weight)
     total = float(n_rows) if weights is None else float(weights.sum())
     if total == 0.0:
@@ -588,13 +585,17 @@ class DaskData:
 
     def _single_row_statistics(self, indices, covariance_type, n_components):
         """Statistics of one row per component (the rows ``indices``)."""
-        if covariance_type == "tied":
-            # The shared covariance is the scatter of every row.
-            return self._initial_statistics(
-                ("rows", np.asarray(indices)), covariance_type, n_components
-            )
         rows, weights = self._take_rows(indices)
         _check_finite(rows)
+        if covariance_type == "tied":
+            # The shared covariance is the scatter of every row about their
+            # mean; each component holds its one row (a row may start several).
+            _, _, s2, ref = self._initial_statistics(
+                ("scatter", None), covariance_type, n_components
+            )
+            nk = np.ones(n_components) if weights is None else _as_float64(weights)
+            s1 = nk[:, np.newaxis] * (rows.astype(np.float64) - ref)
+            return nk, s1, s2, ref
         nk, s1, s2, ref = initial_statistics(
             rows, weights, np.arange(n_components), None, covariance_type, n_components
         )

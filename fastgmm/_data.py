@@ -11,14 +11,11 @@ import sys
 
 import numpy as np
 
-from . import _kernels, _mstep
+from . import _kernels
 from ._config import BLOCK_ROWS
-from ._init import initial_assignment, initial_statistics, single_point_scatter
+from ._init import initial_assignment, initial_moments
 
 _EMPTY = np.empty(0)
-
-# Initialisations that start each component from one data point.
-_SINGLE_POINT_INITS = ("random_from_data", "k-means++")
 
 
 def runs_in_parallel(n_samples):
@@ -71,34 +68,17 @@ class InMemoryData:
         self, n_components, covariance_type, init_params, reg_covar, random_state
     ):
         """Weights, means and covariances of the initial responsibilities."""
-        labels, resp = initial_assignment(
+        assignment = initial_assignment(
             self.X, self.sample_weight, n_components, init_params, random_state
         )
-        return self.moments_of(
-            labels, resp, n_components, covariance_type, init_params, reg_covar
-        )
+        return self.moments_of(assignment, n_components, covariance_type, reg_covar)
 
-    def moments_of(
-        self, labels, resp, n_components, covariance_type, init_params, reg_covar
-    ):
-        """Weights, means and covariances of given initial responsibilities.
-
-        ``labels`` and ``resp`` as ``fastgmm._init.initial_assignment`` returns
-        them for ``init_params``.
-        """
-        X, sample_weight = self.X, self.sample_weight
-        nk, s1, s2, ref = initial_statistics(
-            X, sample_weight, labels, resp, covariance_type, n_components
-        )
-        weights, means, covariances = _mstep.m_step(
-            nk, s1, s2, ref, covariance_type, reg_covar, self.dtype, self.total_weight
-        )
-        if init_params in _SINGLE_POINT_INITS and covariance_type != "full":
-            scatter = single_point_scatter(X, sample_weight, labels, covariance_type)
-            covariances = _mstep.uncentred_covariances(
-                scatter, nk, means, covariance_type, reg_covar, self.dtype
-            )
-        return weights, means, covariances
+    def moments_of(self, assignment, n_components, covariance_type, reg_covar):
+        """Weights, means and covariances of a given ``InitialAssignment``."""
+        return initial_moments(
+            self.X, self.sample_weight, assignment, n_components, covariance_type,
+            reg_covar, self.total_weight,
+        )  # fmt: skip
 
     def statistics(self, params, ref):
         """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""

@@ -653,7 +653,9 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             )
         n_features = self.means_.shape[1]
         rng = check_random_state(self.random_state)
-        n_samples_comp = rng.multinomial(n_samples, self.weights_)
+        n_samples_comp = rng.multinomial(
+            n_samples, _multinomial_probabilities(self.weights_)
+        )
         if self.covariance_type == "full":
             X = np.vstack(
                 [
@@ -768,6 +770,19 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
                 f" {lb:.5f}."
             )
+
+
+def _multinomial_probabilities(weights):
+    """The weights as ``RandomState.multinomial`` accepts them.
+
+    float32 weights summing to one can exceed it once cast to float64, which
+    ``multinomial`` refuses; only then are they divided by their sum, so that
+    every other model draws exactly as scikit-learn's does.
+    """
+    weights = np.asarray(weights, dtype=np.float64)
+    if weights[:-1].sum() > 1.0:
+        weights = weights / weights.sum()
+    return weights
 
 
 def _num_rows(X):

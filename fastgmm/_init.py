@@ -4,37 +4,57 @@ The random draws consume ``random_state`` in scikit-learn's order, so that a
 given ``random_state`` starts both libraries from the same point.
 """
 
+from typing import NamedTuple
+
 import numpy as np
 
+from . import _mstep
 from ._kernels import COVARIANCE_CODES, label_statistics
 from ._kmeans import kmeans_labels
-from ._mstep import second_moment_zeros
 
 _EMPTY = np.empty(0)
 
 
+class InitialAssignment(NamedTuple):
+    """Initial responsibilities in one of three forms; the other two are None.
+
+    Attributes
+    ----------
+    labels : ndarray of shape (n_samples,) or None
+        The one component of each row ('kmeans').
+    resp : ndarray of shape (n_samples, n_components) or None
+        Dense responsibilities ('random').
+    points : ndarray of shape (n_components,) or None
+        The one row each component starts from ('random_from_data',
+        'k-means++').  A row may start several components: k-means++ draws
+        the same row again when the data has fewer distinct rows than
+        components.
+    """
+
+    labels: np.ndarray | None = None
+    resp: np.ndarray | None = None
+    points: np.ndarray | None = None
+
+
 def initial_assignment(X, sample_weight, n_components, init_params, random_state):
-    """Initial responsibilities, as labels or as a dense matrix.
+    """Initial responsibilities, drawn as scikit-learn draws them.
 
     Returns
     -------
-    labels : ndarray of shape (n_samples,) or None
-        Component of each row for the one-hot initialisations; -1 for rows in
-        no component (those not drawn by 'random_from_data' and 'k-means++').
-    resp : ndarray of shape (n_samples, n_components) or None
-        Dense responsibilities, for 'random'.
+    assignment : InitialAssignment
     """
     n_samples = X.shape[0]
     if init_params == "kmeans":
         # KMeans(n_components, n_init=1, random_state).fit(X, sample_weight)'s
         # labels, without its copy of X.
-        return kmeans_labels(X, n_components, sample_weight, random_state), None
+        labels = kmeans_labels(X, n_components, sample_weight, random_state)
+        return InitialAssignment(labels=labels)
     if init_params == "random":
         resp = np.asarray(
             random_state.uniform(size=(n_samples, n_components)), dtype=X.dtype
         )
         resp /= resp.sum(axis=1)[:, np.newaxis]
-        return None, resp
+        return InitialAssignment(resp=resp)
     if init_params == "random_from_data":
         p = None if sample_weight is None else sample_weight / sample_weight.sum()
         indices = random_state.choice(n_samples, size=n_components, replace=False, p=p)
@@ -45,9 +65,81 @@ def initial_assignment(X, sample_weight, n_components, init_params, random_state
         _, indices = kmeans_plusplus(
             X, n_components, random_state=random_state, sample_weight=sample_weight
         )
-    labels = np.full(n_samples, -1, dtype=np.intp)
-    labels[indices] = np.arange(n_components)
-    return labels, None
+    return InitialAssignment(points=np.asarray(indices, dtype=np.intp))
+
+
+def initial_moments(
+    X, sample_weight, assignment, n_components, covariance_type, reg_covar,
+    total_weight,
+):  # fmt: skip
+    """Weights, means and covariances of initial responsibilities.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+    sample_weight : ndarray of shape (n_samples,) or None
+    assignment : InitialAssignment
+    n_components : int
+    covariance_type : {'full', 'tied', 'diag', 'spherical'}
+    reg_covar : float
+    total_weight : float
+        The weights are divided by this, as scikit-learn's initialisation
+        divides them by the number of samples.
+
+    Returns
+    -------
+    weights, means, covariances : ndarray
+        float64, covariances in scikit-learn's layout.
+    """
+    if assignment.points is not None:
+        return _single_point_moments(
+            X, sample_weight, assignment.points, covariance_type, reg_covar,
+            total_weight,
+        )  # fmt: skip
+    nk, s1, s2, ref = initial_statistics(
+        X, sample_weight, assignment.labels, assignment.resp, covariance_type,
+        n_components,
+    )  # fmt: skip
+    return _mstep.m_step(
+        nk, s1, s2, ref, covariance_type, reg_covar, X.dtype, total_weight
+    )
+
+
+def _single_point_moments(
+    X, sample_weight, points, covariance_type, reg_covar, total_weight
+):
+    """Moments of one row per component; a row may start several components.
+
+    Each component's statistics are taken about its own row, so its mean is
+    scikit-learn's ``resp.T @ X / nk`` to the last bit ('tied' takes its means
+    as 'diag' does).  The covariances other than 'full' are scikit-learn's
+    uncentred formulas (see ``fastgmm._mstep.uncentred_covariances``).
+    """
+    n_components = points.shape[0]
+    rows = X[points]
+    weights = None if sample_weight is None else sample_weight[points]
+    per_row_type = "diag" if covariance_type == "tied" else covariance_type
+    nk, s1, s2, ref = initial_statistics(
+        rows, weights, np.arange(n_components), None, per_row_type, n_components
+    )
+    weights_, means, covariances = _mstep.m_step(
+        nk, s1, s2, ref, per_row_type, reg_covar, X.dtype, total_weight
+    )
+    if covariance_type == "full":
+        return weights_, means, covariances
+    if covariance_type == "tied":
+        # X.T @ X over every row, as scikit-learn has it, whichever rows the
+        # components hold.
+        scatter = _scatter(X, sample_weight, np.zeros(X.shape[1]))
+    else:
+        rows64 = rows.astype(np.float64)
+        scatter = (1.0 if weights is None else weights[:, np.newaxis]) * (
+            rows64 * rows64
+        )
+    covariances = _mstep.uncentred_covariances(
+        scatter, nk, means, covariance_type, reg_covar, X.dtype
+    )
+    return weights_, means, covariances
 
 
 def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_components):
@@ -68,7 +160,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     ref = np.zeros((n_components, n_features))
-    s2 = second_moment_zeros(covariance_type, n_components, n_features)
+    s2 = _mstep.second_moment_zeros(covariance_type, n_components, n_features)
     tied = covariance_type == "tied"
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)
@@ -88,22 +180,6 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
         elif not tied:
             s2[k, 0] = rk @ diff**2
     return nk, s1, s2, ref
-
-
-def single_point_scatter(X, sample_weight, labels, covariance_type):
-    """Uncentred second moments for ``_mstep.uncentred_covariances``.
-
-    ``X.T @ X`` over every row for 'tied' (as scikit-learn has it, whichever
-    rows the components hold); for 'diag' and 'spherical', ``w x**2`` of each
-    component's one point.
-    """
-    if covariance_type == "tied":
-        return _scatter(X, sample_weight, np.zeros(X.shape[1]))
-    drawn = np.flatnonzero(labels >= 0)
-    order = drawn[np.argsort(labels[drawn])]
-    points = X[order].astype(np.float64)
-    weights = 1.0 if sample_weight is None else sample_weight[order, np.newaxis]
-    return weights * (points * points)
 
 
 def _scatter(X, sample_weight, centre, block_rows=65536):

@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from ._gaussian_mixture import GaussianMixture
-from ._init import initial_assignment
+from ._init import InitialAssignment, initial_assignment
 from ._validation import CachedParameterValidation
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
@@ -569,8 +569,9 @@ class _GivenLabels:
         self, n_components, covariance_type, init_params, reg_covar, random_state
     ):
         return self._data.moments_of(
-            self._labels, None, n_components, covariance_type, init_params, reg_covar
-        )
+            InitialAssignment(labels=self._labels), n_components, covariance_type,
+            reg_covar,
+        )  # fmt: skip
 
 
 def _kmeans_labels(X, sample_weight, n_components, n_init, seed):
@@ -581,7 +582,9 @@ def _kmeans_labels(X, sample_weight, n_components, n_init, seed):
     """
     random_state = check_random_state(seed)
     return [
-        initial_assignment(X, sample_weight, n_components, "kmeans", random_state)[0]
+        initial_assignment(
+            X, sample_weight, n_components, "kmeans", random_state
+        ).labels
         for _ in range(n_init)
     ]
 

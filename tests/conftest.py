@@ -78,6 +78,17 @@ def separated_blobs():
     return load_dataset("separated_blobs")
 
 
+def assert_valid_model(model, X):
+    """A fitted model is finite, in X's dtype, with weights summing to one."""
+    for name in PARAMETER_ATTRIBUTES:
+        value = getattr(model, name)
+        assert value.dtype == X.dtype, name
+        assert np.all(np.isfinite(value)), name
+    assert np.isfinite(model.lower_bound_)
+    assert np.all(model.weights_ >= 0)
+    np.testing.assert_allclose(model.weights_.sum(), 1.0, rtol=1e-5)
+
+
 def fit_recording_warnings(estimator, X, **fit_params):
     """Fit and return the categories of the warnings raised during the fit."""
     with warnings.catch_warnings(record=True) as record:

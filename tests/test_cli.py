@@ -1,4 +1,4 @@
-"""Tests of the ``fastgmm`` command line (fastgmm/cli.py, fastgmm/__main__.py)."""
+"""Tests of the ``fastgmm`` command line (fastgmm/cli/, fastgmm/__main__.py)."""
 
 import os
 import subprocess

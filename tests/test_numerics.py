@@ -14,6 +14,7 @@ import pytest
 from conftest import (
     COVARIANCE_TYPES,
     PARAMETER_ATTRIBUTES,
+    assert_valid_model,
     load_dataset,
     make_explicit_init,
 )
@@ -228,13 +229,7 @@ def test_fit_never_returns_nan(X, n_components, covariance_type, random_state):
     except ValueError as error:
         assert ILL_DEFINED in str(error)
         return
-    for name in PARAMETER_ATTRIBUTES:
-        value = getattr(model, name)
-        assert value.dtype == X.dtype, name
-        assert np.all(np.isfinite(value)), name
-    assert np.isfinite(model.lower_bound_)
-    assert np.all(model.weights_ >= 0)
-    np.testing.assert_allclose(model.weights_.sum(), 1.0, rtol=1e-5)
+    assert_valid_model(model, X)
     proba = model.predict_proba(X)
     assert proba.shape == (X.shape[0], n_components)
     assert np.all(np.isfinite(proba))
