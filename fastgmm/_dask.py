@@ -43,6 +43,7 @@ from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import _check_sample_weight
 
 from . import _kernels, _mstep
+from ._covariance import kernel_zeros
 from ._data import score_rows
 from ._init import initial_statistics
 
@@ -339,7 +340,7 @@ def _block_initial_statistics(X, sample_weight, start, index, shared):
 
 
 def _no_initial_statistics(covariance_type, n_components, n_features):
-    s2 = _mstep.second_moment_zeros(covariance_type, n_components, n_features)
+    s2 = kernel_zeros(covariance_type, n_components, n_features)
     zeros = np.zeros((n_components, n_features))
     return 0.0, np.zeros(n_components), zeros, s2, zeros.copy()
 
@@ -532,7 +533,7 @@ class DaskData:
     # -- initialisation -------------------------------------------------
 
     def initial_moments(
-        self, n_components, covariance_type, init_params, reg_covar, random_state
+        self, init_params, n_components, covariance_type, reg_covar, random_state
     ):
         """Weights, means and covariances of the initial responsibilities.
 

@@ -1,10 +1,8 @@
-"""Where the rows live: the seam between the EM driver and the passes over data.
+"""Rows in this process: the in-memory ``fastgmm._em.DataSource``.
 
-The EM driver in ``fastgmm._gaussian_mixture`` sees only a data source: an
-object that draws the initial parameters, computes the sufficient statistics
-of the current parameters, and scores rows.  ``InMemoryData`` runs the Numba
-kernels over an array in this process; ``fastgmm._dask.DaskData`` implements
-the same three methods for a Dask array whose row blocks stay on a cluster.
+``InMemoryData`` runs the Numba kernels over an array in this process;
+``fastgmm._dask.DaskData`` implements the same protocol for a Dask array
+whose row blocks stay on a cluster.
 """
 
 import sys
@@ -65,16 +63,18 @@ class InMemoryData:
         )
 
     def initial_moments(
-        self, n_components, covariance_type, init_params, reg_covar, random_state
+        self, start, n_components, covariance_type, reg_covar, random_state
     ):
-        """Weights, means and covariances of the initial responsibilities."""
-        assignment = initial_assignment(
-            self.X, self.sample_weight, n_components, init_params, random_state
-        )
-        return self.moments_of(assignment, n_components, covariance_type, reg_covar)
+        """Weights, means and covariances of the initial responsibilities.
 
-    def moments_of(self, assignment, n_components, covariance_type, reg_covar):
-        """Weights, means and covariances of a given ``InitialAssignment``."""
+        ``start``: an ``init_params`` name, drawn as scikit-learn draws it,
+        or an ``InitialAssignment`` computed by the caller.
+        """
+        assignment = start
+        if isinstance(start, str):
+            assignment = initial_assignment(
+                self.X, self.sample_weight, n_components, start, random_state
+            )
         return initial_moments(
             self.X, self.sample_weight, assignment, n_components, covariance_type,
             reg_covar, self.total_weight,

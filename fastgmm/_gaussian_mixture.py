@@ -1,27 +1,24 @@
 """The GaussianMixture estimator: validation, the EM driver, fitted attributes."""
 
-import functools
 import math
-import warnings
-from contextlib import contextmanager, nullcontext
 from numbers import Integral, Real
-from time import time
 
-import numba
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
-from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
-from threadpoolctl import ThreadpoolController
 
 from . import _mstep
+from ._covariance import COVARIANCE_TYPES
 from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
+from ._em import Progress, Start, fit_em
+from ._gaussian_model import GaussianModel
 from ._parameters import MixtureParameters
+from ._threads import check_n_jobs, kernel_threads
 from ._validation import (
     CachedParameterValidation,
     check_means,
@@ -31,40 +28,6 @@ from ._validation import (
     random_state_for,
     validate_rows,
 )
-
-
-@functools.cache
-def _blas_controller():
-    """The loaded thread pools, found once: looking them up reads files."""
-    return ThreadpoolController()
-
-
-@contextmanager
-def _numba_threads(n_jobs, parallel=True):
-    """Run the kernels on ``n_jobs`` threads; restore the previous count after.
-
-    The setting is per Python thread and never touches global configuration.
-    None uses the current count; negative values count back from all threads
-    as in joblib (-1 = all).  With ``parallel`` (kernels that will start
-    threads), BLAS is held to one thread meanwhile: idle BLAS threads spinning
-    between iterations would take the cores from the kernels' threads.
-    """
-    previous = numba.get_num_threads()
-    if parallel:
-        blas_limit = _blas_controller().limit(limits=1, user_api="blas")
-    else:
-        blas_limit = nullcontext()
-    with blas_limit:
-        if n_jobs is None:
-            yield
-            return
-        available = numba.config.NUMBA_NUM_THREADS
-        wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
-        numba.set_num_threads(min(max(wanted, 1), available))
-        try:
-            yield
-        finally:
-            numba.set_num_threads(previous)
 
 
 class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
@@ -204,7 +167,7 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
 
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions({"full", "tied", "diag", "spherical"})],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
         "tol": [Interval(Real, 0.0, None, closed="left")],
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
@@ -318,16 +281,36 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         labels : ndarray of shape (n_samples,)
             Component labels; a lazy Dask array for a Dask ``X``.
         """
+        return self._fit_keeping_state(X, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit_from_assignments(self, X, sample_weight, assignments):
+        """Fit from given initial responsibilities, one per initialisation.
+
+        ``assignments``: ``fastgmm._init.InitialAssignment`` objects, used in
+        place of ``init_params``'s draws (``GaussianMixtureIC`` shares its
+        k-means labels this way).  Returns the labels, as
+        :meth:`fit_predict`.
+        """
+        return self._fit_keeping_state(X, sample_weight, assignments)
+
+    def _fit_keeping_state(self, X, sample_weight, assignments=None):
         # A failed fit must leave an earlier fitted model as it was.
         previous_state = self.__dict__.copy()
         try:
-            return self._fit(X, sample_weight)
+            return self._fit(X, sample_weight, assignments)
         except BaseException:
             self.__dict__.clear()
             self.__dict__.update(previous_state)
             raise
 
-    def _fit(self, X, sample_weight):
+    def _fit(self, X, sample_weight, assignments=None):
+        """Validate, run the EM engine, set the fitted attributes.
+
+        ``assignments``: one ``fastgmm._init.InitialAssignment`` per
+        initialisation, given by the caller in place of ``init_params``'s
+        draws (in-memory data only).
+        """
         if is_dask_array(X):
             data = self._dask_data(X, sample_weight)
         else:
@@ -335,59 +318,29 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             self._check_counts(X.shape[0])
             sample_weight = self._check_sample_weight(sample_weight, X)
             data = InMemoryData(X, sample_weight)
-        inits = self._check_initial_parameters(data.X)
-
-        do_init = not (self.warm_start and hasattr(self, "converged_"))
-        n_init = self.n_init if do_init else 1
-        max_lower_bound = -np.inf
-        best_params, best_n_iter, best_lower_bounds = None, 0, []
-        self.converged_ = False
+        model = self._model(data.X.shape[1])
+        warm = self.warm_start and hasattr(self, "converged_")
         with (
             random_state_for(self.random_state) as random_state,
-            _numba_threads(self.n_jobs, data.parallel),
+            kernel_threads(self.n_jobs, data.parallel),
         ):
-            for init in range(n_init):
-                self._print_verbose_msg_init_beg(init)
-                if do_init:
-                    params = self._initial_parameters(data, random_state, inits)
-                    lower_bound = -np.inf
-                else:
-                    params = self._get_parameters()
-                    lower_bound = self.lower_bound_
-                lower_bounds = []
-                converged = False
-                n_iter = 0
-                for n_iter in range(1, self.max_iter + 1):
-                    previous_lower_bound = lower_bound
-                    params, lower_bound = self._em_step(data, params)
-                    lower_bounds.append(lower_bound)
-                    change = lower_bound - previous_lower_bound
-                    self._print_verbose_msg_iter_end(n_iter, change)
-                    if abs(change) < self.tol:
-                        converged = True
-                        break
-                if self.max_iter == 0:
-                    # Without iterations the initial parameters are the model.
-                    best_params, best_n_iter = params, 0
-                    continue
-                self._print_verbose_msg_init_end(lower_bound, converged)
-                if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
-                    max_lower_bound = lower_bound
-                    best_params, best_n_iter = params, n_iter
-                    best_lower_bounds = lower_bounds
-                    self.converged_ = converged
-
-            if not self.converged_ and self.max_iter > 0:
-                warnings.warn(
-                    "Best performing initialization did not converge. "
-                    "Try different init parameters, or increase max_iter, "
-                    "tol, or check for degenerate data.",
-                    ConvergenceWarning,
+            if warm:
+                starts = [Start(self._get_parameters(), self.lower_bound_)]
+            else:
+                inits = assignments or [self.init_params] * self.n_init
+                starts = (
+                    Start(model.initial_parameters(data, start, random_state))
+                    for start in inits
                 )
-            self._set_parameters(best_params)
-            self.n_iter_ = best_n_iter
-            self.lower_bound_ = max_lower_bound
-            self.lower_bounds_ = best_lower_bounds
+            run = fit_em(
+                model, data, starts, tol=self.tol, max_iter=self.max_iter,
+                progress=Progress(self.verbose, self.verbose_interval),
+            )  # fmt: skip
+            self._set_parameters(run.params)
+            self.converged_ = run.converged
+            self.n_iter_ = run.n_iter
+            self.lower_bound_ = run.lower_bound
+            self.lower_bounds_ = run.lower_bounds
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
             return data.labels(self._kernel_parameters())
@@ -415,8 +368,7 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 f"but got n_components = {self.n_components}, "
                 f"n_samples = {n_samples}"
             )
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
+        check_n_jobs(self.n_jobs)
 
     def _check_sample_weight(self, sample_weight, X):
         if sample_weight is None:
@@ -439,9 +391,8 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 f"positive weights = {n_positive}"
             )
 
-    def _check_initial_parameters(self, X):
-        """Validated copies of weights_init, means_init and precisions_init."""
-        n_features = X.shape[1]
+    def _model(self, n_features):
+        """The EM engine's hooks, with validated user-given initial parameters."""
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = check_weights(self.weights_init, self.n_components)
@@ -454,57 +405,10 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 self.n_components,
                 n_features,
             )
-        return weights, means, precisions
-
-    def _initial_parameters(self, data, random_state, inits):
-        """The ``MixtureParameters`` to start EM from."""
-        weights_init, means_init, precisions_init = inits
-        weights = means = covariances = None
-        if weights_init is None or means_init is None or precisions_init is None:
-            weights, means, covariances = data.initial_moments(
-                self.n_components,
-                self.covariance_type,
-                self.init_params,
-                self.reg_covar,
-                random_state,
-            )
-        if weights_init is not None:
-            weights = weights_init
-        if means_init is not None:
-            means = means_init
-        if precisions_init is None:
-            prec_chol = _mstep.precision_cholesky(
-                covariances, self.covariance_type, data.dtype
-            )
-        else:
-            prec_chol = _mstep.precision_cholesky_from_precisions(
-                precisions_init, self.covariance_type
-            )
-            covariances = _mstep.covariances_from_precisions(
-                precisions_init, self.covariance_type
-            )
-        weights, means, covariances, prec_chol = (
-            np.asarray(p, dtype=data.dtype)
-            for p in (weights, means, covariances, prec_chol)
-        )
-        return MixtureParameters.from_arrays(
-            weights, means, prec_chol, self.covariance_type, covariances
-        )
-
-    def _em_step(self, data, params):
-        """One E-step (the lower bound of ``params``) and the M-step after it."""
-        if self.covariance_type == "tied":
-            # One centre for the shared scatter: the mixture's mean.
-            mean = params.weights @ params.means
-            ref = np.broadcast_to(mean, params.means.shape).astype(np.float64)
-        else:
-            ref = params.means.astype(np.float64)
-        log_likelihood, nk, s1, s2 = data.statistics(params, ref)
-        lower_bound = log_likelihood / data.total_weight
-        params = MixtureParameters.from_statistics(
-            nk, s1, s2, ref, self.covariance_type, self.reg_covar, data.dtype
-        )
-        return params, lower_bound
+        return GaussianModel(
+            self.n_components, self.covariance_type, self.reg_covar, weights, means,
+            precisions,
+        )  # fmt: skip
 
     def _get_parameters(self):
         return MixtureParameters.from_arrays(
@@ -544,7 +448,7 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             from ._dask import score_lazily
 
             return score_lazily(X, self._kernel_parameters(), **outputs)
-        with _numba_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
+        with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
             return score_rows(X, self._kernel_parameters(), **outputs)
 
     def _validate_for_predict(self, X):
@@ -693,17 +597,8 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
 
     def _n_parameters(self):
         """Return the number of free parameters in the model."""
-        n_features = self.means_.shape[1]
-        if self.covariance_type == "full":
-            cov_params = self.n_components * n_features * (n_features + 1) / 2.0
-        elif self.covariance_type == "diag":
-            cov_params = self.n_components * n_features
-        elif self.covariance_type == "tied":
-            cov_params = n_features * (n_features + 1) / 2.0
-        else:
-            cov_params = self.n_components
-        mean_params = n_features * self.n_components
-        return int(cov_params + mean_params + self.n_components - 1)
+        model = GaussianModel(self.n_components, self.covariance_type, self.reg_covar)
+        return model.n_parameters(self.means_.shape[1])
 
     def bic(self, X):
         """Bayesian information criterion for the current model on the input X.
@@ -737,39 +632,6 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             The lower the better.
         """
         return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
-
-    # ------------------------------------------------------------------
-    # Progress messages, as scikit-learn prints them
-
-    def _print_verbose_msg_init_beg(self, n_init):
-        if self.verbose >= 1:
-            print("Initialization %d" % n_init)
-        if self.verbose >= 2:
-            self._init_prev_time = time()
-            self._iter_prev_time = self._init_prev_time
-
-    def _print_verbose_msg_iter_end(self, n_iter, diff_ll):
-        if n_iter % self.verbose_interval == 0:
-            if self.verbose == 1:
-                print("  Iteration %d" % n_iter)
-            elif self.verbose >= 2:
-                cur_time = time()
-                print(
-                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
-                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
-                )
-                self._iter_prev_time = cur_time
-
-    def _print_verbose_msg_init_end(self, lb, init_has_converged):
-        converged_msg = "converged" if init_has_converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {converged_msg}.")
-        elif self.verbose >= 2:
-            t = time() - self._init_prev_time
-            print(
-                f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
-                f" {lb:.5f}."
-            )
 
 
 def _multinomial_probabilities(weights):

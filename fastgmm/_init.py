@@ -9,7 +9,8 @@ from typing import NamedTuple
 import numpy as np
 
 from . import _mstep
-from ._kernels import COVARIANCE_CODES, label_statistics
+from ._covariance import COVARIANCE_CODES, kernel_zeros
+from ._kernels import label_statistics
 from ._kmeans import kmeans_labels
 
 _EMPTY = np.empty(0)
@@ -160,7 +161,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     ref = np.zeros((n_components, n_features))
-    s2 = _mstep.second_moment_zeros(covariance_type, n_components, n_features)
+    s2 = kernel_zeros(covariance_type, n_components, n_features)
     tied = covariance_type == "tied"
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)

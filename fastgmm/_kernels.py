@@ -8,7 +8,7 @@ tile_rows), so that the innermost loops run over contiguous samples and
 vectorise.
 
 Parameters arrive in one layout for every covariance type, ``prec_chol`` of
-shape (n, m, n_features) (see ``fastgmm._mstep.kernel_precisions``):
+shape (n, m, n_features) (see ``fastgmm._covariance``):
 
 - full: (n_components, n_features, n_features), upper-triangular factors;
 - tied: (1, n_features, n_features), one factor shared by all components;
@@ -19,22 +19,20 @@ reference point per component), so data far from the origin keeps its digits.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 from numba import njit, prange
 
 from ._config import (
-    BLOCK_ROWS,
-    BLOCKS_PER_BATCH,
     NJIT_OPTIONS,
     TILE_ROWS,
     TILES_PER_BLOCK,
     prange_only,
 )
+from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive
-
-FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
-COVARIANCE_CODES = {"full": FULL, "tied": TIED, "diag": DIAG, "spherical": SPHERICAL}
+from ._reduction import ordered_block_sums, register_block_sums
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -263,20 +261,6 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
 
 
 @njit(**NJIT_OPTIONS)
-def second_moment_shape(code, n_components, n_features):
-    """Shape of the second moments (and of ``prec_chol``) in the kernel layout.
-
-    Python callers use ``second_moment_shape.py_func``: the same code,
-    without loading a compiled kernel.
-    """
-    if code == FULL:
-        return (n_components, n_features, n_features)
-    if code == TIED:
-        return (1, n_features, n_features)
-    return (n_components, 1, n_features)
-
-
-@njit(**NJIT_OPTIONS)
 def _tile_statistics(
     X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref, code,
     nk, s1, s2,
@@ -366,7 +350,7 @@ def label_statistics(X, sample_weight, labels, code, n_components):
     weighted = sample_weight.shape[0] != 0
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
-    s2 = np.zeros(second_moment_shape(code, n_components, n_features))
+    s2 = np.zeros(kernel_shape(code, n_components, n_features))
     ref = np.zeros((n_components, n_features))
     # Per component, or one row for 'tied': weights and weighted sums.
     n_refs = 1 if code == TIED else n_components
@@ -413,7 +397,43 @@ def label_statistics(X, sample_weight, labels, code, n_components):
 # Parallel drivers over blocks of tiles
 
 
-@njit(parallel=prange_only(), **NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS)
+def _statistics_layout(flat, n_components, n_features, shape):
+    """nk, s1 and s2 as views of one flat array (ordered_block_sums' partials)."""
+    n_first = n_components * n_features
+    nk = flat[:n_components]
+    s1 = flat[n_components : n_components + n_first].reshape((n_components, n_features))
+    s2 = flat[n_components + n_first :].reshape(shape)
+    return nk, s1, s2
+
+
+class _EStep(NamedTuple):
+    """The E-step pass's inputs (see ``em_statistics``)."""
+
+    X: np.ndarray
+    sample_weight: np.ndarray
+    log_weights: np.ndarray
+    means: np.ndarray
+    prec_chol: np.ndarray
+    log_det: np.ndarray
+    ref: np.ndarray
+    code: int
+
+
+@register_block_sums(_EStep)
+@njit(**NJIT_OPTIONS)
+def _e_step_block(args, start, stop, flat):
+    """One block's log-likelihood, and its statistics into ``flat``."""
+    n_components, n_features = args.means.shape
+    shape = kernel_shape(args.code, n_components, n_features)
+    nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
+    return _block_statistics(
+        args.X, args.sample_weight, start, stop, args.log_weights, args.means,
+        args.prec_chol, args.log_det, args.ref, args.code, nk, s1, s2,
+    )  # fmt: skip
+
+
+@njit(**NJIT_OPTIONS)
 def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
     """E-step fused with the sufficient statistics of the M-step.
 
@@ -444,41 +464,12 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     s2 : ndarray, layout of ``prec_chol``
         Second moments of x_i - ref_k (upper triangle for full and tied).
     """
-    n_samples, n_features = X.shape
-    n_components = means.shape[0]
-    shape = second_moment_shape(code, n_components, n_features)
-    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
-    log_likelihood = 0.0
-    nk = np.zeros(n_components)
-    s1 = np.zeros((n_components, n_features))
-    s2 = np.zeros(shape)
-    if n_blocks == 1:
-        # Small data: no parallel region to start.
-        log_likelihood = _block_statistics(
-            X, sample_weight, 0, n_samples, log_weights, means, prec_chol,
-            log_det, ref, code, nk, s1, s2,
-        )  # fmt: skip
-        return log_likelihood, nk, s1, s2
-    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
-        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
-        part_ll = np.zeros(n_batch)
-        part_nk = np.zeros((n_batch, n_components))
-        part_s1 = np.zeros((n_batch, n_components, n_features))
-        part_s2 = np.zeros((n_batch, shape[0], shape[1], shape[2]))
-        for c in prange(n_batch):
-            block_start = (first + c) * BLOCK_ROWS
-            part_ll[c] = _block_statistics(
-                X, sample_weight, block_start,
-                min(block_start + BLOCK_ROWS, n_samples),
-                log_weights, means, prec_chol, log_det, ref, code,
-                part_nk[c], part_s1[c], part_s2[c],
-            )  # fmt: skip
-        # Fixed order: the same sums for any number of threads.
-        for c in range(n_batch):
-            log_likelihood += part_ll[c]
-            nk += part_nk[c]
-            s1 += part_s1[c]
-            s2 += part_s2[c]
+    n_components, n_features = means.shape
+    shape = kernel_shape(code, n_components, n_features)
+    size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
+    e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code)
+    log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, np.float64)
+    nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
     return log_likelihood, nk, s1, s2
 
 

@@ -28,18 +28,17 @@ label (int32) and, while seeding, one distance.
 
 import functools
 import warnings
+from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
-    BLOCK_ROWS,
-    BLOCKS_PER_BATCH,
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
-    prange_only,
 )
+from ._reduction import ordered_block_sums, register_block_sums
 
 # Dot products as BLAS computes them: fused multiply-adds in feature order,
 # nothing reassociated.  Every other kernel rounds each operation as the
@@ -305,36 +304,49 @@ def _weighted_tile_sum(v, wc, n_rows):
 
 
 # ---------------------------------------------------------------------------
-# Passes over the rows, in parallel over blocks of tiles.  Partial sums are
-# kept per block and added in block order: the same bits for any number of
-# threads.
+# Passes over the rows, through ``fastgmm._reduction.ordered_block_sums``:
+# the same bits for any number of threads.
 
 
+class _SeedingPass(NamedTuple):
+    """The inputs of ``seeding_pass``."""
+
+    X: np.ndarray
+    mean: np.ndarray
+    sample_weight: np.ndarray
+    centres: np.ndarray
+    cc: np.ndarray
+    closest: np.ndarray
+
+
+@register_block_sums(_SeedingPass)
 @njit(**EXACT_NJIT_OPTIONS)
-def _seeding_block(X, mean, sample_weight, start, stop, centres, cc, closest, out):
+def _seeding_block(args, start, stop, out):
     """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
 
     With a single centre, ``closest`` takes the minimum too.
     """
+    X, closest, centres = args.X, args.closest, args.centres
     xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
     xx = np.empty(TILE_ROWS)
     d = np.empty(TILE_ROWS)
     nearest = np.empty(TILE_ROWS, dtype=closest.dtype)
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
-        _centred_tile(X, mean, t0, t0 + n_rows, xt)
+        _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
         _einsum_sq_norms(xt, n_rows, xx)
-        wc = _tile_weights(sample_weight, t0, t0 + n_rows)
+        wc = _tile_weights(args.sample_weight, t0, t0 + n_rows)
         for c in range(centres.shape[0]):
-            _seeding_distances(xt, n_rows, xx, centres[c], cc[c], d)
+            _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
             for b in range(n_rows):
                 nearest[b] = min(closest[t0 + b], closest.dtype.type(d[b]))
             out[c] += _weighted_tile_sum(nearest, wc, n_rows)
         if centres.shape[0] == 1:
             closest[t0 : t0 + n_rows] = nearest[:n_rows]
+    return 0.0
 
 
-@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -346,33 +358,31 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     sum.  One kernel, not two with a flag: a literal flag would compile it
     twice.
     """
-    n_samples = X.shape[0]
-    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
-    partial = np.zeros((n_blocks, centres.shape[0]))
-    # Small data: no parallel region to start.  (The first row as a variable:
-    # a literal 0 would compile the block kernel a second time.)
-    if n_blocks == 1:
-        _seeding_block(
-            X, mean, sample_weight, n_samples - n_samples, n_samples, centres, cc,
-            closest, partial[0],
-        )  # fmt: skip
-        return partial[0]
-    for block in prange(n_blocks):
-        start = block * BLOCK_ROWS
-        _seeding_block(
-            X, mean, sample_weight, start, min(start + BLOCK_ROWS, n_samples),
-            centres, cc, closest, partial[block],
-        )  # fmt: skip
-    pot = np.zeros(centres.shape[0])
-    for block in range(n_blocks):
-        pot += partial[block]
-    return pot
+    seeding = _SeedingPass(X, mean, sample_weight, centres, cc, closest)
+    return ordered_block_sums(seeding, X.shape[0], centres.shape[0], np.float64)[1]
 
 
+class _LloydPass(NamedTuple):
+    """The inputs of ``lloyd_pass``."""
+
+    X: np.ndarray
+    mean: np.ndarray
+    sample_weight: np.ndarray
+    centres: np.ndarray
+    cc: np.ndarray
+    labels: np.ndarray
+
+
+@register_block_sums(_LloydPass)
 @njit(**EXACT_NJIT_OPTIONS)
-def _lloyd_block(X, mean, sample_weight, start, stop, centres, cc, labels, sums,
-                 weights):  # fmt: skip
-    """Labels of one block's rows, and their weighted sums; labels changed."""
+def _lloyd_block(args, start, stop, flat):
+    """Labels of one block's rows, and their weighted sums; labels changed.
+
+    ``flat`` holds the sums of the rows of each cluster, then the clusters'
+    weights (see ``_lloyd_layout``).
+    """
+    X, labels = args.X, args.labels
+    sums, weights = _lloyd_layout(flat, args.centres.shape[0], X.shape[1])
     xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
     dot = np.empty(TILE_ROWS, dtype=X.dtype)
     best = np.empty(TILE_ROWS, dtype=X.dtype)
@@ -380,17 +390,24 @@ def _lloyd_block(X, mean, sample_weight, start, stop, centres, cc, labels, sums,
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
-        _centred_tile(X, mean, t0, t0 + n_rows, xt)
-        _nearest_centres(xt, n_rows, centres, cc, dot, best, label)
+        _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
+        _nearest_centres(xt, n_rows, args.centres, args.cc, dot, best, label)
         for b in range(n_rows):
             changed += labels[t0 + b] != label[b]
             labels[t0 + b] = label[b]
-        wc = _tile_weights(sample_weight, t0, t0 + n_rows)
+        wc = _tile_weights(args.sample_weight, t0, t0 + n_rows)
         _add_to_clusters(xt, n_rows, wc, label, sums, weights)
-    return changed
+    return np.float64(changed)
 
 
-@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS)
+def _lloyd_layout(flat, n_clusters, n_features):
+    """Cluster sums (n_clusters, n_features) and weights as views of ``flat``."""
+    n_sums = n_clusters * n_features
+    return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
+
+
+@njit(**EXACT_NJIT_OPTIONS)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
@@ -398,34 +415,13 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     sums cost little next to the distances, so the final relabelling, which
     does not need them, gets them too: one compiled kernel instead of two.)
     """
-    n_samples, n_features = X.shape
-    n_clusters = centres.shape[0]
-    n_blocks = (n_samples + BLOCK_ROWS - 1) // BLOCK_ROWS
-    sums = np.zeros((n_clusters, n_features), dtype=X.dtype)
-    weights = np.zeros(n_clusters, dtype=X.dtype)
-    if n_blocks == 1:  # small data: no parallel region (0 as a variable, as above)
-        changed = _lloyd_block(
-            X, mean, sample_weight, n_samples - n_samples, n_samples, centres, cc,
-            labels, sums, weights,
-        )  # fmt: skip
-        return changed, sums, weights
-    changed = 0
-    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
-        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
-        part_changed = np.zeros(n_batch, dtype=np.int64)
-        part_sums = np.zeros((n_batch, n_clusters, n_features), dtype=X.dtype)
-        part_weights = np.zeros((n_batch, n_clusters), dtype=X.dtype)
-        for c in prange(n_batch):
-            start = (first + c) * BLOCK_ROWS
-            part_changed[c] = _lloyd_block(
-                X, mean, sample_weight, start, min(start + BLOCK_ROWS, n_samples),
-                centres, cc, labels, part_sums[c], part_weights[c],
-            )  # fmt: skip
-        for c in range(n_batch):
-            changed += part_changed[c]
-            sums += part_sums[c]
-            weights += part_weights[c]
-    return changed, sums, weights
+    n_clusters, n_features = centres.shape
+    lloyd = _LloydPass(X, mean, sample_weight, centres, cc, labels)
+    changed, flat = ordered_block_sums(
+        lloyd, X.shape[0], n_clusters * (n_features + 1), X.dtype
+    )
+    sums, weights = _lloyd_layout(flat, n_clusters, n_features)
+    return np.int64(changed), sums, weights
 
 
 # ---------------------------------------------------------------------------

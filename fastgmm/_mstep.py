@@ -11,7 +11,15 @@ from numba import njit
 from scipy import linalg
 
 from ._config import EXACT_NJIT_OPTIONS
-from ._kernels import COVARIANCE_CODES, DIAG, FULL, SPHERICAL, TIED, second_moment_shape
+from ._covariance import (
+    COVARIANCE_CODES,
+    DIAG,
+    FULL,
+    SPHERICAL,
+    TIED,
+    from_kernel_layout,
+    to_kernel_layout,
+)
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -30,45 +38,6 @@ def ill_defined_error(dtype):
             " data instead of float32."
         )
     return ValueError(message)
-
-
-# ---------------------------------------------------------------------------
-# Layouts: scikit-learn's per covariance type, and the kernels' (n, m, d) one
-
-
-def to_kernel_layout(array, covariance_type, n_features):
-    """A covariance or precision Cholesky array in the kernels' layout.
-
-    (n_components, n_features, n_features) for 'full', (1, n_features,
-    n_features) for 'tied', (n_components, 1, n_features) for 'diag' and, with
-    the value repeated along the last axis, for 'spherical'.
-    """
-    if covariance_type == "full":
-        array3 = array
-    elif covariance_type == "tied":
-        array3 = array[None]
-    elif covariance_type == "diag":
-        array3 = array[:, None, :]
-    else:
-        array3 = np.repeat(array[:, None, None], n_features, axis=2)
-    return np.ascontiguousarray(array3)
-
-
-def second_moment_zeros(covariance_type, n_components, n_features):
-    """Zero second moments in the kernel layout (see ``to_kernel_layout``)."""
-    code = COVARIANCE_CODES[covariance_type]
-    return np.zeros(second_moment_shape.py_func(code, n_components, n_features))
-
-
-def from_kernel_layout(array3, covariance_type):
-    """Inverse of ``to_kernel_layout`` (a view)."""
-    if covariance_type == "full":
-        return array3
-    if covariance_type == "tied":
-        return array3[0]
-    if covariance_type == "diag":
-        return array3[:, 0, :]
-    return array3[:, 0, 0]
 
 
 # ---------------------------------------------------------------------------

@@ -3,14 +3,14 @@
 import numpy as np
 
 from . import _mstep
-from ._kernels import COVARIANCE_CODES
+from ._covariance import COVARIANCE_CODES, from_kernel_layout, to_kernel_layout
 
 
 class MixtureParameters:
     """Weights, means, covariances and precision Cholesky factors.
 
     Covariances and factors are held in the kernels' layout (see
-    ``fastgmm._mstep.to_kernel_layout``), with the log-weights and
+    ``fastgmm._covariance``), with the log-weights and
     log-determinants the kernels take; ``covariances`` and
     ``precisions_cholesky`` give scikit-learn's layout.  Build one with
     ``from_arrays`` (scikit-learn's layout) or ``from_statistics`` (an
@@ -45,9 +45,7 @@ class MixtureParameters:
         )
         covariances3 = None
         if covariances is not None:
-            covariances3 = _mstep.to_kernel_layout(
-                covariances, covariance_type, n_features
-            )
+            covariances3 = to_kernel_layout(covariances, covariance_type, n_features)
         log_weights = np.log(np.asarray(weights, dtype=np.float64))
         return cls(
             covariance_type, weights, means, covariances3, prec3, log_weights, log_det
@@ -63,11 +61,11 @@ class MixtureParameters:
 
     @property
     def covariances(self):
-        return _mstep.from_kernel_layout(self.covariances3, self.covariance_type)
+        return from_kernel_layout(self.covariances3, self.covariance_type)
 
     @property
     def precisions_cholesky(self):
-        return _mstep.from_kernel_layout(self.prec_chol, self.covariance_type)
+        return from_kernel_layout(self.prec_chol, self.covariance_type)
 
     def as_args(self):
         """The kernels' parameter arguments."""

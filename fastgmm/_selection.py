@@ -36,11 +36,11 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
 from ._init import InitialAssignment, initial_assignment
+from ._threads import check_n_jobs, thread_count
 from ._validation import CachedParameterValidation
-
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 
 # The keys of ``results_``, in order.
 RESULT_KEYS = (
@@ -239,8 +239,7 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
         """
         n_components = _check_n_components(self.n_components)
         covariance_types = _check_covariance_types(self.covariance_type)
-        if self.n_jobs == 0:
-            raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
+        check_n_jobs(self.n_jobs)
         X = validate_data(
             self, X, dtype=[np.float64, np.float32], order="C", ensure_min_samples=2
         )
@@ -314,7 +313,7 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
 
         config = get_config()
         first, rest = n_components[0], sorted(n_components[1:], reverse=True)
-        budget = _thread_budget(self.n_jobs)
+        budget = thread_count(self.n_jobs)
         workers = min(budget, len(rest))
         if workers > 1:
             n_jobs = max(1, budget // workers)
@@ -341,10 +340,14 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
             labels = _kmeans_labels(X, sample_weight, k, self.n_init, seed)
             init_time = (perf_counter() - t0) / len(covariance_types)
         for covariance_type in covariance_types:
-            model = self._candidate(k, covariance_type, seed, labels, n_jobs)
+            model = self._candidate(k, covariance_type, seed, n_jobs)
             t0 = perf_counter()
             try:
-                model.fit(X, sample_weight=sample_weight)
+                if labels is None:
+                    model.fit(X, sample_weight=sample_weight)
+                else:
+                    starts = [InitialAssignment(labels=run) for run in labels]
+                    model._fit_from_assignments(X, sample_weight, starts)
             except ValueError as exc:  # e.g. collapsed components
                 errors.append(f"n_components={k}, {covariance_type}: {exc}")
                 model = None
@@ -352,8 +355,6 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
             row = _result_row(model, k, covariance_type, X, sample_weight)
             row["fit_time"] = fit_time
             if model is not None:
-                if labels is not None:
-                    model = model.as_gaussian_mixture()
                 # The thread count used for the fit changes nothing in the
                 # model; later calls use the selector's.
                 model.n_jobs = self.n_jobs
@@ -363,7 +364,7 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
                 _print_candidate(row, self.criterion)
         return rows, models, errors
 
-    def _candidate(self, n_components, covariance_type, seed, kmeans_labels, n_jobs):
+    def _candidate(self, n_components, covariance_type, seed, n_jobs):
         params = {
             "n_components": n_components,
             "covariance_type": covariance_type,
@@ -375,11 +376,7 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
             "random_state": seed,
             "n_jobs": n_jobs,
         }
-        if kmeans_labels is None:
-            return GaussianMixture(**params)
-        model = _GivenKMeansMixture(**params)
-        model._kmeans_labels = kmeans_labels
-        return model
+        return GaussianMixture(**params)
 
     def fit_predict(self, X, y=None, sample_weight=None):
         """Fit the candidates, then predict the labels of X with the best.
@@ -525,60 +522,12 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
 # Shared k-means initialisation
 
 
-class _GivenKMeansMixture(GaussianMixture):
-    """A GaussianMixture that starts from given k-means labels.
-
-    ``_kmeans_labels`` holds the labels of each initialisation, drawn as
-    :func:`_kmeans_labels` draws them: the very labels a plain fit with the
-    same integer seed computes. Everything after the labels is the plain fit's
-    own code, so the fitted model is the same to the last bit.
-    """
-
-    def _initial_parameters(self, data, *args, **kwargs):
-        labels = self._kmeans_labels[self._n_initialised]
-        self._n_initialised += 1
-        return super()._initial_parameters(_GivenLabels(data, labels), *args, **kwargs)
-
-    def fit(self, X, y=None, sample_weight=None):
-        self._n_initialised = 0
-        return super().fit(X, y, sample_weight=sample_weight)
-
-    def as_gaussian_mixture(self):
-        """The fitted model as a plain GaussianMixture."""
-        model = GaussianMixture(**self.get_params())
-        state = {
-            key: value
-            for key, value in vars(self).items()
-            if key not in ("_kmeans_labels", "_n_initialised")
-        }
-        model.__dict__.update(state)
-        return model
-
-
-class _GivenLabels:
-    """A data source whose k-means initial labels are already known."""
-
-    def __init__(self, data, labels):
-        self._data = data
-        self._labels = labels
-
-    def __getattr__(self, name):
-        return getattr(self._data, name)
-
-    def initial_moments(
-        self, n_components, covariance_type, init_params, reg_covar, random_state
-    ):
-        return self._data.moments_of(
-            InitialAssignment(labels=self._labels), n_components, covariance_type,
-            reg_covar,
-        )  # fmt: skip
-
-
 def _kmeans_labels(X, sample_weight, n_components, n_init, seed):
     """The k-means labels of each initialisation of a fit seeded with ``seed``.
 
     The random state is consumed as the fit consumes it: one k-means per
-    initialisation, in order.
+    initialisation, in order.  A fit started from these labels is, to the
+    last bit, the fit that draws them itself.
     """
     random_state = check_random_state(seed)
     return [
@@ -598,15 +547,6 @@ def _seed(random_state):
     if isinstance(random_state, Integral) and not isinstance(random_state, bool):
         return int(random_state)
     return int(check_random_state(random_state).randint(np.iinfo(np.int32).max))
-
-
-def _thread_budget(n_jobs):
-    """Threads that ``n_jobs`` stands for, as GaussianMixture counts them."""
-    available = numba.config.NUMBA_NUM_THREADS
-    if n_jobs is None:
-        return numba.get_num_threads()
-    wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
-    return min(max(wanted, 1), available)
 
 
 def _concurrent_kernels_supported():

@@ -10,6 +10,8 @@ from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import validate_data
 
+from ._covariance import parameter_shape
+
 
 def _check_shape(param, param_shape, name):
     if param.shape != param_shape:
@@ -68,13 +70,11 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
         ensure_2d=False,
         allow_nd=covariance_type == "full",
     )
-    shapes = {
-        "full": (n_components, n_features, n_features),
-        "tied": (n_features, n_features),
-        "diag": (n_components, n_features),
-        "spherical": (n_components,),
-    }
-    _check_shape(precisions, shapes[covariance_type], "%s precision" % covariance_type)
+    _check_shape(
+        precisions,
+        parameter_shape(covariance_type, n_components, n_features),
+        "%s precision" % covariance_type,
+    )
     if covariance_type == "full":
         for precision in precisions:
             _check_symmetric_positive_definite(precision, covariance_type)

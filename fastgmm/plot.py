@@ -8,6 +8,8 @@ the functions use ``matplotlib.pyplot``'s current axes.
 
 import numpy as np
 
+from ._covariance import COVARIANCE_TYPES, full_matrices
+
 INSTALL_HINT = 'pip install "fastgmm[plot]"'
 
 
@@ -46,15 +48,9 @@ def full_covariances(model):
     covariances = np.asarray(model.covariances_, dtype=np.float64)
     n_components, n_features = np.shape(model.means_)
     covariance_type = model.covariance_type
-    if covariance_type == "full":
-        return covariances
-    if covariance_type == "tied":
-        return np.broadcast_to(covariances, (n_components, n_features, n_features))
-    if covariance_type == "diag":
-        return np.stack([np.diag(c) for c in covariances])
-    if covariance_type == "spherical":
-        return covariances[:, None, None] * np.eye(n_features)
-    raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    if covariance_type not in COVARIANCE_TYPES:
+        raise ValueError(f"unknown covariance_type {covariance_type!r}")
+    return full_matrices(covariances, covariance_type, n_components, n_features)
 
 
 def _best(model):

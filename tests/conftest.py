@@ -9,8 +9,13 @@ import pytest
 from sklearn.datasets import load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+import fastgmm
+from fastgmm._covariance import COVARIANCE_TYPES  # noqa: F401 - shared by the tests
+
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+# The message of the error a collapsed component raises (scikit-learn's).
+ILL_DEFINED = "ill-defined empirical covariance"
 
 # The fitted attributes every GaussianMixture exposes after fit.
 PARAMETER_ATTRIBUTES = (
@@ -89,6 +94,27 @@ def assert_valid_model(model, X):
     np.testing.assert_allclose(model.weights_.sum(), 1.0, rtol=1e-5)
 
 
+def noisy_centres(centres, n_samples, seed=0):
+    """Rows around given centres: each a randomly chosen centre plus N(0, I) noise.
+
+    ``np.random.default_rng(seed)`` draws every row's centre first, then the
+    standard normal noise, shape (n_samples, n_features).
+    """
+    centres = np.asarray(centres, dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, len(centres), size=n_samples)
+    return centres[labels] + rng.normal(size=(n_samples, centres.shape[1]))
+
+
+def fit(X, sample_weight=None, **params):
+    """A fastgmm GaussianMixture(**params) fitted on X, ConvergenceWarning silenced."""
+    model = fastgmm.GaussianMixture(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model.fit(X, sample_weight=sample_weight)
+    return model
+
+
 def fit_recording_warnings(estimator, X, **fit_params):
     """Fit and return the categories of the warnings raised during the fit."""
     with warnings.catch_warnings(record=True) as record:
@@ -114,6 +140,64 @@ def _atol(reference, atol_scale):
     return atol_scale * scale
 
 
+def assert_same_fit(
+    got,
+    expected,
+    rtol=1e-6,
+    *,
+    atol_scale=None,
+    lower_bound_rtol=None,
+    check_dtype=False,
+    check_trajectory=True,
+):
+    """Assert that two fitted models hold the same parameters and EM run.
+
+    Parameters are compared with ``rtol`` and an absolute slack of
+    ``atol_scale * max|param|`` for near-zero entries (default
+    ``atol_scale = 1e-3 * rtol``), and with ``check_dtype`` must have the
+    same dtype.  With ``check_trajectory`` the EM runs must also coincide:
+    same ``n_iter_``, ``converged_``, and ``lower_bound_`` / ``lower_bounds_``
+    within ``lower_bound_rtol`` (default ``rtol``).
+    """
+    if atol_scale is None:
+        atol_scale = 1e-3 * rtol
+    if lower_bound_rtol is None:
+        lower_bound_rtol = rtol
+    for name in PARAMETER_ATTRIBUTES:
+        value, reference = getattr(got, name), getattr(expected, name)
+        assert np.shape(value) == np.shape(reference), name
+        if check_dtype:
+            assert np.asarray(value).dtype == np.asarray(reference).dtype, name
+        np.testing.assert_allclose(
+            value,
+            reference,
+            rtol=rtol,
+            atol=_atol(reference, atol_scale),
+            err_msg=f"attribute {name}",
+        )
+    if check_trajectory:
+        assert got.n_iter_ == expected.n_iter_
+        assert bool(got.converged_) == bool(expected.converged_)
+        if np.isinf(expected.lower_bound_):
+            assert got.lower_bound_ == expected.lower_bound_
+        else:
+            np.testing.assert_allclose(
+                got.lower_bound_,
+                expected.lower_bound_,
+                rtol=lower_bound_rtol,
+                atol=0,
+            )
+        assert len(got.lower_bounds_) == len(expected.lower_bounds_)
+        if len(expected.lower_bounds_):
+            np.testing.assert_allclose(
+                np.asarray(got.lower_bounds_, dtype=np.float64),
+                np.asarray(expected.lower_bounds_, dtype=np.float64),
+                rtol=lower_bound_rtol,
+                atol=0,
+                err_msg="lower_bounds_",
+            )
+
+
 def assert_same_model(
     fast,
     sk,
@@ -127,47 +211,22 @@ def assert_same_model(
 ):
     """Assert that a fitted fastgmm model equals a fitted scikit-learn model.
 
-    Parameters are compared with ``rtol`` and an absolute slack of
-    ``atol_scale * max|param|`` for near-zero entries (default
-    ``atol_scale = 1e-3 * rtol``).  With
-    ``check_trajectory`` the EM runs must also coincide: same ``n_iter_``,
-    ``converged_``, and ``lower_bound_`` / ``lower_bounds_`` within
-    ``lower_bound_rtol``.  With ``X`` the fitted models must also predict alike
-    on X: same labels, close probabilities, log-likelihoods, BIC and AIC.
+    The same number of features, then ``assert_same_fit`` (parameters with
+    ``rtol`` and ``atol_scale``, dtypes with ``check_dtype``, the EM run with
+    ``check_trajectory`` and ``lower_bound_rtol``).  With ``X`` the fitted
+    models must also predict alike on X: same labels, close probabilities,
+    log-likelihoods, BIC and AIC.
     """
-    if atol_scale is None:
-        atol_scale = 1e-3 * rtol
     assert fast.n_features_in_ == sk.n_features_in_
-    for name in PARAMETER_ATTRIBUTES:
-        got, expected = getattr(fast, name), getattr(sk, name)
-        assert np.shape(got) == np.shape(expected), name
-        if check_dtype:
-            assert np.asarray(got).dtype == np.asarray(expected).dtype, name
-        np.testing.assert_allclose(
-            got,
-            expected,
-            rtol=rtol,
-            atol=_atol(expected, atol_scale),
-            err_msg=f"attribute {name}",
-        )
-    if check_trajectory:
-        assert fast.n_iter_ == sk.n_iter_
-        assert bool(fast.converged_) == bool(sk.converged_)
-        if np.isinf(sk.lower_bound_):
-            assert fast.lower_bound_ == sk.lower_bound_
-        else:
-            np.testing.assert_allclose(
-                fast.lower_bound_, sk.lower_bound_, rtol=lower_bound_rtol, atol=0
-            )
-        assert len(fast.lower_bounds_) == len(sk.lower_bounds_)
-        if len(sk.lower_bounds_):
-            np.testing.assert_allclose(
-                np.asarray(fast.lower_bounds_, dtype=np.float64),
-                np.asarray(sk.lower_bounds_, dtype=np.float64),
-                rtol=lower_bound_rtol,
-                atol=0,
-                err_msg="lower_bounds_",
-            )
+    assert_same_fit(
+        fast,
+        sk,
+        rtol,
+        atol_scale=atol_scale,
+        lower_bound_rtol=lower_bound_rtol,
+        check_dtype=check_dtype,
+        check_trajectory=check_trajectory,
+    )
     if X is not None:
         np.testing.assert_array_equal(fast.predict(X), sk.predict(X))
         np.testing.assert_allclose(
@@ -204,18 +263,25 @@ def assert_attributes_equal(before, after):
             assert value == other or (value != value and other != other), key
 
 
-def make_explicit_init(X, n_components, covariance_type, random_state=0):
+def make_explicit_init(
+    X, n_components, covariance_type, random_state=0, *, unit_precisions=False
+):
     """Fixed, valid initial parameters (weights, means, precisions) for X.
 
     Starting two fits from the same explicit parameters makes their EM
-    trajectories coincide whatever the initialisation method would do.
+    trajectories coincide whatever the initialisation method would do.  The
+    precisions are those of X's per-feature variances, or with
+    ``unit_precisions`` the identity.
     """
     rng = np.random.RandomState(random_state)
     n_samples, n_features = X.shape
     weights = rng.uniform(0.5, 1.5, size=n_components)
     weights /= weights.sum()
     means = X[rng.choice(n_samples, size=n_components, replace=False)].copy()
-    variances = X.var(axis=0) + 1e-3
+    if unit_precisions:
+        variances = np.ones(n_features)
+    else:
+        variances = X.var(axis=0) + 1e-3
     if covariance_type == "full":
         precisions = np.stack([np.diag(1.0 / variances)] * n_components)
     elif covariance_type == "tied":

@@ -1,21 +1,51 @@
-"""Slow, obviously correct NumPy references the tests compare fastgmm with."""
+"""Slow, obviously correct NumPy references the tests compare fastgmm with.
+
+Each function recomputes, one component or one cluster at a time and with
+plain NumPy/SciPy, something the package computes in compiled kernels.  They
+favour clarity over speed and are shared by every test module (``from naive
+import ...``; ``tests/`` is on ``sys.path`` through ``conftest.py``).
+"""
 
 import numpy as np
+from scipy import linalg
+from scipy.special import logsumexp
+
+# ---------------------------------------------------------------------------
+# Gaussian mixtures
+
+
+def naive_full_matrices(values, covariance_type, n_components, n_features):
+    """Per-component full matrices from any covariance type's parametrisation.
+
+    ``values`` are covariances, precisions or precision Cholesky factors in
+    scikit-learn's layout for ``covariance_type``; the result is an array of
+    shape (n_components, n_features, n_features): 'full' as given, 'tied'
+    repeated for every component, 'diag' as diagonal matrices and 'spherical'
+    as multiples of the identity.
+    """
+    values = np.asarray(values)
+    if covariance_type == "full":
+        return values
+    if covariance_type == "tied":
+        return np.broadcast_to(values, (n_components, n_features, n_features))
+    if covariance_type == "diag":
+        return np.stack([np.diag(row) for row in values])
+    return values[:, None, None] * np.eye(n_features)
 
 
 def naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type):
-    """log(weight_k) + log N(x | mean_k, (U U^T)^-1), one component at a time."""
+    """Weighted log-densities ``log(weight_k) + log N(x | mean_k, (U U^T)^-1)``.
+
+    Computed one component at a time from the precision Cholesky factors
+    ``prec_chol`` in scikit-learn's layout for ``covariance_type``, each
+    expanded to a full matrix ``U``; returns an array of shape (n_samples,
+    n_components).
+    """
     n_samples, n_features = X.shape
+    factors = naive_full_matrices(prec_chol, covariance_type, len(weights), n_features)
     out = np.empty((n_samples, len(weights)))
     for k in range(len(weights)):
-        if covariance_type == "full":
-            U = prec_chol[k]
-        elif covariance_type == "tied":
-            U = prec_chol
-        elif covariance_type == "diag":
-            U = np.diag(prec_chol[k])
-        else:
-            U = np.eye(n_features) * prec_chol[k]
+        U = factors[k]
         y = (X - means[k]) @ U
         log_det = np.log(np.abs(np.linalg.det(U)))
         out[:, k] = (
@@ -25,3 +55,181 @@ def naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type):
             - 0.5 * np.sum(y**2, axis=1)
         )
     return out
+
+
+def naive_e_step(X, weights, means, prec_chol, covariance_type):
+    """The E-step of a mixture with the given parameters, by NumPy and SciPy.
+
+    Returns ``(log_norm, resp, labels)``: each row's log-likelihood (the
+    ``logsumexp`` of ``naive_weighted_log_prob`` over the components), its
+    responsibilities ``exp(weighted log-prob - log_norm)``, and the index of
+    its most likely component.
+    """
+    wlp = naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type)
+    log_norm = logsumexp(wlp, axis=1)
+    resp = np.exp(wlp - log_norm[:, None])
+    return log_norm, resp, np.argmax(wlp, axis=1)
+
+
+def naive_moments(X, resp, covariance_type, ref, row_weights=None):
+    """Zeroth, first and second moments of responsibilities about ``ref``.
+
+    Returns ``(nk, s1, s2)`` in the compiled kernels' layout: ``nk`` the
+    column sums of ``resp``; ``s1[k]`` the sum of ``resp[:, k] * (x - ref[k])``;
+    ``s2`` the upper triangles of the per-component scatter matrices for
+    'full', shape (n_components, n_features, n_features), the scatter of all
+    rows about ``ref[0]`` (each row weighted by ``row_weights``, or by one)
+    for 'tied', shape (1, n_features, n_features), and the per-feature
+    squared deviations for 'diag' and 'spherical', shape (n_components, 1,
+    n_features).
+    """
+    n_components = resp.shape[1]
+    nk = resp.sum(axis=0)
+    s1 = np.stack([resp[:, k] @ (X - ref[k]) for k in range(n_components)])
+    if covariance_type == "full":
+        s2 = np.stack(
+            [
+                np.triu((resp[:, k, None] * (X - ref[k])).T @ (X - ref[k]))
+                for k in range(n_components)
+            ]
+        )
+    elif covariance_type == "tied":
+        d = X - ref[0]
+        weighted = d if row_weights is None else row_weights[:, None] * d
+        s2 = np.triu(weighted.T @ d)[None]
+    else:
+        s2 = np.stack([resp[:, k] @ (X - ref[k]) ** 2 for k in range(n_components)])
+        s2 = s2[:, None, :]
+    return nk, s1, s2
+
+
+def naive_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
+    """What one pass of the compiled EM statistics kernel returns, by NumPy.
+
+    The E-step of ``naive_e_step`` with the responsibilities multiplied by the
+    row weights ``w``, then their moments about ``ref`` (``naive_moments``);
+    returns ``(log_likelihood, nk, s1, s2, log_norm, resp)`` where
+    ``log_likelihood`` is the ``w``-weighted sum of the rows' ``log_norm``.
+    """
+    log_norm, resp, _ = naive_e_step(X, weights, means, prec_chol, covariance_type)
+    resp = resp * w[:, None]
+    nk, s1, s2 = naive_moments(X, resp, covariance_type, ref, row_weights=w)
+    return w @ log_norm, nk, s1, s2, log_norm, resp
+
+
+def naive_label_statistics(X, w, labels, covariance_type, n_components):
+    """Moments of one-hot responsibilities about each component's mean.
+
+    Rows labelled ``k`` belong to component ``k`` with their weight ``w``;
+    rows labelled -1 belong to none.  The reference point is each component's
+    weighted mean, or for 'tied' the weighted mean of all rows.  Returns
+    ``(nk, s1, s2, ref)``, the moments in ``naive_moments``'s layout, all in
+    float64.
+    """
+    X = X.astype(np.float64)
+    resp = np.zeros((len(X), n_components))
+    inside = labels >= 0
+    resp[np.flatnonzero(inside), labels[inside]] = 1.0
+    resp *= w[:, None]
+    nk = resp.sum(axis=0)
+    if covariance_type == "tied":
+        ref = np.repeat(np.average(X, axis=0, weights=w)[None], n_components, axis=0)
+    else:
+        ref = np.stack([resp[:, k] @ X / nk[k] for k in range(n_components)])
+    nk, s1, s2 = naive_moments(X, resp, covariance_type, ref, row_weights=w)
+    return nk, s1, s2, ref
+
+
+def naive_m_step(X, resp, covariance_type, reg_covar):
+    """scikit-learn's M-step formulas on explicit responsibilities.
+
+    Weights, means and covariances (with ``reg_covar`` added to the
+    variances) in scikit-learn's layout for ``covariance_type``, from the
+    data ``X`` and the responsibilities ``resp``, as
+    ``sklearn.mixture._gaussian_mixture`` computes them, including the
+    ``10 * eps`` it adds to every component's total responsibility.
+    """
+    nk = resp.sum(axis=0) + 10 * np.finfo(X.dtype).eps
+    means = resp.T @ X / nk[:, None]
+    n_features = X.shape[1]
+    if covariance_type == "full":
+        covariances = np.stack(
+            [
+                (resp[:, k] * (X - means[k]).T) @ (X - means[k]) / nk[k]
+                + reg_covar * np.eye(n_features)
+                for k in range(len(nk))
+            ]
+        )
+    elif covariance_type == "tied":
+        covariances = (X.T @ X - (nk * means.T) @ means) / nk.sum()
+        covariances += reg_covar * np.eye(n_features)
+    else:
+        covariances = (
+            resp.T @ (X * X) / nk[:, None]
+            - 2 * means * (resp.T @ X) / nk[:, None]
+            + means**2
+            + reg_covar
+        )
+        if covariance_type == "spherical":
+            covariances = covariances.mean(axis=1)
+    return nk / nk.sum(), means, covariances
+
+
+def naive_precision_cholesky(covariances, covariance_type):
+    """Precision Cholesky factors by SciPy, as scikit-learn computes them.
+
+    scikit-learn's ``_compute_precision_cholesky``: for 'full' and 'tied' the
+    upper-triangular transpose of the inverse of each covariance's lower
+    Cholesky factor, for 'diag' and 'spherical' ``1 / sqrt(covariances)``;
+    the result has the layout of ``covariances``.
+    """
+    if covariance_type in ("full", "tied"):
+        matrices = covariances if covariance_type == "full" else covariances[None]
+        factors = np.stack(
+            [
+                linalg.solve_triangular(
+                    linalg.cholesky(c, lower=True), np.eye(len(c)), lower=True
+                ).T
+                for c in matrices
+            ]
+        )
+        return factors if covariance_type == "full" else factors[0]
+    return 1.0 / np.sqrt(covariances)
+
+
+# ---------------------------------------------------------------------------
+# k-means
+
+
+def naive_seeding_distances(Xc, centre):
+    """Squared distances of the (centred) rows to one centre, in float64.
+
+    Rows and centre are upcast to float64 before the differences are taken,
+    so the result is the exact-as-possible reference for the distances a
+    k-means++ seeding pass keeps (non-negative by construction).
+    """
+    diff = Xc.astype(np.float64) - centre.astype(np.float64)
+    return (diff**2).sum(axis=1)
+
+
+def naive_nearest_centre(Xc, centres):
+    """Index of each (centred) row's nearest centre, as a Lloyd step finds it.
+
+    The argmin over the centres of ``|c|^2 - 2 x.c``, the squared distance
+    less the row's own ``|x|^2``, which is the expansion scikit-learn's and
+    fastgmm's Lloyd steps rank the centres by.
+    """
+    cc = np.einsum("ij,ij->i", centres, centres)
+    return np.argmin(cc - 2 * Xc @ centres.T, axis=1)
+
+
+def naive_cluster_sums(Xc, w, labels, n_clusters):
+    """Weighted sums of each cluster's rows, and each cluster's total weight.
+
+    Returns ``(sums, weights)``: ``sums[j]`` the sum of ``w * x`` over the
+    rows labelled ``j`` (in the dtype of ``Xc``, added in row order) and
+    ``weights[j]`` the sum of their ``w`` (a float64 ``np.bincount``).
+    """
+    sums = np.zeros((n_clusters, Xc.shape[1]), dtype=Xc.dtype)
+    np.add.at(sums, labels, Xc * w[:, None])
+    return sums, np.bincount(labels, weights=w, minlength=n_clusters)

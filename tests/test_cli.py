@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import COVARIANCE_TYPES, noisy_centres
 from numpy.testing import assert_allclose, assert_array_equal
 
 from fastgmm import GaussianMixture
@@ -16,10 +17,8 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _blobs(n=120, d=3, seed=0):
-    rng = np.random.default_rng(seed)
-    centers = np.array([[0.0] * d, [6.0] * d, [-6.0] + [3.0] * (d - 1)])
-    labels = rng.integers(0, 3, size=n)
-    return centers[labels] + rng.normal(size=(n, d))
+    """Three blobs in d dimensions."""
+    return noisy_centres([[0.0] * d, [6.0] * d, [-6.0] + [3.0] * (d - 1)], n, seed)
 
 
 def _sizes(stdout):
@@ -51,6 +50,19 @@ def _assert_one_error_line(captured):
     return errors[0]
 
 
+def _fit_error(capsys, *args):
+    """Run ``fastgmm fit ARGS``: it must fail, with one error line (returned)."""
+    assert main(["fit", *args]) != 0
+    return _assert_one_error_line(capsys.readouterr())
+
+
+def _fit_error_on_text(tmp_path, capsys, name, text, *args):
+    """``_fit_error`` on a file ``name`` in tmp_path holding ``text``."""
+    path = tmp_path / name
+    path.write_text(text)
+    return _fit_error(capsys, str(path), *args)
+
+
 def test_default_iris_fit(capsys):
     rc = main(["fit", "--random-state", "0"])
     captured = capsys.readouterr()
@@ -73,7 +85,7 @@ def test_default_iris_fit(capsys):
     assert "fastgmm: error" not in captured.err
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_covariance_types(capsys, covariance_type):
     rc = main(
         ["fit", "-k", "2", "--covariance-type", covariance_type, "--random-state", "1"]
@@ -205,50 +217,40 @@ def test_non_convergence_is_a_warning_not_an_error(capsys):
 
 
 def test_missing_file(tmp_path, capsys):
-    rc = main(["fit", str(tmp_path / "nope.csv")])
-    assert rc != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error(capsys, str(tmp_path / "nope.csv"))
     assert "nope.csv" in line and "no such file" in line
 
 
 def test_bad_csv_text(tmp_path, capsys):
-    path = tmp_path / "bad.csv"
-    path.write_text("a,b\n1.0,2.0\n3.0,banana\n4.0,5.0\n")
-    rc = main(["fit", str(path), "-k", "2"])
-    assert rc != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(
+        tmp_path, capsys, "bad.csv", "a,b\n1.0,2.0\n3.0,banana\n4.0,5.0\n", "-k", "2"
+    )
     assert "line 3" in line and "banana" in line
 
 
 def test_ragged_csv(tmp_path, capsys):
-    path = tmp_path / "ragged.csv"
-    path.write_text("1,2\n3,4\n5,6,7\n")
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(
+        tmp_path, capsys, "ragged.csv", "1,2\n3,4\n5,6,7\n", "-k", "1"
+    )
     assert "line 3" in line
 
 
 def test_empty_field_csv(tmp_path, capsys):
-    path = tmp_path / "holes.csv"
-    path.write_text("1,2\n3,\n5,6\n")
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(
+        tmp_path, capsys, "holes.csv", "1,2\n3,\n5,6\n", "-k", "1"
+    )
     assert "missing values" in line
 
 
 def test_binary_file_as_csv(tmp_path, capsys):
     path = tmp_path / "binary.csv"
     path.write_bytes(bytes(range(256)) * 4)
-    assert main(["fit", str(path)]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(path))
 
 
 @pytest.mark.parametrize("text", ["", "\n\n", "x,y\n"])
 def test_csv_without_data_rows(tmp_path, capsys, text):
-    path = tmp_path / "empty.csv"
-    path.write_text(text)
-    assert main(["fit", str(path)]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error_on_text(tmp_path, capsys, "empty.csv", text)
 
 
 @pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
@@ -257,32 +259,26 @@ def test_nan_or_inf_in_data(tmp_path, capsys, bad):
     X[5, 1] = bad
     path = tmp_path / "data.npy"
     np.save(path, X)
-    assert main(["fit", str(path), "-k", "2"]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error(capsys, str(path), "-k", "2")
     assert "NaN or infinite" in line
 
 
 def test_nan_in_csv(tmp_path, capsys):
-    path = tmp_path / "nan.csv"
-    path.write_text("x,y\n1,2\nnan,3\n4,5\n")
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(
+        tmp_path, capsys, "nan.csv", "x,y\n1,2\nnan,3\n4,5\n", "-k", "1"
+    )
     assert "NaN" in line
 
 
 def test_one_row(tmp_path, capsys):
-    path = tmp_path / "one.csv"
-    path.write_text("x,y\n1.0,2.0\n")
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(tmp_path, capsys, "one.csv", "x,y\n1.0,2.0\n", "-k", "1")
     assert "at least 2 samples" in line
 
 
 def test_more_components_than_samples(tmp_path, capsys):
     path = tmp_path / "few.npy"
     np.save(path, _blobs(n=5, d=2))
-    assert main(["fit", str(path), "-k", "6"]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(path), "-k", "6")
 
 
 @pytest.mark.parametrize(
@@ -291,35 +287,28 @@ def test_more_components_than_samples(tmp_path, capsys):
 def test_npy_wrong_dims_or_dtype(tmp_path, capsys, array):
     path = tmp_path / "bad.npy"
     np.save(path, array)
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(path), "-k", "1")
 
 
 def test_npy_with_pickled_objects_is_refused(tmp_path, capsys):
     path = tmp_path / "obj.npy"
     np.save(path, np.array([[1, None], [2, 3]], dtype=object), allow_pickle=True)
-    assert main(["fit", str(path), "-k", "1"]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(path), "-k", "1")
 
 
 def test_corrupt_npy(tmp_path, capsys):
     path = tmp_path / "corrupt.npy"
     path.write_bytes(b"\x93NUMPY\x01\x00garbage")
-    assert main(["fit", str(path)]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(path))
 
 
 def test_unsupported_extension(tmp_path, capsys):
-    path = tmp_path / "data.xlsx"
-    path.write_text("1,2\n3,4\n")
-    assert main(["fit", str(path)]) != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error_on_text(tmp_path, capsys, "data.xlsx", "1,2\n3,4\n")
     assert ".xlsx" in line
 
 
 def test_directory_as_data(tmp_path, capsys):
-    assert main(["fit", str(tmp_path)]) != 0
-    _assert_one_error_line(capsys.readouterr())
+    _fit_error(capsys, str(tmp_path))
 
 
 def test_unwritable_out_fails_before_fitting(tmp_path, capsys):
@@ -335,9 +324,7 @@ def test_value_error_from_fit_is_one_line(monkeypatch, capsys):
         raise ValueError("first line\nsecond line")
 
     monkeypatch.setattr(GaussianMixture, "fit", failing_fit)
-    rc = main(["fit"])
-    assert rc != 0
-    line = _assert_one_error_line(capsys.readouterr())
+    line = _fit_error(capsys)
     assert line == "fastgmm: error: first line second line"
 
 

@@ -10,7 +10,14 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import COVARIANCE_TYPES, INIT_PARAMS, PARAMETER_ATTRIBUTES
+from conftest import (
+    COVARIANCE_TYPES,
+    INIT_PARAMS,
+    assert_same_fit,
+    fit,
+    make_explicit_init,
+    noisy_centres,
+)
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
@@ -28,55 +35,25 @@ CENTRES = np.array([[0.0, 0.0, 0.0], [6.0, 6.0, 0.0], [-6.0, 6.0, 6.0], [0, -6, 
 
 def make_data(n_samples=3000, seed=0, dtype=np.float64):
     """Four well separated blobs in 3-D, offset from the origin."""
-    rng = np.random.default_rng(seed)
-    labels = rng.integers(0, len(CENTRES), size=n_samples)
-    X = CENTRES[labels] + rng.normal(size=(n_samples, 3)) + 100.0
+    X = noisy_centres(CENTRES, n_samples, seed) + 100.0
     return np.ascontiguousarray(X, dtype=dtype)
 
 
 def explicit_init(X, covariance_type, n_components=N_COMPONENTS):
-    rng = np.random.RandomState(0)
-    n_features = X.shape[1]
-    weights = rng.uniform(0.5, 1.5, size=n_components)
-    precisions = {
-        "full": np.tile(np.eye(n_features), (n_components, 1, 1)),
-        "tied": np.eye(n_features),
-        "diag": np.ones((n_components, n_features)),
-        "spherical": np.ones(n_components),
-    }[covariance_type]
-    return {
-        "weights_init": weights / weights.sum(),
-        "means_init": X[rng.choice(len(X), n_components, replace=False)],
-        "precisions_init": precisions,
-    }
-
-
-def fit(X, sample_weight=None, **params):
-    model = fastgmm.GaussianMixture(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return model.fit(X, sample_weight=sample_weight)
+    """Initial parameters from X's rows, with identity precisions."""
+    return make_explicit_init(X, n_components, covariance_type, unit_precisions=True)
 
 
 def assert_same_model(got, expected, rtol=1e-8, lower_bound_rtol=1e-10):
-    assert got.n_iter_ == expected.n_iter_
-    assert got.converged_ == expected.converged_
-    np.testing.assert_allclose(
-        got.lower_bound_, expected.lower_bound_, rtol=lower_bound_rtol
+    """``assert_same_fit`` with dtypes, and a ``rtol * max|param|`` slack."""
+    assert_same_fit(
+        got,
+        expected,
+        rtol,
+        atol_scale=rtol,
+        lower_bound_rtol=lower_bound_rtol,
+        check_dtype=True,
     )
-    np.testing.assert_allclose(
-        got.lower_bounds_, expected.lower_bounds_, rtol=lower_bound_rtol
-    )
-    for name in PARAMETER_ATTRIBUTES:
-        value = getattr(expected, name)
-        assert getattr(got, name).dtype == value.dtype, name
-        np.testing.assert_allclose(
-            getattr(got, name),
-            value,
-            rtol=rtol,
-            atol=rtol * np.max(np.abs(value)),
-            err_msg=name,
-        )
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -40,6 +40,7 @@ import numpy as np
 import pytest
 from conftest import (
     COVARIANCE_TYPES,
+    ILL_DEFINED,
     INIT_PARAMS,
     PARAMETER_ATTRIBUTES,
     assert_valid_model,
@@ -54,7 +55,7 @@ import fastgmm
 
 # Every message fastgmm may raise on valid arguments and finite data.
 USER_ERRORS = (
-    "ill-defined empirical covariance",  # a collapsed component, as scikit-learn
+    ILL_DEFINED,  # a collapsed component, as scikit-learn
     "Expected n_samples >= n_components",
     "while a minimum of 2 is required",  # one row: scikit-learn's check_array
     "at least n_components rows with positive sample_weight",
@@ -341,7 +342,7 @@ def test_zero_weight_rows_change_nothing(data, params):
         # Only a covariance that rounding decides may collapse in one fit and
         # not the other (scikit-learn's uncentred formulas, copied for the
         # one-row starts, on data far from the origin).
-        assert "ill-defined empirical covariance" in str(failures[0])
+        assert ILL_DEFINED in str(failures[0])
     if failures:
         return
     # Equal up to rounding only: the total weight is a pairwise NumPy sum and

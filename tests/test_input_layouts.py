@@ -1,36 +1,29 @@
 """Memory layouts and dtypes give the same model as a C-contiguous array."""
 
-import warnings
-
+import conftest
 import numpy as np
 import pytest
 import sklearn.mixture
-from conftest import COVARIANCE_TYPES, PARAMETER_ATTRIBUTES, load_dataset
-from sklearn.exceptions import ConvergenceWarning
+from conftest import (
+    COVARIANCE_TYPES,
+    PARAMETER_ATTRIBUTES,
+    assert_same_fit,
+    load_dataset,
+)
 
 import fastgmm
 
 
 def fit(X, **params):
-    model = fastgmm.GaussianMixture(n_components=3, random_state=0, **params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X)
-    return model
+    """Three components from random_state 0, ConvergenceWarning silenced."""
+    return conftest.fit(X, n_components=3, random_state=0, **params)
 
 
 def assert_models_equal(a, b, X_a, X_b):
     """Same parameters (to rounding) and same predictions on X_a / X_b."""
-    for name in PARAMETER_ATTRIBUTES:
-        got, expected = getattr(a, name), getattr(b, name)
-        assert got.dtype == expected.dtype, name
-        np.testing.assert_allclose(
-            got,
-            expected,
-            rtol=1e-12,
-            atol=1e-14 * np.max(np.abs(expected)),
-            err_msg=name,
-        )
+    assert_same_fit(
+        a, b, rtol=1e-12, atol_scale=1e-14, check_dtype=True, check_trajectory=False
+    )
     assert a.n_iter_ == b.n_iter_
     np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=1e-12)
     np.testing.assert_array_equal(a.predict(X_a), b.predict(X_b))

@@ -2,13 +2,12 @@
 
 import numpy as np
 import pytest
-from naive import naive_weighted_log_prob
-from scipy.special import logsumexp
+from conftest import COVARIANCE_TYPES
+from naive import naive_e_step, naive_label_statistics, naive_statistics
 
 from fastgmm import _kernels, _mstep
+from fastgmm._covariance import COVARIANCE_CODES, FULL
 from fastgmm._exp import exp_nonpositive
-
-COVARIANCE_TYPES = ["full", "tied", "diag", "spherical"]
 
 
 def random_precision_cholesky(rng, covariance_type, n_components, n_features):
@@ -29,29 +28,6 @@ def random_precision_cholesky(rng, covariance_type, n_components, n_features):
     return rng.uniform(0.5, 2.0, size=n_components)
 
 
-def naive_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
-    wlp = naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type)
-    log_norm = logsumexp(wlp, axis=1)
-    resp = np.exp(wlp - log_norm[:, None]) * w[:, None]
-    nk = resp.sum(axis=0)
-    s1 = np.stack([resp[:, k] @ (X - ref[k]) for k in range(len(weights))])
-    if covariance_type == "full":
-        s2 = np.stack(
-            [
-                np.triu((resp[:, k, None] * (X - ref[k])).T @ (X - ref[k]))
-                for k in range(len(weights))
-            ]
-        )
-    elif covariance_type == "tied":
-        d = X - ref[0]
-        s2 = np.triu((w[:, None] * d).T @ d)[None]
-    else:
-        s2 = np.stack([resp[:, k] @ (X - ref[k]) ** 2 for k in range(len(weights))])[
-            :, None, :
-        ]
-    return w @ log_norm, nk, s1, s2, log_norm, resp
-
-
 def kernel_inputs(rng, covariance_type, n_samples, n_features, n_components, dtype):
     X = rng.normal(size=(n_samples, n_features)).astype(dtype)
     weights = rng.dirichlet(np.ones(n_components))
@@ -60,6 +36,27 @@ def kernel_inputs(rng, covariance_type, n_samples, n_features, n_components, dty
         rng, covariance_type, n_components, n_features
     ).astype(dtype)
     return X, weights, means, prec_chol
+
+
+def kernel_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
+    """``(ll, nk, s1, s2)`` of the compiled kernel, from scikit-learn's layout.
+
+    ``w`` is the row weights, or an empty array for unit weights.
+    """
+    n_components, n_features = means.shape
+    prec3, log_det = _mstep.kernel_precisions(
+        prec_chol, covariance_type, n_components, n_features
+    )
+    return _kernels.em_statistics(
+        X,
+        w,
+        np.log(weights),
+        means,
+        prec3,
+        log_det,
+        ref,
+        COVARIANCE_CODES[covariance_type],
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -78,18 +75,14 @@ def test_em_statistics_matches_numpy(covariance_type, n_features, weighted):
         ref = np.broadcast_to(weights @ means, means.shape).copy()
     else:
         ref = means + 0.1
-    prec3, log_det = _mstep.kernel_precisions(
-        prec_chol, covariance_type, n_components, n_features
-    )
-    ll, nk, s1, s2 = _kernels.em_statistics(
+    ll, nk, s1, s2 = kernel_statistics(
         X,
         w if weighted else np.empty(0),
-        np.log(weights),
+        weights,
         means,
-        prec3,
-        log_det,
+        prec_chol,
+        covariance_type,
         ref,
-        _kernels.COVARIANCE_CODES[covariance_type],
     )
     expected = naive_statistics(X, w, weights, means, prec_chol, covariance_type, ref)
     np.testing.assert_allclose(ll, expected[0], rtol=1e-12)
@@ -106,16 +99,8 @@ def test_em_statistics_float32_accumulates_in_float64(covariance_type):
         rng, covariance_type, 5000, 4, 3, np.float32
     )
     ref = np.broadcast_to(weights @ means, means.shape).astype(np.float64)
-    prec3, log_det = _mstep.kernel_precisions(prec_chol, covariance_type, 3, 4)
-    ll, nk, s1, s2 = _kernels.em_statistics(
-        X,
-        np.empty(0),
-        np.log(weights),
-        means,
-        prec3,
-        log_det,
-        ref,
-        _kernels.COVARIANCE_CODES[covariance_type],
+    ll, nk, s1, s2 = kernel_statistics(
+        X, np.empty(0), weights, means, prec_chol, covariance_type, ref
     )
     expected = naive_statistics(
         X.astype(np.float64),
@@ -151,46 +136,15 @@ def test_score_rows_matches_numpy(covariance_type):
         means,
         prec3,
         log_det,
-        _kernels.COVARIANCE_CODES[covariance_type],
+        COVARIANCE_CODES[covariance_type],
         log_norm,
         resp,
         labels,
     )
-    wlp = naive_weighted_log_prob(X, weights, means, prec_chol, covariance_type)
-    np.testing.assert_allclose(log_norm, logsumexp(wlp, axis=1), rtol=1e-12)
-    np.testing.assert_allclose(
-        resp, np.exp(wlp - logsumexp(wlp, axis=1)[:, None]), atol=1e-13
-    )
-    np.testing.assert_array_equal(labels, np.argmax(wlp, axis=1))
-
-
-def naive_label_statistics(X, w, labels, covariance_type, n_components):
-    """Moments of one-hot responsibilities about each component's mean."""
-    X = X.astype(np.float64)
-    resp = np.zeros((len(X), n_components))
-    inside = labels >= 0
-    resp[np.flatnonzero(inside), labels[inside]] = 1.0
-    resp *= w[:, None]
-    nk = resp.sum(axis=0)
-    if covariance_type == "tied":
-        ref = np.repeat(np.average(X, axis=0, weights=w)[None], n_components, axis=0)
-    else:
-        ref = np.stack([resp[:, k] @ X / nk[k] for k in range(n_components)])
-    s1 = np.stack([resp[:, k] @ (X - ref[k]) for k in range(n_components)])
-    if covariance_type == "full":
-        s2 = np.stack(
-            [
-                np.triu((resp[:, k, None] * (X - ref[k])).T @ (X - ref[k]))
-                for k in range(n_components)
-            ]
-        )
-    elif covariance_type == "tied":
-        d = X - ref[0]
-        s2 = np.triu((w[:, None] * d).T @ d)[None]
-    else:
-        s2 = np.stack([resp[:, k] @ (X - ref[k]) ** 2 for k in range(n_components)])
-        s2 = s2[:, None, :]
-    return nk, s1, s2, ref
+    expected = naive_e_step(X, weights, means, prec_chol, covariance_type)
+    np.testing.assert_allclose(log_norm, expected[0], rtol=1e-12)
+    np.testing.assert_allclose(resp, expected[1], atol=1e-13)
+    np.testing.assert_array_equal(labels, expected[2])
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -205,7 +159,7 @@ def test_label_statistics_matches_numpy(covariance_type, n_features, weighted, d
     labels = rng.integers(-1, n_components, size=n_samples)
     labels[:n_components] = np.arange(n_components)
     w = rng.uniform(0.0, 3.0, size=n_samples) if weighted else np.ones(n_samples)
-    code = _kernels.COVARIANCE_CODES[covariance_type]
+    code = COVARIANCE_CODES[covariance_type]
     got = _kernels.label_statistics(
         X, w if weighted else np.empty(0), labels, code, n_components
     )
@@ -221,9 +175,7 @@ def test_label_statistics_one_point_per_component():
     X = np.arange(20.0).reshape(10, 2)
     labels = np.full(10, -1)
     labels[[7, 2, 5]] = [0, 1, 2]
-    nk, s1, s2, ref = _kernels.label_statistics(
-        X, np.empty(0), labels, _kernels.FULL, 3
-    )
+    nk, s1, s2, ref = _kernels.label_statistics(X, np.empty(0), labels, FULL, 3)
     np.testing.assert_array_equal(nk, [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(ref, X[[7, 2, 5]])
     np.testing.assert_array_equal(s1, 0.0)

@@ -12,6 +12,7 @@ import numba
 import numpy as np
 import pytest
 from conftest import load_dataset
+from naive import naive_cluster_sums, naive_nearest_centre, naive_seeding_distances
 from sklearn.cluster import KMeans
 from sklearn.cluster._k_means_common import _relocate_empty_clusters_dense
 from sklearn.datasets import make_blobs
@@ -287,12 +288,6 @@ def test_row_norms_are_einsums_bit_for_bit(dtype):
         )
 
 
-def naive_seeding_distances(Xc, centre):
-    """Squared distances of the (upcast) rows to a centre, clipped at zero."""
-    diff = Xc.astype(np.float64) - centre.astype(np.float64)
-    return (diff**2).sum(axis=1)
-
-
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_seeding_pass_against_naive(dtype, weighted):
@@ -383,12 +378,10 @@ def test_lloyd_pass_against_naive(dtype, n_samples):
     cc = np.einsum("ij,ij->i", centres, centres)
     labels = np.full(n_samples, -1, dtype=np.int32)
     changed, sums, weights = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels)
-    expected = np.argmin(cc - 2 * Xc @ centres.T, axis=1)
+    expected = naive_nearest_centre(Xc, centres)
     np.testing.assert_array_equal(labels, expected)
     assert changed == n_samples
-    expected_sums = np.zeros_like(centres)
-    np.add.at(expected_sums, labels, Xc * w[:, None])
-    expected_weights = np.bincount(labels, weights=w, minlength=7)
+    expected_sums, expected_weights = naive_cluster_sums(Xc, w, labels, 7)
     rtol = 1e-5 if dtype == np.float32 else 1e-12
     np.testing.assert_allclose(sums, expected_sums, rtol=rtol, atol=rtol * 10)
     np.testing.assert_allclose(weights, expected_weights, rtol=rtol)
@@ -412,9 +405,8 @@ def test_relocation_is_sklearn_bit_for_bit(dtype):
     Xc = np.ascontiguousarray(X - mean)
     centres = Xc[:6].copy()
     labels = rng.integers(0, 3, 700).astype(np.int32)  # clusters 3 to 5 empty
-    sums = np.zeros_like(centres)
-    np.add.at(sums, labels, Xc * w[:, None])
-    weights = np.bincount(labels, weights=w, minlength=6).astype(dtype)
+    sums, weights = naive_cluster_sums(Xc, w, labels, 6)
+    weights = weights.astype(dtype)
     expected_sums, expected_weights = sums.copy(), weights.copy()
     _relocate_empty_clusters_dense(
         Xc, w, centres, expected_sums, expected_weights, labels

@@ -13,8 +13,10 @@ import numpy as np
 import pytest
 from conftest import (
     COVARIANCE_TYPES,
+    ILL_DEFINED,
     PARAMETER_ATTRIBUTES,
     assert_valid_model,
+    fit,
     load_dataset,
     make_explicit_init,
 )
@@ -24,17 +26,6 @@ from hypothesis.extra import numpy as hnp
 from sklearn.exceptions import ConvergenceWarning
 
 import fastgmm
-
-ILL_DEFINED = "ill-defined empirical covariance"
-
-
-def fit(X, **params):
-    model = fastgmm.GaussianMixture(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X)
-    return model
-
 
 # --------------------------------------------------------------------------
 # Offset stability: a constant shift of the data must only shift the means.
@@ -276,7 +267,9 @@ def test_n_jobs_gives_bitwise_identical_model(covariance_type, large_X):
         X = large_X.astype(dtype)
         models = {}
         for n_jobs in (1, 2):
-            model = fastgmm.GaussianMixture(
+            models[n_jobs] = fit(
+                X,
+                sample_weight,
                 n_components=3,
                 covariance_type=covariance_type,
                 init_params="random_from_data",
@@ -285,10 +278,6 @@ def test_n_jobs_gives_bitwise_identical_model(covariance_type, large_X):
                 tol=0.0,
                 n_jobs=n_jobs,
             )
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                model.fit(X, sample_weight=sample_weight)
-            models[n_jobs] = model
         one = models[1]
         for n_jobs, other in models.items():
             for name in PARAMETER_ATTRIBUTES:

@@ -10,6 +10,7 @@ from conftest import (
     INIT_PARAMS,
     N_COMPONENTS,
     PARAMETER_ATTRIBUTES,
+    assert_same_fit,
     assert_same_model,
     fit_both,
     fit_recording_warnings,
@@ -25,19 +26,25 @@ def make_pair(**params):
     return fastgmm.GaussianMixture(**params), sklearn.mixture.GaussianMixture(**params)
 
 
+def assert_fits_like_sklearn(X, **params):
+    """fastgmm and scikit-learn, fitted alike on X, give the same model."""
+    fast, sk = make_pair(**params)
+    fit_both(fast, sk, X)
+    assert_same_model(fast, sk, X=X)
+
+
 @pytest.mark.parametrize("dataset", ["iris", "wine", "blobs"])
 @pytest.mark.parametrize("init_params", INIT_PARAMS)
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_same_trajectory_as_sklearn(dataset, covariance_type, init_params):
     X = load_dataset(dataset)
-    fast, sk = make_pair(
+    assert_fits_like_sklearn(
+        X,
         n_components=N_COMPONENTS[dataset],
         covariance_type=covariance_type,
         init_params=init_params,
         random_state=0,
     )
-    fit_both(fast, sk, X)
-    assert_same_model(fast, sk, X=X)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -55,15 +62,14 @@ def test_fit_predict_matches_sklearn_and_predict(covariance_type, iris):
 @pytest.mark.parametrize("init_params", ["kmeans", "random"])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_n_init_picks_the_same_best_run(covariance_type, init_params, iris):
-    fast, sk = make_pair(
+    assert_fits_like_sklearn(
+        iris,
         n_components=3,
         covariance_type=covariance_type,
         init_params=init_params,
         n_init=3,
         random_state=2,
     )
-    fit_both(fast, sk, iris)
-    assert_same_model(fast, sk, X=iris)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -71,7 +77,8 @@ def test_n_init_with_few_iterations(covariance_type, blobs):
     # Runs stopped after two iterations: the best lower bound still wins.
     # (random_state=2 keeps the best run clearly ahead of the second best, so
     # rounding cannot change which run is picked.)
-    fast, sk = make_pair(
+    assert_fits_like_sklearn(
+        blobs,
         n_components=4,
         covariance_type=covariance_type,
         init_params="random",
@@ -79,8 +86,6 @@ def test_n_init_with_few_iterations(covariance_type, blobs):
         max_iter=2,
         random_state=2,
     )
-    fit_both(fast, sk, blobs)
-    assert_same_model(fast, sk, X=blobs)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -143,11 +148,9 @@ INIT_SUBSETS = [
 def test_user_initial_parameters(covariance_type, given, iris):
     init = make_explicit_init(iris, 3, covariance_type, random_state=3)
     params = {name: init[name] for name in given}
-    fast, sk = make_pair(
-        n_components=3, covariance_type=covariance_type, random_state=0, **params
+    assert_fits_like_sklearn(
+        iris, n_components=3, covariance_type=covariance_type, random_state=0, **params
     )
-    fit_both(fast, sk, iris)
-    assert_same_model(fast, sk, X=iris)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -155,9 +158,9 @@ def test_user_initial_parameters_as_lists(covariance_type, iris):
     # Array-likes are accepted for the initial parameters, like in sklearn.
     init = make_explicit_init(iris, 3, covariance_type, random_state=4)
     params = {name: value.tolist() for name, value in init.items()}
-    fast, sk = make_pair(n_components=3, covariance_type=covariance_type, **params)
-    fit_both(fast, sk, iris)
-    assert_same_model(fast, sk, X=iris)
+    assert_fits_like_sklearn(
+        iris, n_components=3, covariance_type=covariance_type, **params
+    )
 
 
 @pytest.mark.parametrize("init_params", INIT_PARAMS)
@@ -195,34 +198,37 @@ def test_max_iter_reached_warns_like_sklearn(covariance_type, wine):
 
 @pytest.mark.parametrize("tol", [0.0, 1e-8, 1e-1])
 def test_tolerance_controls_stopping_like_sklearn(tol, blobs):
-    fast, sk = make_pair(
-        n_components=4, covariance_type="diag", tol=tol, max_iter=30, random_state=0
+    assert_fits_like_sklearn(
+        blobs,
+        n_components=4,
+        covariance_type="diag",
+        tol=tol,
+        max_iter=30,
+        random_state=0,
     )
-    fit_both(fast, sk, blobs)
-    assert_same_model(fast, sk, X=blobs)
 
 
 @pytest.mark.parametrize("reg_covar", [0.0, 1e-3, 1.0])
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_reg_covar_like_sklearn(covariance_type, reg_covar, iris):
-    fast, sk = make_pair(
+    assert_fits_like_sklearn(
+        iris,
         n_components=2,
         covariance_type=covariance_type,
         reg_covar=reg_covar,
         random_state=0,
     )
-    fit_both(fast, sk, iris)
-    assert_same_model(fast, sk, X=iris)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_single_component_and_single_feature(covariance_type, iris):
     for X, n_components in [(iris, 1), (iris[:, :1].copy(), 3)]:
-        fast, sk = make_pair(
-            n_components=n_components, covariance_type=covariance_type, random_state=0
+        assert_fits_like_sklearn(
+            X,
+            n_components=n_components,
+            covariance_type=covariance_type,
+            random_state=0,
         )
-        fit_both(fast, sk, X)
-        assert_same_model(fast, sk, X=X)
 
 
 def test_random_state_instance_is_consumed_like_sklearn(iris):
@@ -304,14 +310,7 @@ def test_float32_close_to_float64_fit(covariance_type, separated_blobs):
     fit32 = fastgmm.GaussianMixture(3, covariance_type=covariance_type, **init)
     fit64.fit(separated_blobs)
     fit32.fit(separated_blobs.astype(np.float32))
-    for name in PARAMETER_ATTRIBUTES:
-        np.testing.assert_allclose(
-            getattr(fit32, name),
-            getattr(fit64, name),
-            rtol=1e-4,
-            atol=1e-6 * np.max(np.abs(getattr(fit64, name))),
-            err_msg=name,
-        )
+    assert_same_fit(fit32, fit64, rtol=1e-4, atol_scale=1e-6, check_trajectory=False)
     np.testing.assert_array_equal(
         fit32.predict(separated_blobs), fit64.predict(separated_blobs)
     )

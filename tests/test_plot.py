@@ -8,6 +8,7 @@ import warnings
 import numpy as np
 import pytest
 from conftest import COVARIANCE_TYPES
+from naive import naive_full_matrices
 from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
@@ -114,13 +115,7 @@ def test_full_covariances(covariance_type, iris):
     covariances = full_covariances(model)
     assert covariances.shape == (2, 4, 4)
     # Inverse of the precisions, whatever the parametrisation.
-    precisions = model.precisions_
-    if covariance_type == "tied":
-        precisions = np.broadcast_to(precisions, (2, 4, 4))
-    elif covariance_type == "diag":
-        precisions = np.stack([np.diag(p) for p in precisions])
-    elif covariance_type == "spherical":
-        precisions = precisions[:, None, None] * np.eye(4)
+    precisions = naive_full_matrices(model.precisions_, covariance_type, 2, 4)
     for c, p in zip(covariances, precisions):
         np.testing.assert_allclose(c @ p, np.eye(4), atol=1e-8)
 

@@ -6,38 +6,13 @@ import numpy as np
 import pytest
 from conftest import (
     COVARIANCE_TYPES,
-    PARAMETER_ATTRIBUTES,
+    assert_same_fit,
+    fit,
     make_explicit_init,
 )
 from sklearn.exceptions import ConvergenceWarning
 
 import fastgmm
-
-
-def assert_same_fit(a, b, rtol, atol_scale=None):
-    if atol_scale is None:
-        atol_scale = 1e-3 * rtol
-    for name in PARAMETER_ATTRIBUTES:
-        expected = getattr(b, name)
-        np.testing.assert_allclose(
-            getattr(a, name),
-            expected,
-            rtol=rtol,
-            atol=atol_scale * np.max(np.abs(expected)),
-            err_msg=name,
-        )
-    assert a.n_iter_ == b.n_iter_
-    assert a.converged_ == b.converged_
-    np.testing.assert_allclose(a.lower_bound_, b.lower_bound_, rtol=rtol)
-    np.testing.assert_allclose(a.lower_bounds_, b.lower_bounds_, rtol=rtol)
-
-
-def fit(X, sample_weight=None, **params):
-    model = fastgmm.GaussianMixture(**params)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        model.fit(X, sample_weight=sample_weight)
-    return model
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

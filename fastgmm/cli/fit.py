@@ -5,10 +5,10 @@ from __future__ import annotations
 import sys
 import time
 
+from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm.cli.data import load_data
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 from fastgmm.cli.options import (
-    COVARIANCE_TYPES,
     add_data_argument,
     add_model_options,
     add_plot_option,

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 

@@ -1,0 +1,231 @@
+"""The EM engine: one driver for every mixture model and every data source.
+
+``fit_em`` runs scikit-learn's EM loop (``BaseMixture.fit_predict``): one run
+per initial state, E-step and M-step until the lower bound changes by less
+than ``tol``, the run with the highest lower bound kept, a
+``ConvergenceWarning`` when that run did not converge, and scikit-learn's
+progress messages.  It works over three inputs:
+
+- a *model* (``MixtureModel``): the few hooks in which mixtures differ,
+  all at the level of sufficient statistics, so that one compiled E-step
+  serves every model;
+- a *data source* (``DataSource``): where the rows live (in memory, Dask),
+  and the passes over them;
+- the *initial states*, one per run, given by the caller (parameters drawn
+  by the data source, computed from given labels or responsibilities, or a
+  previous fit's).
+
+The facades (``GaussianMixture``, ``GaussianMixtureIC``) validate, build the
+three inputs and turn the result into fitted attributes.
+"""
+
+import warnings
+from collections.abc import Iterable
+from time import time
+from typing import NamedTuple, Protocol
+
+import numpy as np
+from sklearn.exceptions import ConvergenceWarning
+
+
+class DataSource(Protocol):
+    """Where the rows live; every pass over them goes through here.
+
+    Implemented by ``fastgmm._data.InMemoryData`` (an array in this process)
+    and ``fastgmm._dask.DaskData`` (a Dask array's row blocks, on a cluster).
+
+    Attributes
+    ----------
+    dtype : numpy dtype
+        float32 or float64, the dtype of the fitted parameters.
+    n_samples : int
+    total_weight : float
+        The number of rows, or the sum of their weights.
+    parallel : bool
+        Whether the passes start threads in this process (BLAS is held to
+        one thread meanwhile).
+    """
+
+    dtype: np.dtype
+    n_samples: int
+    total_weight: float
+    parallel: bool
+
+    def initial_moments(
+        self, start, n_components, covariance_type, reg_covar, random_state
+    ):
+        """Weights, means and covariances (scikit-learn's layout) to start from.
+
+        ``start`` is an ``init_params`` name, drawn from ``random_state``, or
+        a ``fastgmm._init.InitialAssignment`` the caller computed (in-memory
+        data only).
+        """
+
+    def statistics(self, params, ref):
+        """The E-step: (sum_i w_i log p(x_i), nk, s1, s2) of ``params``.
+
+        Moments about ``ref``, as ``fastgmm._kernels.em_statistics`` returns
+        them, whatever ``params``' model: it passes its kernel arguments
+        (``params.as_args()``, ``params.code``).
+        """
+
+    def labels(self, params):
+        """The most probable component of each row."""
+
+
+class MixtureModel(Protocol):
+    """The hooks in which mixture models differ.
+
+    ``fastgmm._gaussian_model.GaussianModel`` implements them for maximum
+    likelihood.  A variational Bayesian mixture implements the same four:
+    its parameters give the E-step the Cholesky factor of the expected
+    precision and a per-component constant in place of the log-weight and
+    log-determinant, its ``m_step`` computes the posterior parameters from
+    the same statistics, and its ``lower_bound`` the evidence lower bound.
+    """
+
+    def reference(self, params):
+        """The point (n_components, n_features) each component's moments are
+        centred on in the next E-step."""
+
+    def m_step(self, statistics, data):
+        """New parameters from the E-step's (nk, s1, s2, ref)."""
+
+    def lower_bound(self, log_likelihood, statistics, params, data):
+        """The run's objective after an iteration.
+
+        ``log_likelihood`` and ``statistics`` come from the E-step with the
+        previous parameters, ``params`` are the new ones.
+        """
+
+
+class Start(NamedTuple):
+    """The initial state of one EM run."""
+
+    params: object
+    # The lower bound the first iteration's change is measured from.
+    lower_bound: float = -np.inf
+
+
+class EMRun(NamedTuple):
+    """The kept run of ``fit_em``."""
+
+    params: object
+    n_iter: int
+    lower_bound: float
+    lower_bounds: list
+    converged: bool
+
+
+def fit_em(
+    model: MixtureModel,
+    data: DataSource,
+    starts: Iterable,
+    *,
+    tol: float,
+    max_iter: int,
+    progress=None,
+) -> EMRun:
+    """Run EM from each initial state; return the run with the best bound.
+
+    Parameters
+    ----------
+    model : MixtureModel
+    data : DataSource
+    starts : iterable of Start
+        One per run, consumed lazily: a run's initial state is drawn after
+        the previous run ended, as scikit-learn draws it.
+    tol : float
+        A run converges when its lower bound changes by less than this.
+    max_iter : int
+        Iterations per run; with 0, the last initial state is the model.
+    progress : Progress, optional
+        Prints scikit-learn's progress messages.
+
+    Returns
+    -------
+    EMRun
+        With ``lower_bound=-inf`` and ``n_iter=0`` when ``max_iter`` is 0.
+    """
+    progress = progress or Progress(0, 1)
+    best = EMRun(None, 0, -np.inf, [], False)
+    for index, start in enumerate(starts):
+        progress.init_begin(index)
+        params, lower_bound = start
+        lower_bounds = []
+        converged = False
+        n_iter = 0
+        for n_iter in range(1, max_iter + 1):
+            previous_lower_bound = lower_bound
+            ref = model.reference(params)
+            log_likelihood, nk, s1, s2 = data.statistics(params, ref)
+            statistics = (nk, s1, s2, ref)
+            params = model.m_step(statistics, data)
+            lower_bound = model.lower_bound(log_likelihood, statistics, params, data)
+            lower_bounds.append(lower_bound)
+            change = lower_bound - previous_lower_bound
+            progress.iteration_end(n_iter, change)
+            if abs(change) < tol:
+                converged = True
+                break
+        if max_iter == 0:
+            # Without iterations the initial parameters are the model.
+            best = EMRun(params, 0, -np.inf, [], False)
+            continue
+        progress.init_end(lower_bound, converged)
+        if lower_bound > best.lower_bound or best.lower_bound == -np.inf:
+            best = EMRun(params, n_iter, lower_bound, lower_bounds, converged)
+    if not best.converged and max_iter > 0:
+        warnings.warn(
+            "Best performing initialization did not converge. "
+            "Try different init parameters, or increase max_iter, "
+            "tol, or check for degenerate data.",
+            ConvergenceWarning,
+        )
+    return best
+
+
+class Progress:
+    """scikit-learn's progress messages of an EM fit.
+
+    Parameters
+    ----------
+    verbose : int
+        1 prints each initialisation and every ``verbose_interval``-th
+        iteration; 2 or more adds the times and the lower bound's change.
+    verbose_interval : int
+    """
+
+    def __init__(self, verbose, verbose_interval):
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+
+    def init_begin(self, n_init):
+        if self.verbose >= 1:
+            print("Initialization %d" % n_init)
+        if self.verbose >= 2:
+            self._init_prev_time = time()
+            self._iter_prev_time = self._init_prev_time
+
+    def iteration_end(self, n_iter, diff_ll):
+        if n_iter % self.verbose_interval == 0:
+            if self.verbose == 1:
+                print("  Iteration %d" % n_iter)
+            elif self.verbose >= 2:
+                cur_time = time()
+                print(
+                    "  Iteration %d\t time lapse %.5fs\t ll change %.5f"
+                    % (n_iter, cur_time - self._iter_prev_time, diff_ll)
+                )
+                self._iter_prev_time = cur_time
+
+    def init_end(self, lb, init_has_converged):
+        converged_msg = "converged" if init_has_converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {converged_msg}.")
+        elif self.verbose >= 2:
+            t = time() - self._init_prev_time
+            print(
+                f"Initialization {converged_msg}. time lapse {t:.5f}s\t lower bound"
+                f" {lb:.5f}."
+            )

@@ -1,0 +1,107 @@
+"""The one parallel pass over the rows: blocks in threads, sums in block order.
+
+Every pass that adds something up over the rows (the E-step's statistics,
+a Lloyd step's cluster sums, a k-means++ potential) runs through
+``ordered_block_sums``.  Blocks hold a fixed number of rows
+(``BLOCK_ROWS``), never a share of the threads, and each block's partial
+sums are added to the total in block order: the result is the same to the
+last bit for any number of threads.
+
+A pass is a ``typing.NamedTuple`` class holding its inputs, registered with
+the compiled function that sums one block of rows::
+
+    class MyPass(NamedTuple):
+        X: np.ndarray
+
+    @register_block_sums(MyPass)
+    @njit(**NJIT_OPTIONS)
+    def _my_block(args, start, stop, out):
+        ...  # add the sums of rows start:stop into out; return a float
+
+    total, sums = ordered_block_sums(MyPass(X), X.shape[0], size, np.float64)
+
+The block function is found from the pass's type when the caller is
+compiled, so that the caller calls it directly: passing it as a first-class
+function value instead would make every caller impossible to cache.
+"""
+
+import numpy as np
+from numba import njit, prange
+from numba.extending import overload
+
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, prange_only
+
+# NamedTuple class of a pass -> its compiled block function.
+_BLOCK_SUMS = {}
+
+
+def register_block_sums(args_class):
+    """Register ``block_sums(args, start, stop, out) -> float`` for a pass."""
+
+    def register(block_sums):
+        _BLOCK_SUMS[args_class] = block_sums
+        return block_sums
+
+    return register
+
+
+def _block_sums(args, start, stop, out):
+    """The registered block function of ``type(args)`` (compiled code only)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(_block_sums)
+def _block_sums_of_pass(args, start, stop, out):
+    block_sums = _BLOCK_SUMS[args.instance_class]
+
+    def call(args, start, stop, out):
+        return block_sums(args, start, stop, out)
+
+    return call
+
+
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
+def ordered_block_sums(args, n_rows, size, dtype):
+    """Sum a pass's block function over the blocks of ``n_rows`` rows.
+
+    Parameters
+    ----------
+    args : NamedTuple
+        The pass (see the module docstring); its block function adds the
+        partial sums of rows ``start:stop`` into ``out`` (zeros of shape
+        (size,)) and returns one more partial sum, a float.  Blocks are
+        disjoint: it may also write per-row outputs.
+    n_rows : int
+    size : int
+        Length of the flat partial sums (the caller packs its arrays).
+    dtype : numpy dtype
+        Of the flat partial sums.
+
+    Returns
+    -------
+    total : float
+        Sum of the returned partials, in float64.
+    sums : ndarray of shape (size,)
+        Sum of the partial arrays.
+    """
+    n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
+    sums = np.zeros(size, dtype=dtype)
+    if n_blocks <= 1:
+        # Small data: no parallel region to start.  (The first row as a
+        # variable: a literal 0 would compile the block function again.)
+        return np.float64(_block_sums(args, n_rows - n_rows, n_rows, sums)), sums
+    total = 0.0
+    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
+        # A batch of blocks at a time bounds the memory of the partials.
+        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
+        part_total = np.zeros(n_batch)
+        part_sums = np.zeros((n_batch, size), dtype=dtype)
+        for c in prange(n_batch):
+            start = (first + c) * BLOCK_ROWS
+            stop = min(start + BLOCK_ROWS, n_rows)
+            part_total[c] = _block_sums(args, start, stop, part_sums[c])
+        for c in range(n_batch):
+            total += part_total[c]
+            for j in range(size):
+                sums[j] += part_sums[c, j]
+    return total, sums

@@ -1,0 +1,58 @@
+"""``n_jobs``: how many threads the compiled kernels run on."""
+
+import functools
+from contextlib import contextmanager, nullcontext
+
+import numba
+from threadpoolctl import ThreadpoolController
+
+
+def check_n_jobs(n_jobs):
+    """Refuse ``n_jobs=0``, which names no number of threads."""
+    if n_jobs == 0:
+        raise ValueError("n_jobs == 0 has no meaning; use None, -1 or >= 1.")
+
+
+def thread_count(n_jobs):
+    """The threads ``n_jobs`` stands for.
+
+    None is Numba's current count for this Python thread; negative values
+    count back from all threads as in joblib (-1 = all); the count is
+    clipped to 1..``NUMBA_NUM_THREADS``.
+    """
+    if n_jobs is None:
+        return numba.get_num_threads()
+    available = numba.config.NUMBA_NUM_THREADS
+    wanted = n_jobs if n_jobs > 0 else available + 1 + n_jobs
+    return min(max(wanted, 1), available)
+
+
+@functools.cache
+def _blas_controller():
+    """The loaded thread pools, found once: looking them up reads files."""
+    return ThreadpoolController()
+
+
+@contextmanager
+def kernel_threads(n_jobs, parallel=True):
+    """Run the kernels on ``n_jobs`` threads; restore the previous count after.
+
+    The setting is per Python thread and never touches global configuration.
+    With ``parallel`` (kernels that will start threads), BLAS is held to one
+    thread meanwhile: idle BLAS threads spinning between iterations would
+    take the cores from the kernels' threads.
+    """
+    previous = numba.get_num_threads()
+    if parallel:
+        blas_limit = _blas_controller().limit(limits=1, user_api="blas")
+    else:
+        blas_limit = nullcontext()
+    with blas_limit:
+        if n_jobs is None:
+            yield
+            return
+        numba.set_num_threads(thread_count(n_jobs))
+        try:
+            yield
+        finally:
+            numba.set_num_threads(previous)
