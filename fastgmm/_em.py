@@ -148,10 +148,10 @@ def fit_em(
         With ``lower_bound=-inf`` and ``n_iter=0`` when ``max_iter`` is 0.
     """
     progress = progress or Progress(0, 1)
-    best = EMRun(None, 0, -np.inf, [], False)
-    for index, start in enumerate(starts):
+    best_params, best_n_iter, best_lower_bounds = None, 0, []
+    max_lower_bound, best_converged = -np.inf, False
+    for index, (params, lower_bound) in enumerate(starts):
         progress.init_begin(index)
-        params, lower_bound = start
         lower_bounds = []
         converged = False
         n_iter = 0
@@ -164,25 +164,30 @@ def fit_em(
             lower_bound = model.lower_bound(log_likelihood, statistics, params, data)
             lower_bounds.append(lower_bound)
             change = lower_bound - previous_lower_bound
-            progress.iteration_end(n_iter, change)
+            if progress.verbose:
+                progress.iteration_end(n_iter, change)
             if abs(change) < tol:
                 converged = True
                 break
         if max_iter == 0:
             # Without iterations the initial parameters are the model.
-            best = EMRun(params, 0, -np.inf, [], False)
+            best_params = params
             continue
         progress.init_end(lower_bound, converged)
-        if lower_bound > best.lower_bound or best.lower_bound == -np.inf:
-            best = EMRun(params, n_iter, lower_bound, lower_bounds, converged)
-    if not best.converged and max_iter > 0:
+        if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+            max_lower_bound = lower_bound
+            best_params, best_n_iter = params, n_iter
+            best_lower_bounds, best_converged = lower_bounds, converged
+    if not best_converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
             "Try different init parameters, or increase max_iter, "
             "tol, or check for degenerate data.",
             ConvergenceWarning,
         )
-    return best
+    return EMRun(
+        best_params, best_n_iter, max_lower_bound, best_lower_bounds, best_converged
+    )
 
 
 class Progress:

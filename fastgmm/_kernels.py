@@ -433,7 +433,7 @@ def _e_step_block(args, start, stop, flat):
     )  # fmt: skip
 
 
-@njit(**NJIT_OPTIONS)
+@njit(parallel=prange_only(), **NJIT_OPTIONS)
 def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
     """E-step fused with the sufficient statistics of the M-step.
 
@@ -468,7 +468,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     shape = kernel_shape(code, n_components, n_features)
     size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
     e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code)
-    log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, np.float64)
+    log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
     nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
     return log_likelihood, nk, s1, s2
 

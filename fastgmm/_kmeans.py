@@ -37,6 +37,7 @@ from sklearn.exceptions import ConvergenceWarning
 from ._config import (
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
+    prange_only,
 )
 from ._reduction import ordered_block_sums, register_block_sums
 
@@ -346,7 +347,7 @@ def _seeding_block(args, start, stop, out):
     return 0.0
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -359,7 +360,8 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     twice.
     """
     seeding = _SeedingPass(X, mean, sample_weight, centres, cc, closest)
-    return ordered_block_sums(seeding, X.shape[0], centres.shape[0], np.float64)[1]
+    potentials = ordered_block_sums(seeding, X.shape[0], centres.shape[0], np.empty(0))
+    return potentials[1]
 
 
 class _LloydPass(NamedTuple):
@@ -407,7 +409,7 @@ def _lloyd_layout(flat, n_clusters, n_features):
     return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
@@ -418,7 +420,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     n_clusters, n_features = centres.shape
     lloyd = _LloydPass(X, mean, sample_weight, centres, cc, labels)
     changed, flat = ordered_block_sums(
-        lloyd, X.shape[0], n_clusters * (n_features + 1), X.dtype
+        lloyd, X.shape[0], n_clusters * (n_features + 1), X
     )
     sums, weights = _lloyd_layout(flat, n_clusters, n_features)
     return np.int64(changed), sums, weights

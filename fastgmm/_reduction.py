@@ -18,7 +18,9 @@ the compiled function that sums one block of rows::
     def _my_block(args, start, stop, out):
         ...  # add the sums of rows start:stop into out; return a float
 
-    total, sums = ordered_block_sums(MyPass(X), X.shape[0], size, np.float64)
+    @njit(parallel=prange_only(), **NJIT_OPTIONS)
+    def my_pass(X):
+        total, sums = ordered_block_sums(MyPass(X), X.shape[0], size, X)
 
 The block function is found from the pass's type when the caller is
 compiled, so that the caller calls it directly: passing it as a first-class
@@ -29,7 +31,7 @@ import numpy as np
 from numba import njit, prange
 from numba.extending import overload
 
-from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, prange_only
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
 
 # NamedTuple class of a pass -> its compiled block function.
 _BLOCK_SUMS = {}
@@ -60,9 +62,16 @@ def _block_sums_of_pass(args, start, stop, out):
     return call
 
 
-@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
-def ordered_block_sums(args, n_rows, size, dtype):
+# Inlined into each pass's entry point, which is compiled with
+# ``parallel=prange_only()``: its small-data path then enters no other
+# function compiled for threads (calling one, even without starting a thread,
+# costs about a microsecond).
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def ordered_block_sums(args, n_rows, size, like):
     """Sum a pass's block function over the blocks of ``n_rows`` rows.
+
+    Call it from a function compiled with ``parallel=prange_only()``, where
+    it is inlined, so that the blocks run in threads.
 
     Parameters
     ----------
@@ -74,8 +83,9 @@ def ordered_block_sums(args, n_rows, size, dtype):
     n_rows : int
     size : int
         Length of the flat partial sums (the caller packs its arrays).
-    dtype : numpy dtype
-        Of the flat partial sums.
+    like : ndarray
+        An array of the flat partial sums' dtype.  (An array, not a dtype:
+        a dtype argument makes every call allocate through a slow path.)
 
     Returns
     -------
@@ -84,8 +94,8 @@ def ordered_block_sums(args, n_rows, size, dtype):
     sums : ndarray of shape (size,)
         Sum of the partial arrays.
     """
+    sums = np.zeros(size, dtype=like.dtype)
     n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
-    sums = np.zeros(size, dtype=dtype)
     if n_blocks <= 1:
         # Small data: no parallel region to start.  (The first row as a
         # variable: a literal 0 would compile the block function again.)
@@ -95,7 +105,7 @@ def ordered_block_sums(args, n_rows, size, dtype):
         # A batch of blocks at a time bounds the memory of the partials.
         n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
         part_total = np.zeros(n_batch)
-        part_sums = np.zeros((n_batch, size), dtype=dtype)
+        part_sums = np.zeros((n_batch, size), dtype=like.dtype)
         for c in prange(n_batch):
             start = (first + c) * BLOCK_ROWS
             stop = min(start + BLOCK_ROWS, n_rows)
