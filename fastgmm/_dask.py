@@ -285,7 +285,7 @@ def _row_weights(sample_weight, n_rows):
 # the small objects every block gets.
 
 
-def _block_statistics(X, sample_weight, start, index, shared):
+def _block_e_step(X, sample_weight, start, index, shared):
     """The E-step kernel on one block: (log-likelihood, nk, s1, s2)."""
     (log_weights, means, prec_chol, log_det), ref, code = shared
     X = np.ascontiguousarray(X)
@@ -521,7 +521,7 @@ class DaskData:
     def statistics(self, params, ref):
         """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
         log_likelihood, nk, s1, s2 = self._map_reduce(
-            _block_statistics, (params.as_args(), ref, params.code)
+            _block_e_step, (params.as_args(), ref, params.code)
         )
         _check_finite(log_likelihood, nk, s1, s2)
         return log_likelihood, nk, s1, s2

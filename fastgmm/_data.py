@@ -37,7 +37,7 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False):
     out_log_norm = np.empty(n_samples if log_norm else 0)
     out_resp = np.empty((n_samples if resp else 0, n_components))
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
-    _kernels.score_rows(
+    _kernels.score_rows_into(
         X, *params.as_args(), params.code, out_log_norm, out_resp, out_labels
     )
     return out_log_norm, out_resp, out_labels

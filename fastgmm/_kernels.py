@@ -474,7 +474,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
 
 
 @njit(parallel=prange_only(), **NJIT_OPTIONS)
-def score_rows(
+def score_rows_into(
     X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
 ):
     """Per-row outputs of the mixture, written tile by tile.

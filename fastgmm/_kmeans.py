@@ -275,7 +275,7 @@ def _add_to_clusters(xt, n_rows, wc, label, sums, weights):
 
 
 @njit(**EXACT_NJIT_OPTIONS)
-def _tile_weights(sample_weight, start, stop):
+def _tile_weight_view(sample_weight, start, stop):
     """Weights of rows ``start:stop``; empty (unit weights) if ``sample_weight`` is."""
     if sample_weight.shape[0] == 0:
         return sample_weight
@@ -336,7 +336,7 @@ def _seeding_block(args, start, stop, out):
         n_rows = min(TILE_ROWS, stop - t0)
         _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
         _einsum_sq_norms(xt, n_rows, xx)
-        wc = _tile_weights(args.sample_weight, t0, t0 + n_rows)
+        wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
         for c in range(centres.shape[0]):
             _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
             for b in range(n_rows):
@@ -397,7 +397,7 @@ def _lloyd_block(args, start, stop, flat):
         for b in range(n_rows):
             changed += labels[t0 + b] != label[b]
             labels[t0 + b] = label[b]
-        wc = _tile_weights(args.sample_weight, t0, t0 + n_rows)
+        wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
         _add_to_clusters(xt, n_rows, wc, label, sums, weights)
     return np.float64(changed)
 

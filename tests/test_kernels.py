@@ -130,7 +130,7 @@ def test_score_rows_matches_numpy(covariance_type):
     log_norm = np.empty(n_samples)
     resp = np.empty((n_samples, n_components))
     labels = np.empty(n_samples, dtype=np.intp)
-    _kernels.score_rows(
+    _kernels.score_rows_into(
         X,
         np.log(weights),
         means,
