@@ -1,4 +1,4 @@
-"""The GaussianMixture estimator: validation, the EM driver, fitted attributes."""
+"""The GaussianMixture estimator: a scikit-learn facade over the EM engine."""
 
 import math
 from numbers import Integral, Real

@@ -30,6 +30,7 @@ from ._config import (
     TILES_PER_BLOCK,
     prange_only,
 )
+from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive
 from ._reduction import ordered_block_sums, register_block_sums
@@ -319,7 +320,7 @@ def _score_tile(
         log_norm = np.empty(n_rows)
         _normalise_rows(wlp, log_norm)
         if log_norm_out.shape[0] != 0:
-            log_norm_out[start:stop] = log_norm
+            copy_into(log_norm_out[start:stop], log_norm)
         if resp_out.shape[0] != 0:
             for k in range(n_components):
                 for b in range(n_rows):
@@ -365,10 +366,11 @@ def label_statistics(X, sample_weight, labels, code, n_components):
             ref[c, i] += w * X[b, i]
     for c in range(n_refs):
         if ref_weight[c] > 0:
-            ref[c] /= ref_weight[c]
+            for i in range(n_features):
+                ref[c, i] /= ref_weight[c]
     if code == TIED:
         for k in range(1, n_components):
-            ref[k] = ref[0]
+            copy_into(ref[k], ref[0])
     diff = np.empty(n_features)
     for b in range(n_samples):
         k = labels[b]

@@ -39,6 +39,7 @@ from ._config import (
     TILE_ROWS,
     prange_only,
 )
+from ._copy import copy_into
 from ._reduction import ordered_block_sums, register_block_sums
 
 # Dot products as BLAS computes them: fused multiply-adds in feature order,
@@ -343,7 +344,7 @@ def _seeding_block(args, start, stop, out):
                 nearest[b] = min(closest[t0 + b], closest.dtype.type(d[b]))
             out[c] += _weighted_tile_sum(nearest, wc, n_rows)
         if centres.shape[0] == 1:
-            closest[t0 : t0 + n_rows] = nearest[:n_rows]
+            copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
     return 0.0
 
 
@@ -529,7 +530,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
             if dtype(pots[t]) < current_pot:
                 best = t
                 current_pot = dtype(pots[t])
-        centres[c] = candidates[best]
+        copy_into(centres[c], candidates[best])
         seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
                      closest)  # fmt: skip
     return centres

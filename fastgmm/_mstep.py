@@ -11,6 +11,7 @@ from numba import njit
 from scipy import linalg
 
 from ._config import EXACT_NJIT_OPTIONS
+from ._copy import copy_into
 from ._covariance import (
     COVARIANCE_CODES,
     DIAG,
@@ -151,7 +152,7 @@ def _precision_factors(covariances, code, prec_chol):
         if code == FULL or code == TIED:
             if not _cholesky_factor(covariances[c], factor):
                 return False
-            prec_chol[c] = factor
+            copy_into(prec_chol[c], factor)
         else:
             for i in range(n_features):
                 if not covariances[c, 0, i] > 0.0:
@@ -193,9 +194,9 @@ def _iteration_m_step(
     weights64, means64, covariances64 = _moments(
         nk, s1, s2, ref, code, reg_covar, eps, -1.0
     )
-    weights[:] = weights64
-    means[:] = means64
-    covariances[:] = covariances64
+    copy_into(weights, weights64)
+    copy_into(means, means64)
+    copy_into(covariances, covariances64)
     n_components = nk.shape[0]
     if not _precision_factors(covariances64, code, prec_chol):
         return False, np.empty(0), np.empty(0)
