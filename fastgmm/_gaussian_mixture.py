@@ -28,6 +28,7 @@ from ._validation import (
     random_state_for,
     validate_rows,
 )
+from ._warmup import announce_compiling
 
 
 class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
@@ -319,6 +320,8 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             sample_weight = self._check_sample_weight(sample_weight, X)
             data = InMemoryData(X, sample_weight)
         model = self._model(data.X.shape[1])
+        if self.verbose:
+            announce_compiling()
         warm = self.warm_start and hasattr(self, "converged_")
         with (
             random_state_for(self.random_state) as random_state,

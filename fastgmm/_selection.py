@@ -41,6 +41,7 @@ from ._gaussian_mixture import GaussianMixture
 from ._init import InitialAssignment, initial_assignment
 from ._threads import check_n_jobs, thread_count
 from ._validation import CachedParameterValidation
+from ._warmup import announce_compiling
 
 # The keys of ``results_``, in order.
 RESULT_KEYS = (
@@ -257,6 +258,8 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
                 f"but got n_components = {list(n_components)}, n_samples = {n_rows}"
             )
         seed = _seed(self.random_state)
+        if self.verbose:
+            announce_compiling()
         share_kmeans = self.init_params == "kmeans" and len(covariance_types) > 1
 
         groups = self._fit_groups(

@@ -6,11 +6,12 @@ import argparse
 import os
 import sys
 
+from fastgmm.cli import compile as compile_command
 from fastgmm.cli import fit, select
 from fastgmm.cli.messages import PROG, CLIError, print_error
 
 # One module per command, in the order shown by --help.
-COMMANDS = (fit, select)
+COMMANDS = (fit, select, compile_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

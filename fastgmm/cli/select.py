@@ -157,6 +157,7 @@ def run(args):
         )
 
     from fastgmm import GaussianMixtureIC
+    from fastgmm._warmup import announce_compiling
 
     params = model_params(
         args,
@@ -165,6 +166,7 @@ def run(args):
         criterion=args.criterion,
     )
     selector = GaussianMixtureIC(**params)
+    announce_compiling()
     with warnings_reported_once(ignore=(_NOT_CONVERGED,)):
         t0 = time.perf_counter()
         selector.fit(X)

@@ -1,0 +1,114 @@
+"""Compiling the kernels on purpose, and telling when a fit will compile them.
+
+Numba compiles each kernel on its first use in an environment and caches the
+machine code (see README, "Compilation cache").  ``compile_kernels`` does all
+of that ahead of time, for image builds and cluster nodes;
+``kernels_cached`` tells whether a first fit will load kernels or compile
+them, so that the command line and ``verbose`` estimators can say so first.
+"""
+
+import functools
+import os
+import time
+import warnings
+
+import numpy as np
+
+from ._covariance import COVARIANCE_TYPES
+
+COMPILING_MESSAGE = "compiling fastgmm's kernels for this CPU (first run only)..."
+
+DTYPES = ("float64", "float32")
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _e_step_cache_index():
+    """Path of the E-step kernel's index in Numba's cache, or None if unknown."""
+    from . import _kernels
+
+    try:
+        return _kernels.em_statistics._cache._cache_file._index_path
+    except AttributeError:  # a Numba whose cache looks otherwise
+        return None
+
+
+def cache_directory():
+    """Where Numba caches fastgmm's machine code (``NUMBA_CACHE_DIR`` or
+    ``__pycache__`` beside the sources)."""
+    index = _e_step_cache_index()
+    return "(unknown)" if index is None else os.path.dirname(index)
+
+
+def kernels_cached():
+    """Whether Numba's cache holds the E-step kernel in this environment.
+
+    False means that a first fit compiles its kernels (tens of seconds).  A
+    cache that holds some kernels but not those of another dtype or
+    covariance type still answers True; so does a Numba whose cache cannot
+    be inspected.
+    """
+    index = _e_step_cache_index()
+    return index is None or os.path.exists(index)
+
+
+@functools.cache
+def _announced():
+    """Print ``COMPILING_MESSAGE`` once per process; True when printed."""
+    print(COMPILING_MESSAGE, flush=True)
+    return True
+
+
+def announce_compiling():
+    """Print ``COMPILING_MESSAGE`` (once per process) if kernels will compile."""
+    if not kernels_cached():
+        _announced()
+
+
+def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=None):
+    """Compile (or load) the kernels of every fit, prediction and score.
+
+    Each (dtype, covariance type) group fits a few rows with every
+    ``init_params``, with and without ``sample_weight``, then predicts and
+    scores, so that every kernel they use is compiled into Numba's cache.
+
+    Parameters
+    ----------
+    dtypes : iterable of {'float64', 'float32'}, default=('float64', 'float32')
+    covariance_types : iterable of str, default=all four
+    progress : callable, default=None
+        Called with one line of text per group: what was compiled and the
+        seconds it took.
+
+    Returns
+    -------
+    seconds : float
+        The time it all took.
+    """
+    from ._gaussian_mixture import GaussianMixture
+
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    rows = np.concatenate([rng.standard_normal((30, 3)) + 4 * c for c in range(2)])
+    weights = rng.uniform(0.5, 2.0, len(rows))
+    for dtype in dtypes:
+        X = rows.astype(dtype)
+        for covariance_type in covariance_types:
+            group_start = time.perf_counter()
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for init_params in _INIT_PARAMS:
+                    for sample_weight in (None, weights):
+                        model = GaussianMixture(
+                            2,
+                            covariance_type=covariance_type,
+                            init_params=init_params,
+                            max_iter=2,
+                            random_state=0,
+                        ).fit(X, sample_weight=sample_weight)
+                model.predict(X)
+                model.predict_proba(X)
+                model.score_samples(X)
+            if progress is not None:
+                seconds = time.perf_counter() - group_start
+                progress(f"{covariance_type:9s} {dtype}: {seconds:6.1f} s")
+    return time.perf_counter() - start

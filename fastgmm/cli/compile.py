@@ -1,0 +1,73 @@
+"""``fastgmm compile``: compile every kernel into Numba's cache ahead of use."""
+
+from __future__ import annotations
+
+import sys
+
+from fastgmm._covariance import COVARIANCE_TYPES
+from fastgmm.cli.select import covariance_types
+
+DTYPES = ("float64", "float32")
+
+
+def add_parser(subparsers):
+    """Register ``compile`` and its options.
+
+    Parameters
+    ----------
+    subparsers : argparse._SubParsersAction
+        From ``ArgumentParser.add_subparsers``.
+    """
+    p = subparsers.add_parser(
+        "compile",
+        help="compile every kernel into the cache (for images and cluster nodes)",
+        description=(
+            "Compile the kernels of every fit, prediction and score, for every "
+            "covariance type and dtype asked for, into Numba's cache, so that "
+            "later processes load them instead of compiling. Run it once where "
+            "fastgmm is installed (an image build, a new cluster node); it "
+            "prints one line per covariance type and dtype."
+        ),
+    )
+    p.add_argument(
+        "-c",
+        "--covariance-types",
+        type=covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="TYPES",
+        help="comma-separated covariance types (default: all)",
+    )
+    p.add_argument(
+        "--dtype",
+        choices=("all", *DTYPES),
+        default="all",
+        help="data types to compile for (default: all)",
+    )
+    p.set_defaults(func=run)
+
+
+def run(args):
+    """Compile the kernels ``args`` asks for, one progress line per group.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        Parsed by the ``compile`` sub-parser.
+
+    Returns
+    -------
+    int
+        0, the exit status.
+    """
+    from fastgmm._warmup import cache_directory, compile_kernels
+
+    dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
+    out = sys.stdout
+    print(f"cache:       {cache_directory()}", file=out, flush=True)
+
+    def progress(line):
+        print(f"compiled:    {line}", file=out, flush=True)
+
+    seconds = compile_kernels(dtypes, args.covariance_types, progress=progress)
+    print(f"total:       {seconds:.1f} s", file=out)
+    return 0
