@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from fastgmm._covariance import COVARIANCE_TYPES
-from fastgmm.cli.select import covariance_types
+from fastgmm.cli.options import add_covariance_types_option
 
 DTYPES = ("float64", "float32")
 
@@ -29,14 +28,7 @@ def add_parser(subparsers):
             "prints one line per covariance type and dtype."
         ),
     )
-    p.add_argument(
-        "-c",
-        "--covariance-types",
-        type=covariance_types,
-        default=list(COVARIANCE_TYPES),
-        metavar="TYPES",
-        help="comma-separated covariance types (default: all)",
-    )
+    add_covariance_types_option(p, "comma-separated covariance types (default: all)")
     p.add_argument(
         "--dtype",
         choices=("all", *DTYPES),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from fastgmm._covariance import COVARIANCE_TYPES
+
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
@@ -158,4 +160,40 @@ def add_plot_option(parser, what):
         default=None,
         help=f"save a picture of {what} to FILE (.png, .svg, .pdf, ...); "
         "needs matplotlib",
+    )
+
+
+def covariance_types(text):
+    """Argument type: comma-separated covariance types, or ``all``.
+
+    Parameters
+    ----------
+    text : str
+
+    Returns
+    -------
+    list of str
+        In the order given, without repeats.
+    """
+    if text.strip() == "all":
+        return list(COVARIANCE_TYPES)
+    types = [t.strip() for t in text.split(",") if t.strip()]
+    unknown = [t for t in types if t not in COVARIANCE_TYPES]
+    if not types or unknown:
+        raise argparse.ArgumentTypeError(
+            f"invalid covariance type {(unknown or [text])[0]!r}: choose from "
+            f"{', '.join(COVARIANCE_TYPES)} (comma-separated) or all"
+        )
+    return list(dict.fromkeys(types))
+
+
+def add_covariance_types_option(p, help_text):
+    """``-c/--covariance-types``: a comma-separated list, or ``all``."""
+    p.add_argument(
+        "-c",
+        "--covariance-types",
+        type=covariance_types,
+        default=list(COVARIANCE_TYPES),
+        metavar="TYPES",
+        help=help_text,
     )

@@ -6,10 +6,10 @@ import argparse
 import sys
 import time
 
-from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm.cli.data import load_data
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 from fastgmm.cli.options import (
+    add_covariance_types_option,
     add_data_argument,
     add_model_options,
     add_plot_option,
@@ -53,30 +53,6 @@ def k_values(text):
     return sorted(values)
 
 
-def covariance_types(text):
-    """Argument type: comma-separated covariance types, or ``all``.
-
-    Parameters
-    ----------
-    text : str
-
-    Returns
-    -------
-    list of str
-        In the order given, without repeats.
-    """
-    if text.strip() == "all":
-        return list(COVARIANCE_TYPES)
-    types = [t.strip() for t in text.split(",") if t.strip()]
-    unknown = [t for t in types if t not in COVARIANCE_TYPES]
-    if not types or unknown:
-        raise argparse.ArgumentTypeError(
-            f"invalid covariance type {(unknown or [text])[0]!r}: choose from "
-            f"{', '.join(COVARIANCE_TYPES)} (comma-separated) or all"
-        )
-    return list(dict.fromkeys(types))
-
-
 def add_parser(subparsers):
     """Register ``select`` and its options.
 
@@ -108,13 +84,9 @@ def add_parser(subparsers):
         help="numbers of components to try: a range such as 1..10, a list "
         "such as 2,3,5, or both (default: 1..10)",
     )
-    p.add_argument(
-        "-c",
-        "--covariance-types",
-        type=covariance_types,
-        default=list(COVARIANCE_TYPES),
-        metavar="TYPES",
-        help="comma-separated covariance types to try, e.g. full,diag "
+    add_covariance_types_option(
+        p,
+        "comma-separated covariance types to try, e.g. full,diag "
         "(default: all, i.e. full,tied,diag,spherical)",
     )
     p.add_argument(
