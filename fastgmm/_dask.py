@@ -551,6 +551,13 @@ class DaskData:
         The moments of the resulting responsibilities take one more pass
         (none for the single-row initialisations, except with 'tied').
         """
+        if not isinstance(init_params, str):
+            # Labels or responsibilities per row would be arrays the size of
+            # the data: Dask fits draw their own initialisations.
+            raise TypeError(
+                "Dask data draws its own initialisation; given initial "
+                "responsibilities are for in-memory data only."
+            )
         if init_params == "kmeans":
             centres = self._kmeans_centres(n_components, random_state)
             stats = self._initial_statistics(

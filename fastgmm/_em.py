@@ -77,7 +77,7 @@ class MixtureModel(Protocol):
     """The hooks in which mixture models differ.
 
     ``fastgmm._gaussian_model.GaussianModel`` implements them for maximum
-    likelihood.  A variational Bayesian mixture implements the same four:
+    likelihood.  A variational Bayesian mixture implements the same three:
     its parameters give the E-step the Cholesky factor of the expected
     precision and a per-component constant in place of the log-weight and
     log-determinant, its ``m_step`` computes the posterior parameters from

@@ -405,3 +405,17 @@ def test_bad_sample_weight(weights, message):
     X = da.from_array(make_data(10), chunks=(4, 3))
     with pytest.raises(ValueError, match=message):
         fastgmm.GaussianMixture(2).fit(X, sample_weight=weights)
+
+
+def test_given_initial_responsibilities_are_refused_for_dask_data():
+    # The shared k-means labels of GaussianMixtureIC are per row, in memory;
+    # a Dask fit must say so rather than fall back to another initialisation.
+    da = pytest.importorskip("dask.array")
+    from fastgmm._init import InitialAssignment
+
+    X = da.from_array(np.random.default_rng(0).normal(size=(60, 2)), chunks=30)
+    labels = np.repeat([0, 1], 30)
+    with pytest.raises(TypeError, match="in-memory data only"):
+        fastgmm.GaussianMixture(2)._fit_from_assignments(
+            X, None, [InitialAssignment(labels=labels)]
+        )
