@@ -4,6 +4,7 @@ Run from the repository root::
 
     python benchmarks/cold_start.py            # median of 5 processes each
     python benchmarks/cold_start.py --runs 9 --empty-cache-runs 3
+    python benchmarks/cold_start.py --per-kernel   # where compiling goes
 
 Each library runs in fresh interpreters (alternating, after one untimed
 fastgmm run so that Numba's cache is warm).  A process times, in order:
@@ -20,6 +21,10 @@ processes with an empty Numba cache of their own (``NUMBA_CACHE_DIR`` in a
 new temporary directory): importing fastgmm and fitting iris (every kernel
 the fit needs is compiled), and ``fastgmm compile`` (every kernel); and, from
 the table above, the warm-cache import and fit against scikit-learn's.
+
+``--per-kernel`` instead fits iris once with an empty cache and prints the
+seconds Numba spent compiling each kernel (its own time, not counting the
+kernels it calls, which are listed on their own lines).
 """
 
 from __future__ import annotations
@@ -102,6 +107,56 @@ def seconds_with_empty_cache(command):
         return time.perf_counter() - start
 
 
+PER_KERNEL = """
+import json, time
+from numba.core import event
+from sklearn.datasets import load_iris
+from fastgmm import GaussianMixture
+
+X = load_iris().data
+with event.install_recorder("numba:compile") as recorder:
+    start = time.perf_counter()
+    GaussianMixture(n_components=3, random_state=0).fit(X)
+    total = time.perf_counter() - start
+own, stack = {}, []
+for at, ev in recorder.buffer:
+    if ev.is_start:
+        stack.append([at, 0.0])
+        continue
+    began, nested = stack.pop()
+    spent = at - began
+    name = ev.data["dispatcher"].py_func.__qualname__
+    own[name] = own.get(name, 0.0) + spent - nested
+    if stack:
+        stack[-1][1] += spent
+print(json.dumps({"total": total, "own": own}))
+"""
+
+
+def print_per_kernel():
+    """Seconds of compiling per kernel in one empty-cache fit of iris."""
+    with tempfile.TemporaryDirectory(prefix="fastgmm-cold-") as cache:
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        out = subprocess.run(
+            [sys.executable, "-c", PER_KERNEL],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    own = sorted(result["own"].items(), key=lambda item: -item[1])
+    width = max(len(name) for name, _ in own)
+    print("empty cache: seconds compiling each kernel for one fit of iris\n")
+    print(f"| {'kernel':{width}s} | seconds |")
+    print(f"|{'-' * (width + 2)}|---------|")
+    for name, seconds in own:
+        print(f"| {name:{width}s} | {seconds:7.2f} |")
+    compiled = sum(seconds for _, seconds in own)
+    print(f"| {'all kernels':{width}s} | {compiled:7.2f} |")
+    print(f"| {'the whole fit':{width}s} | {result['total']:7.2f} |")
+
+
 def print_targets(runs, warm_ratio):
     """The three start-up targets, each the median of ``runs`` processes."""
     first_fit = [
@@ -149,7 +204,15 @@ def main(argv=None):
         default=3,
         help="processes per empty-cache target (0 leaves the targets out)",
     )
+    parser.add_argument(
+        "--per-kernel",
+        action="store_true",
+        help="only print the seconds spent compiling each kernel (empty cache)",
+    )
     args = parser.parse_args(argv)
+    if args.per_kernel:
+        print_per_kernel()
+        return
 
     run("fastgmm")  # fills Numba's cache if it is empty
     results = {"sklearn": [], "fastgmm": []}

@@ -424,11 +424,11 @@ class _EStep(NamedTuple):
 
 @register_block_sums(_EStep)
 @njit(**NJIT_OPTIONS)
-def _e_step_block(args, start, stop, flat):
-    """One block's log-likelihood, and its statistics into ``flat``."""
+def _e_step_block(args, start, stop, out):
+    """One block's log-likelihood, and its statistics into ``out``."""
     n_components, n_features = args.means.shape
     shape = kernel_shape(args.code, n_components, n_features)
-    nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
+    nk, s1, s2 = _statistics_layout(out, n_components, n_features, shape)
     return _block_statistics(
         args.X, args.sample_weight, start, stop, args.log_weights, args.means,
         args.prec_chol, args.log_det, args.ref, args.code, nk, s1, s2,

@@ -378,14 +378,14 @@ class _LloydPass(NamedTuple):
 
 @register_block_sums(_LloydPass)
 @njit(**EXACT_NJIT_OPTIONS)
-def _lloyd_block(args, start, stop, flat):
+def _lloyd_block(args, start, stop, out):
     """Labels of one block's rows, and their weighted sums; labels changed.
 
-    ``flat`` holds the sums of the rows of each cluster, then the clusters'
+    ``out`` holds the sums of the rows of each cluster, then the clusters'
     weights (see ``_lloyd_layout``).
     """
     X, labels = args.X, args.labels
-    sums, weights = _lloyd_layout(flat, args.centres.shape[0], X.shape[1])
+    sums, weights = _lloyd_layout(out, args.centres.shape[0], X.shape[1])
     xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
     dot = np.empty(TILE_ROWS, dtype=X.dtype)
     best = np.empty(TILE_ROWS, dtype=X.dtype)

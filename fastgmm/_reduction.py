@@ -33,15 +33,32 @@ from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
 
-# NamedTuple class of a pass -> its compiled block function.
-_BLOCK_SUMS = {}
-
-
 def register_block_sums(args_class):
-    """Register ``block_sums(args, start, stop, out) -> float`` for a pass."""
+    """Register ``block_sums(args, start, stop, out) -> float`` for a pass.
+
+    Its parameters must have those names (Numba matches an implementation's
+    parameter names to the generic function's).
+
+    ``block_sums`` is a dispatcher; its Python function becomes the
+    implementation of ``_block_sums`` for ``args_class``, compiled with the
+    same options.  (A wrapper that called the dispatcher would put one more
+    function, and one more optimisation of the block code, in every
+    compilation of the pass.)
+    """
 
     def register(block_sums):
-        _BLOCK_SUMS[args_class] = block_sums
+        options = {
+            key: value
+            for key, value in block_sums.targetoptions.items()
+            if key in ("fastmath", "error_model", "boundscheck")
+        }
+
+        @overload(_block_sums, jit_options=options)
+        def _block_sums_of(args, start, stop, out):
+            if getattr(args, "instance_class", None) is args_class:
+                return block_sums.py_func
+            return None
+
         return block_sums
 
     return register
@@ -50,16 +67,6 @@ def register_block_sums(args_class):
 def _block_sums(args, start, stop, out):
     """The registered block function of ``type(args)`` (compiled code only)."""
     raise NotImplementedError("called from compiled code only")
-
-
-@overload(_block_sums)
-def _block_sums_of_pass(args, start, stop, out):
-    block_sums = _BLOCK_SUMS[args.instance_class]
-
-    def call(args, start, stop, out):
-        return block_sums(args, start, stop, out)
-
-    return call
 
 
 # Inlined into each pass's entry point, which is compiled with
