@@ -33,6 +33,7 @@ from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
 
+
 def register_block_sums(args_class):
     """Register ``block_sums(args, start, stop, out) -> float`` for a pass.
 
