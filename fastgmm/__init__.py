@@ -6,9 +6,15 @@ Importing the package compiles nothing; kernels compile (or load from Numba's
 cache) on first use.
 """
 
+from ._batch import BatchGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._selection import GaussianMixtureIC
 
 __version__ = "0.1.0"
 
-__all__ = ["GaussianMixture", "GaussianMixtureIC", "__version__"]
+__all__ = [
+    "BatchGaussianMixture",
+    "GaussianMixture",
+    "GaussianMixtureIC",
+    "__version__",
+]

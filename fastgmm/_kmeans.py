@@ -152,6 +152,20 @@ def column_mean_var(X):
     return mean, var
 
 
+@njit(**EXACT_NJIT_OPTIONS)
+def kmeans_tolerance(variances, tol):
+    """KMeans's absolute tolerance ``np.mean(variances) * tol``, bit for bit.
+
+    The mean and the product are rounded in the variances' dtype, as NumPy
+    rounds them.
+    """
+    dtype = variances.dtype.type
+    if tol == 0:
+        return dtype(0)
+    total = _pairwise_sum(variances, dtype(0), False)
+    return dtype(np.float64(total) / variances.shape[0]) * dtype(tol)
+
+
 @functools.cache
 def _sum_of_ones(n, dtype):
     """``np.ones(n, dtype).sum()`` without the array (inexact in float32 past 2**24)."""
@@ -677,7 +691,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=
         weights = np.ascontiguousarray(sample_weight, dtype=dtype)
         total_weight = weights.sum()
     mean, variances = column_mean_var(X)
-    tol = np.mean(variances) * tol if tol != 0 else 0
+    tol = kmeans_tolerance(variances, tol)
 
     # k-means++: choice(n_samples, p=w / w.sum()) draws one uniform number,
     # then uniform(size=n_trials) draws n_trials for each further centre

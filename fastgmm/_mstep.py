@@ -352,10 +352,9 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
 
 def precisions_from_cholesky(prec_chol, covariance_type):
     """Precision matrices U U^T (or squared diagonals)."""
-    if covariance_type == "full":
-        return prec_chol @ np.swapaxes(prec_chol, 1, 2)
-    if covariance_type == "tied":
-        return prec_chol @ prec_chol.T
+    if covariance_type in ("full", "tied"):
+        # Leading axes allowed (a batch of mixtures).
+        return prec_chol @ np.swapaxes(prec_chol, -1, -2)
     return prec_chol**2
 
 

@@ -1,0 +1,813 @@
+"""``BatchGaussianMixture``: many independent mixtures fitted in one call."""
+
+import time
+import warnings
+
+import numba
+import numpy as np
+from sklearn.base import BaseEstimator, _fit_context
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.utils._param_validation import StrOptions
+from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
+
+from . import _batch_kernels as kernels
+from . import _mstep
+from ._config import BLOCK_ROWS
+from ._covariance import COVARIANCE_CODES, kernel_shape, n_parameters
+from ._data import InMemoryData
+from ._em import Start, fit_em
+from ._gaussian_mixture import GaussianMixture
+from ._gaussian_model import GaussianModel
+from ._parameters import MixtureParameters
+from ._threads import check_n_jobs, kernel_threads, thread_count
+from ._validation import (
+    _is_seed,
+    check_means,
+    check_precisions,
+    check_random_state,
+    check_weights,
+)
+from ._warmup import announce_compiling
+
+# fit_status_ values, and what they mean.
+STATUS_MESSAGES = {
+    "fitted": "fitted",
+    "too_few_rows": "fewer rows than n_components (or than 2)",
+    "too_few_weights": "fewer rows with positive sample_weight than n_components",
+    "non_finite": "non-finite values (NaN or infinity) in its rows",
+    "ill_defined": "ill-defined empirical covariance (collapsed or singleton "
+    "samples); try fewer components, a larger reg_covar, or scaled data",
+}
+
+_SINGLE_NDIM = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
+
+
+class _ReplayedDraws:
+    """Stands for a RandomState in ``kmeans_labels``: returns recorded draws."""
+
+    def __init__(self, draws):
+        self._draws = list(draws)
+
+    def random_sample(self, size=None):
+        return self._draws.pop(0)
+
+
+class BatchGaussianMixture(BaseEstimator):
+    """Many independent Gaussian mixtures, one per group of rows, in one call.
+
+    Each group's mixture is the one :class:`fastgmm.GaussianMixture` with the
+    same parameters fits on that group's rows alone (an integer
+    ``random_state`` seeds every group as it would seed that separate fit);
+    the groups are fitted in parallel on all threads.
+
+    Parameters
+    ----------
+    n_components, covariance_type, tol, reg_covar, max_iter, n_init, \
+init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
+        As for :class:`fastgmm.GaussianMixture`.  A ``RandomState`` (or
+        ``None``) is consumed group after group, in the order of ``groups_``.
+        ``verbose`` prints one line before and one after the fit.
+    weights_init, means_init, precisions_init : array-like, default=None
+        As for :class:`fastgmm.GaussianMixture`, the same for every group, or
+        one per group with a leading axis of length n_groups.
+    errors : {'warn', 'raise'}, default='warn'
+        What a group that cannot be fitted does: with 'warn' its parameters
+        are NaN, ``fit_status_`` says why, and one warning names every such
+        group; with 'raise' the first one raises a ``ValueError`` naming it.
+
+    Attributes
+    ----------
+    groups_ : ndarray of shape (n_groups,)
+        The sorted distinct group labels.
+    weights_ : ndarray of shape (n_groups, n_components)
+    means_ : ndarray of shape (n_groups, n_components, n_features)
+    covariances_, precisions_, precisions_cholesky_ : ndarray
+        Shape (n_groups, *shape of GaussianMixture's attribute).
+    converged_ : ndarray of shape (n_groups,), bool
+    n_iter_ : ndarray of shape (n_groups,), int
+    lower_bound_ : ndarray of shape (n_groups,)
+    lower_bounds_ : ndarray of shape (n_groups, max_iter)
+        The kept run's lower bound after each iteration, NaN after its last.
+    fit_status_ : ndarray of shape (n_groups,), str
+        'fitted', or why the group's parameters are NaN: 'too_few_rows',
+        'too_few_weights', 'non_finite', 'ill_defined'.
+    n_features_in_ : int
+
+    Notes
+    -----
+    Groups of at most 4,096 rows (one block of the kernels) are fitted in
+    parallel, a group per thread, largest first; larger groups are fitted
+    one after another, each with the multi-threaded kernels of a single fit.
+    The rows are copied once, sorted by group (none when already sorted).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from fastgmm import BatchGaussianMixture
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.standard_normal((600, 2))
+    >>> groups = np.repeat(["a", "b", "c"], 200)
+    >>> bgm = BatchGaussianMixture(n_components=2, random_state=0).fit(X, groups)
+    >>> bgm.means_.shape
+    (3, 2, 2)
+    >>> bgm.predict(X, groups).shape
+    (600,)
+    """
+
+    _parameter_constraints: dict = {
+        **GaussianMixture._parameter_constraints,
+        "errors": [StrOptions({"warn", "raise"})],
+    }
+
+    def __init__(
+        self,
+        n_components=1,
+        *,
+        covariance_type="full",
+        tol=1e-3,
+        reg_covar=1e-6,
+        max_iter=100,
+        n_init=1,
+        init_params="kmeans",
+        weights_init=None,
+        means_init=None,
+        precisions_init=None,
+        random_state=None,
+        warm_start=False,
+        verbose=0,
+        verbose_interval=10,
+        n_jobs=None,
+        errors="warn",
+    ):
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.random_state = random_state
+        self.warm_start = warm_start
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
+        self.n_jobs = n_jobs
+        self.errors = errors
+
+    # ------------------------------------------------------------------
+    # Fitting
+
+    def fit(self, X, groups=None, sample_weight=None):
+        """Fit one mixture per group.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or \
+                (n_groups, n_samples_per_group, n_features)
+            The rows; a 3-D array holds one group per leading index and then
+            takes no ``groups``.
+        groups : array-like of shape (n_samples,), default=None
+            The group of each row: labels of any type ``np.unique`` sorts.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Non-negative weight of each row (for a 3-D ``X``, of shape
+            (n_groups, n_samples_per_group)).
+
+        Returns
+        -------
+        self : object
+        """
+        previous_state = self.__dict__.copy()
+        try:
+            return self._fit(X, groups, sample_weight)
+        except BaseException:
+            # A failed fit leaves an earlier fitted model as it was.
+            self.__dict__.clear()
+            self.__dict__.update(previous_state)
+            raise
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def _fit(self, X, groups, sample_weight):
+        check_n_jobs(self.n_jobs)
+        X, groups_, group_of_row = _rows_and_groups(X, groups, allow_nan=True)
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(
+                np.reshape(sample_weight, -1) if np.ndim(sample_weight) == 2
+                else sample_weight,
+                X, dtype=np.float64, ensure_non_negative=True,
+            )  # fmt: skip
+        layout = _GroupLayout(group_of_row, len(groups_))
+        X = layout.sorted_rows(X)
+        if sample_weight is not None:
+            sample_weight = layout.sorted_rows(sample_weight)
+        warm = self.warm_start and hasattr(self, "converged_")
+        if warm and not np.array_equal(groups_, self.groups_):
+            raise ValueError(
+                "warm_start=True needs the groups of the previous fit; "
+                f"got {len(groups_)} groups, the previous fit had "
+                f"{len(self.groups_)}."
+            )
+        self.groups_ = groups_
+        self.n_features_in_ = X.shape[1]
+        if self.verbose:
+            announce_compiling()
+            print(f"Fitting {len(groups_)} groups of {X.shape[0]} rows in all")
+        started = time.perf_counter()
+        fit = _BatchFit(self, X, sample_weight, layout, warm)
+        fit.run()
+        self._store(fit)
+        self._report(fit, time.perf_counter() - started)
+        return self
+
+    def _store(self, fit):
+        """Fitted attributes from the kernel-layout results (NaN where failed)."""
+        failed = fit.status_names != "fitted"
+        weights, means, covariances3, prec3 = fit.out[:4]
+        for array in (weights, means, covariances3, prec3):
+            array[failed] = np.nan
+        self.weights_ = weights
+        self.means_ = means
+        self.covariances_ = np.ascontiguousarray(
+            _from_kernel_layout(covariances3, self.covariance_type)
+        )
+        self.precisions_cholesky_ = np.ascontiguousarray(
+            _from_kernel_layout(prec3, self.covariance_type)
+        )
+        self.precisions_ = _mstep.precisions_from_cholesky(
+            self.precisions_cholesky_, self.covariance_type
+        )
+        self.converged_ = fit.converged & ~failed
+        self.n_iter_ = np.where(failed, 0, fit.n_iter)
+        self.lower_bound_ = np.where(failed, np.nan, fit.lower_bound)
+        fit.lower_bounds[failed] = np.nan
+        self.lower_bounds_ = fit.lower_bounds
+        self.fit_status_ = fit.status_names
+
+    def _report(self, fit, seconds):
+        """The one warning per kind of trouble, or the error of errors='raise'."""
+        failed = np.flatnonzero(self.fit_status_ != "fitted")
+        if len(failed) and self.errors == "raise":
+            g = failed[0]
+            raise ValueError(
+                f"Group {_label(self.groups_[g])!r} could not be fitted: "
+                f"{STATUS_MESSAGES[self.fit_status_[g]]}."
+            )
+        if len(failed):
+            listed = ", ".join(
+                f"{_label(self.groups_[g])!r} ({self.fit_status_[g]})"
+                for g in failed[:10]
+            )
+            more = f" and {len(failed) - 10} more" if len(failed) > 10 else ""
+            warnings.warn(
+                f"{len(failed)} of {len(self.groups_)} groups could not be "
+                f"fitted: {listed}{more}. Their parameters are NaN; "
+                "fit_status_ says why.",
+                UserWarning,
+                stacklevel=3,
+            )
+        if fit.few_distinct.any():
+            warnings.warn(
+                f"k-means found fewer distinct clusters than n_components in "
+                f"{int(fit.few_distinct.sum())} groups. Possibly due to "
+                "duplicate points in X.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        not_converged = ~self.converged_ & (self.fit_status_ == "fitted")
+        if self.max_iter > 0 and not_converged.any():
+            warnings.warn(
+                f"Best performing initialization did not converge in "
+                f"{int(not_converged.sum())} of {len(self.groups_)} groups. Try "
+                "different init parameters, or increase max_iter, tol, or "
+                "check for degenerate data.",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        if self.verbose:
+            print(
+                f"Fitted {len(self.groups_) - len(failed)} of {len(self.groups_)} "
+                f"groups in {seconds:.2f} s; {int(self.converged_.sum())} converged"
+            )
+
+    def _group_parameters(self, g):
+        """Group g's fitted parameters, to start a warm fit from."""
+        return MixtureParameters.from_arrays(
+            self.weights_[g], self.means_[g], self.precisions_cholesky_[g],
+            self.covariance_type, self.covariances_[g],
+        )  # fmt: skip
+
+    # ------------------------------------------------------------------
+    # Using the fitted models
+
+    def _score(self, X, groups, log_norm=False, resp=False, labels=False):
+        """Per-row outputs, each row scored by its group's mixture."""
+        check_is_fitted(self, "converged_")
+        X, group_index = self._rows_of_fitted_groups(X, groups)
+        layout = _GroupLayout(group_index, len(self.groups_))
+        Xs = layout.sorted_rows(X)
+        n, n_components = X.shape[0], self.n_components
+        out_log_norm = np.full(n if log_norm else 0, np.nan)
+        out_resp = np.full((n if resp else 0, n_components), np.nan)
+        out_labels = np.full(n if labels else 0, -1, dtype=np.intp)
+        log_weights, prec3, log_det = self._kernel_parameters()
+        fitted = self.fit_status_ == "fitted"
+        order = layout.largest_first(fitted & (layout.counts > 0))
+        code = COVARIANCE_CODES[self.covariance_type]
+        with kernel_threads(self.n_jobs):
+            kernels.score_groups(
+                Xs, layout.bounds, order, log_weights, self.means_, prec3, log_det,
+                code, out_log_norm, out_resp, out_labels,
+            )  # fmt: skip
+        return tuple(
+            layout.unsorted_rows(a) for a in (out_log_norm, out_resp, out_labels)
+        )
+
+    def _kernel_parameters(self):
+        """Log-weights, factors and log-determinants as a single fit computes them."""
+        n_features = self.n_features_in_
+        log_weights = np.log(self.weights_.astype(np.float64))
+        prec3 = np.ascontiguousarray(
+            _to_kernel_layout(
+                self.precisions_cholesky_, self.covariance_type, n_features
+            )
+        )
+        log_det = kernels.group_log_determinants(
+            prec3, COVARIANCE_CODES[self.covariance_type], self.n_components
+        )
+        return log_weights, prec3, log_det
+
+    def _rows_of_fitted_groups(self, X, groups):
+        X, labels, group_of_row = _rows_and_groups(X, groups, allow_nan=False)
+        if X.shape[1] != self.n_features_in_:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but {type(self).__name__} is "
+                f"expecting {self.n_features_in_} features as input."
+            )
+        index = np.searchsorted(self.groups_, labels)
+        index = np.minimum(index, len(self.groups_) - 1)
+        unknown = self.groups_[index] != labels
+        if unknown.any():
+            raise ValueError(
+                f"Unknown groups (not seen in fit): {labels[unknown][:10].tolist()}"
+            )
+        return X, index[group_of_row]
+
+    def score_samples(self, X, groups=None):
+        """Log-likelihood of each row under its group's mixture.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or 3-D as in ``fit``
+        groups : array-like of shape (n_samples,), default=None
+            Each row's group; every label must be one of ``groups_``.
+
+        Returns
+        -------
+        log_prob : ndarray of shape (n_samples,)
+            NaN for the rows of groups that were not fitted.
+        """
+        return self._score(X, groups, log_norm=True)[0]
+
+    def predict_proba(self, X, groups=None):
+        """Responsibilities of each row's group's components.
+
+        Returns
+        -------
+        resp : ndarray of shape (n_samples, n_components)
+            NaN for the rows of groups that were not fitted.
+        """
+        return self._score(X, groups, resp=True)[1]
+
+    def predict(self, X, groups=None):
+        """The most probable component of each row in its group's mixture.
+
+        Returns
+        -------
+        labels : ndarray of shape (n_samples,)
+            -1 for the rows of groups that were not fitted.
+        """
+        return self._score(X, groups, labels=True)[2]
+
+    def _criterion(self, X, groups, penalty):
+        log_prob = self.score_samples(X, groups)
+        _, labels, group_of_row = _rows_and_groups(X, groups, allow_nan=False)
+        index = np.searchsorted(self.groups_, labels)[group_of_row]
+        layout = _GroupLayout(index, len(self.groups_))
+        sorted_log_prob = layout.sorted_rows(log_prob)
+        n_params = n_parameters(
+            self.covariance_type, self.n_components, self.n_features_in_
+        )
+        out = np.full(len(self.groups_), np.nan)
+        for g in np.flatnonzero(layout.counts):
+            rows = sorted_log_prob[layout.bounds[g] : layout.bounds[g + 1]]
+            out[g] = -2 * rows.mean() * len(rows) + penalty(n_params, len(rows))
+        return out
+
+    def bic(self, X, groups=None):
+        """Bayesian information criterion of each group's mixture on its rows.
+
+        Returns
+        -------
+        bic : ndarray of shape (n_groups,)
+            NaN for groups without rows in ``X`` or not fitted.
+        """
+        return self._criterion(X, groups, lambda p, n: p * np.log(n))
+
+    def aic(self, X, groups=None):
+        """Akaike information criterion of each group's mixture on its rows.
+
+        Returns
+        -------
+        aic : ndarray of shape (n_groups,)
+        """
+        return self._criterion(X, groups, lambda p, n: 2 * p)
+
+    def estimator(self, group):
+        """The fitted :class:`fastgmm.GaussianMixture` of one group.
+
+        Parameters
+        ----------
+        group : label
+            One of ``groups_``.
+
+        Returns
+        -------
+        GaussianMixture
+        """
+        check_is_fitted(self, "converged_")
+        g = np.searchsorted(self.groups_, group)
+        if g >= len(self.groups_) or self.groups_[g] != group:
+            raise ValueError(f"Unknown group {_label(group)!r}.")
+        if self.fit_status_[g] != "fitted":
+            raise ValueError(
+                f"Group {_label(group)!r} was not fitted: "
+                f"{STATUS_MESSAGES[self.fit_status_[g]]}."
+            )
+        params = self.get_params()
+        del params["errors"]
+        for name in ("weights_init", "means_init", "precisions_init"):
+            params[name] = _group_value(params[name], name, g, self)
+        model = GaussianMixture(**params)
+        model.weights_ = self.weights_[g].copy()
+        model.means_ = self.means_[g].copy()
+        model.covariances_ = self.covariances_[g].copy()
+        model.precisions_cholesky_ = self.precisions_cholesky_[g].copy()
+        model.precisions_ = self.precisions_[g].copy()
+        model.converged_ = bool(self.converged_[g])
+        model.n_iter_ = int(self.n_iter_[g])
+        model.lower_bound_ = float(self.lower_bound_[g])
+        model.lower_bounds_ = [
+            float(b) for b in self.lower_bounds_[g, : self.n_iter_[g]]
+        ]
+        model.n_features_in_ = self.n_features_in_
+        return model
+
+
+class _GroupLayout:
+    """Rows sorted by group (stable): group g is rows bounds[g]:bounds[g + 1]."""
+
+    def __init__(self, group_of_row, n_groups):
+        self.counts = np.bincount(group_of_row, minlength=n_groups)
+        self.bounds = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
+        self.sorted = bool(np.all(group_of_row[:-1] <= group_of_row[1:]))
+        self.order = None if self.sorted else np.argsort(group_of_row, kind="stable")
+
+    def sorted_rows(self, a):
+        return a if self.sorted else np.ascontiguousarray(a[self.order])
+
+    def unsorted_rows(self, a):
+        if self.sorted or len(a) == 0:
+            return a
+        out = np.empty_like(a)
+        out[self.order] = a
+        return out
+
+    def largest_first(self, mask):
+        groups = np.flatnonzero(mask)
+        return groups[np.argsort(-self.counts[groups], kind="stable")]
+
+
+class _BatchFit:
+    """One ``BatchGaussianMixture.fit``: starts, kernels, the groups fitted alone."""
+
+    def __init__(self, estimator, X, sample_weight, layout, warm):
+        self.est = estimator
+        self.X = X
+        self.sample_weight = sample_weight
+        self.layout = layout
+        self.warm = warm
+        n_groups = len(layout.counts)
+        n_components, n_features = estimator.n_components, X.shape[1]
+        self.code = COVARIANCE_CODES[estimator.covariance_type]
+        shape = kernel_shape(self.code, n_components, n_features)
+        self.n_init = 1 if warm else estimator.n_init
+        dtype = X.dtype
+        self.out = _parameter_arrays(
+            (n_groups,), n_components, n_features, shape, dtype
+        )
+        self.n_iter = np.zeros(n_groups, dtype=np.int64)
+        self.lower_bound = np.full(n_groups, -np.inf)
+        self.converged = np.zeros(n_groups, dtype=np.bool_)
+        self.lower_bounds = np.full((n_groups, estimator.max_iter), np.nan)
+        self.few_distinct = np.zeros(n_groups, dtype=np.bool_)
+        self.start_lower_bounds = np.full(n_groups, -np.inf)
+        self.status_names = np.full(n_groups, "fitted", dtype=object)
+        self._check_groups()
+        self.status = np.where(
+            self.status_names == "fitted", kernels.FITTED, kernels.NOT_FITTED
+        ).astype(np.int8)
+
+    def _rows(self, a, g):
+        return a[self.layout.bounds[g] : self.layout.bounds[g + 1]]
+
+    def _check_groups(self):
+        """Groups that a separate fit would refuse, and why."""
+        est, counts = self.est, self.layout.counts
+        names = self.status_names
+        names[counts < max(2, est.n_components)] = "too_few_rows"
+        group_of_sorted_row = np.repeat(np.arange(len(counts)), counts)
+        finite_rows = np.isfinite(self.X).all(axis=1)
+        non_finite = np.bincount(
+            group_of_sorted_row[~finite_rows], minlength=len(counts)
+        )
+        names[(non_finite > 0) & (names == "fitted")] = "non_finite"
+        if self.sample_weight is not None:
+            positive = np.bincount(
+                group_of_sorted_row[self.sample_weight > 0], minlength=len(counts)
+            )
+            names[(positive < est.n_components) & (names == "fitted")] = (
+                "too_few_weights"
+            )
+
+    def _model(self, g):
+        est = self.est
+        n_features = self.X.shape[1]
+        weights = _group_value(est.weights_init, "weights_init", g, est)
+        means = _group_value(est.means_init, "means_init", g, est)
+        precisions = _group_value(est.precisions_init, "precisions_init", g, est)
+        if weights is not None:
+            weights = check_weights(weights, est.n_components)
+        if means is not None:
+            means = check_means(means, est.n_components, n_features)
+        if precisions is not None:
+            precisions = check_precisions(
+                precisions, est.covariance_type, est.n_components, n_features
+            )
+        return GaussianModel(
+            est.n_components, est.covariance_type, est.reg_covar, weights, means,
+            precisions,
+        )  # fmt: skip
+
+    def _data(self, g):
+        weights = None
+        if self.sample_weight is not None:
+            weights = self._rows(self.sample_weight, g)
+        return InMemoryData(self._rows(self.X, g), weights)
+
+    def run(self):
+        est = self.est
+        n_groups = len(self.layout.counts)
+        fitted = self.status == kernels.FITTED
+        alone = fitted & (self.layout.counts > BLOCK_ROWS)
+        drawn = (
+            est.init_params == "kmeans"
+            and not self.warm
+            and est.weights_init is None
+            and est.means_init is None
+            and est.precisions_init is None
+        )
+        n_features = self.X.shape[1]
+        shape = kernel_shape(self.code, est.n_components, n_features)
+        starts = _parameter_arrays(
+            (n_groups, self.n_init), est.n_components, n_features, shape, self.X.dtype
+        )
+        n_trials = 2 + int(np.log(est.n_components))
+        if drawn:
+            draws_u, draws_uniforms = self._kmeans_draws(n_trials, fitted)
+            given = {}
+        else:
+            draws_u = np.empty((0, 0))
+            draws_uniforms = np.empty((0, 0, 0))
+            given = self._given_starts(starts, fitted, alone)
+        in_kernel = (self.status == kernels.FITTED) & ~alone
+        weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
+        weights_x = weights64.astype(self.X.dtype)
+        eps = 10 * float(np.finfo(self.X.dtype).eps)
+        order = self.layout.largest_first(in_kernel)
+        kernel_status = np.where(in_kernel, kernels.FITTED, kernels.NOT_FITTED).astype(
+            np.int8
+        )
+        n_threads = thread_count(est.n_jobs) if est.n_jobs else numba.get_num_threads()
+        with (
+            kernel_threads(est.n_jobs),
+            numba.parallel_chunksize(max(1, len(order) // (16 * n_threads))),
+        ):
+            kernels.fit_groups(
+                self.X, weights64, weights_x, self.layout.bounds, order, self.code,
+                float(est.reg_covar), eps, float(est.tol), int(est.max_iter),
+                self.n_init, draws_u, draws_uniforms, n_trials, starts,
+                self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
+                self.converged, self.lower_bounds, kernel_status, self.few_distinct,
+            )  # fmt: skip
+        self.status[in_kernel] = kernel_status[in_kernel]
+        self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
+        by_itself = np.flatnonzero(alone | (self.status == kernels.SINGLE_FIT))
+        for g in by_itself:
+            if g in given:
+                group_starts = given[g]
+            else:
+                replay = _ReplayedDraws(
+                    x
+                    for r in range(self.n_init)
+                    for x in (
+                        draws_u[g if len(draws_u) > 1 else 0, r],
+                        draws_uniforms[g if len(draws_u) > 1 else 0, r],
+                    )
+                )
+                model, data = self._model(g), self._data(g)
+                group_starts = (
+                    Start(model.initial_parameters(data, "kmeans", replay))
+                    for _ in range(self.n_init)
+                )
+            self._fit_alone(g, group_starts)
+
+    def _kmeans_draws(self, n_trials, fitted):
+        """k-means++'s draws of every initialisation, as separate fits draw them.
+
+        An integer seed gives every group the same draws (one row); otherwise
+        the generator is consumed group after group.
+        """
+        est = self.est
+        n_uniforms = (est.n_components - 1) * n_trials
+        seed = est.random_state
+        rows = 1 if _is_seed(seed) else len(self.layout.counts)
+        draws_u = np.zeros((rows, self.n_init))
+        draws_uniforms = np.zeros((rows, self.n_init, n_uniforms))
+        random_state = check_random_state(seed)
+        for g in range(rows):
+            if rows > 1 and not fitted[g]:
+                continue  # a separate fit would fail before drawing
+            for r in range(self.n_init):
+                draws_u[g, r] = random_state.random_sample()
+                draws_uniforms[g, r] = random_state.random_sample(n_uniforms)
+        return draws_u, draws_uniforms
+
+    def _given_starts(self, starts, fitted, alone):
+        """Initial parameters computed group by group in Python.
+
+        Written to ``starts`` for the kernel; returned as lists of ``Start``
+        for the groups fitted alone.
+        """
+        est = self.est
+        seed = est.random_state
+        shared = None if _is_seed(seed) else check_random_state(seed)
+        given = {}
+        for g in np.flatnonzero(fitted):
+            random_state = check_random_state(seed) if shared is None else shared
+            model, data = self._model(g), self._data(g)
+            group_starts = []
+            try:
+                for r in range(self.n_init):
+                    if self.warm:
+                        params = self.est._group_parameters(g)
+                        self.start_lower_bounds[g] = est.lower_bound_[g]
+                    else:
+                        params = model.initial_parameters(
+                            data, est.init_params, random_state
+                        )
+                    group_starts.append(Start(params, self.start_lower_bounds[g]))
+                    _store_parameters(starts, (g, r), params)
+            except ValueError:
+                self.status[g] = kernels.ILL_DEFINED
+                self.status_names[g] = "ill_defined"
+                continue
+            if alone[g]:
+                given[g] = group_starts
+        return given
+
+    def _fit_alone(self, g, group_starts):
+        """A group fitted by the single-fit engine (multi-threaded kernels)."""
+        est = self.est
+        model, data = self._model(g), self._data(g)
+        try:
+            with kernel_threads(est.n_jobs, data.parallel), warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                run = fit_em(
+                    model, data, group_starts, tol=est.tol, max_iter=est.max_iter
+                )
+        except ValueError:
+            self.status_names[g] = "ill_defined"
+            return
+        self.status[g] = kernels.FITTED
+        _store_parameters(self.out, (g,), run.params)
+        self.n_iter[g] = run.n_iter
+        self.lower_bound[g] = run.lower_bound
+        self.converged[g] = run.converged
+        self.lower_bounds[g] = np.nan
+        self.lower_bounds[g, : len(run.lower_bounds)] = run.lower_bounds
+
+
+def _label(value):
+    """A group label as Python prints it (``3``, not ``np.int64(3)``)."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _parameter_arrays(lead, n_components, n_features, shape, dtype):
+    """Weights, means, covariances, factors, log-weights, log-dets in kernel layout."""
+    return (
+        np.zeros((*lead, n_components), dtype=dtype),
+        np.zeros((*lead, n_components, n_features), dtype=dtype),
+        np.zeros((*lead, *shape), dtype=dtype),
+        np.zeros((*lead, *shape), dtype=dtype),
+        np.zeros((*lead, n_components)),
+        np.zeros((*lead, n_components)),
+    )
+
+
+def _store_parameters(arrays, index, params):
+    """``MixtureParameters`` into the slot ``index`` of ``_parameter_arrays``."""
+    values = (
+        params.weights, params.means, params.covariances3, params.prec_chol,
+        params.log_weights, params.log_det,
+    )  # fmt: skip
+    for array, value in zip(arrays, values):
+        array[index] = value
+
+
+def _group_value(value, name, g, est):
+    """A ``*_init`` parameter for group ``g``: shared, or the g-th of a stack."""
+    if value is None:
+        return None
+    value = np.asarray(value)
+    single = {"weights_init": 1, "means_init": 2}.get(
+        name, _SINGLE_NDIM[est.covariance_type]
+    )
+    if value.ndim == single + 1:
+        if value.shape[0] != len(est.groups_):
+            raise ValueError(
+                f"{name} has a leading axis of length {value.shape[0]}, "
+                f"but there are {len(est.groups_)} groups."
+            )
+        return value[g]
+    return value
+
+
+def _rows_and_groups(X, groups, allow_nan):
+    """2-D float rows, the sorted distinct labels, and each row's label index."""
+    X = np.asarray(X) if not hasattr(X, "__array__") else X
+    ndim = np.ndim(X)
+    if ndim == 3:
+        if groups is not None:
+            raise ValueError(
+                "A 3-D X holds one group per leading index: pass no groups."
+            )
+        X = check_array(
+            X, dtype=[np.float64, np.float32], order="C", allow_nd=True,
+            ensure_all_finite=not allow_nan,
+        )  # fmt: skip
+        n_groups, n_rows = X.shape[:2]
+        return (
+            X.reshape(n_groups * n_rows, X.shape[2]),
+            np.arange(n_groups),
+            np.repeat(np.arange(n_groups), n_rows),
+        )
+    if groups is None:
+        raise ValueError(
+            "groups is required for a 2-D X (or pass X of shape "
+            "(n_groups, n_samples_per_group, n_features))."
+        )
+    X = check_array(
+        X, dtype=[np.float64, np.float32], order="C",
+        ensure_all_finite=not allow_nan,
+    )  # fmt: skip
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != X.shape[0]:
+        raise ValueError(
+            f"groups must have shape ({X.shape[0]},), one label per row; "
+            f"got shape {groups.shape}."
+        )
+    labels, group_of_row = np.unique(groups, return_inverse=True)
+    return X, labels, group_of_row.reshape(-1)
+
+
+def _from_kernel_layout(array, covariance_type):
+    """``fastgmm._covariance.from_kernel_layout`` with a leading groups axis."""
+    if covariance_type == "full":
+        return array
+    if covariance_type == "tied":
+        return array[:, 0]
+    if covariance_type == "diag":
+        return array[:, :, 0, :]
+    return array[:, :, 0, 0]
+
+
+def _to_kernel_layout(array, covariance_type, n_features):
+    """``fastgmm._covariance.to_kernel_layout`` with a leading groups axis."""
+    if covariance_type == "full":
+        return array
+    if covariance_type == "tied":
+        return array[:, None]
+    if covariance_type == "diag":
+        return array[:, :, None, :]
+    return np.repeat(array[:, :, None, None], n_features, axis=3)

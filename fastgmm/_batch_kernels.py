@@ -1,0 +1,304 @@
+"""Many small mixtures at once: the serial kernels, one group per thread.
+
+Each group's rows are a contiguous slice of the rows sorted by group, and
+each group fits in one block (``BLOCK_ROWS`` rows), where the single-fit
+kernels run serially anyway.  ``fit_groups`` runs, for every group in a
+``prange`` (largest first), exactly what ``GaussianMixture`` runs on that
+group alone: the k-means start (``fastgmm._kmeans``), the initial moments,
+then the EM loop of ``fastgmm._em.fit_em`` over the same E-step block
+function and M-step kernel.  Every output is written to its group's slot, so
+nothing is reduced across threads and the result is the same for any
+number of threads.  The loop is compiled here rather than driven from
+Python because a Python round trip per iteration costs more than a small
+group's E-step.
+"""
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS, prange_only
+from ._copy import copy_into
+from ._covariance import TIED, kernel_shape
+from ._kernels import (
+    _e_step_block,
+    _EStep,
+    _score_tile,
+    _statistics_layout,
+    label_statistics,
+)
+from ._kmeans import (
+    _EMPTY_CLUSTER,
+    _STRICTLY_CONVERGED,
+    _first_centre,
+    _lloyd_iterations,
+    _n_distinct,
+    _pairwise_sum,
+    _row_norms,
+    _seed_centres,
+    column_mean_var,
+    kmeans_tolerance,
+    lloyd_pass,
+)
+from ._mstep import (
+    _iteration_m_step,
+    _moments,
+    _precision_factors,
+    log_determinants,
+)
+
+# A group's ``status`` after ``fit_groups``.
+FITTED = 0
+ILL_DEFINED = 1  # a covariance was not positive definite
+SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
+# Set by the caller before ``fit_groups``: groups the kernel skips.
+NOT_FITTED = 3
+
+_KMEANS_MAX_ITER = 300
+_KMEANS_TOL = 1e-4
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
+    """``fastgmm._kmeans.kmeans_labels`` from its draws, into ``labels``.
+
+    Returns (done, few_distinct): done is False where k-means left a cluster
+    empty (relocating it is left to the Python code), few_distinct where
+    fewer distinct clusters than components were found.
+    """
+    n_samples = X.shape[0]
+    n_clusters = 1 + uniforms.shape[0] // n_trials
+    if weights.shape[0] == 0:
+        total_weight = X.dtype.type(n_samples)
+    else:
+        total_weight = _pairwise_sum(weights, X.dtype.type(0), False)
+    mean, variances = column_mean_var(X)
+    tol = kmeans_tolerance(variances, _KMEANS_TOL)
+    first = _first_centre(weights, n_samples, total_weight, u)
+    centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
+    labels[:] = -1
+    _, state, centres, _, _, _ = _lloyd_iterations(
+        X, mean, weights, centres, labels, tol, _KMEANS_MAX_ITER
+    )
+    if state == _EMPTY_CLUSTER:
+        return False, False
+    if state != _STRICTLY_CONVERGED:
+        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
+        lloyd_pass(X, mean, weights, centres, cc, labels)
+    return True, _n_distinct(labels, n_clusters) < n_clusters
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _label_start(
+    X, weights64, labels, code, reg_covar, eps, total_weight,
+    weights, means, covariances, prec_chol, log_weights, log_det,
+):  # fmt: skip
+    """``GaussianModel.initial_parameters`` of k-means labels, in place.
+
+    Moments in float64 divided by ``total_weight``, the precision factors of
+    the float64 covariances, then everything stored in the data's dtype.
+    Returns False for an ill-defined covariance.
+    """
+    n_components = means.shape[0]
+    nk, s1, s2, ref = label_statistics(X, weights64, labels, code, n_components)
+    weights_, means_, covariances_ = _moments(
+        nk, s1, s2, ref, code, reg_covar, eps, total_weight
+    )
+    factors = np.empty_like(covariances_)
+    if not _precision_factors(covariances_, code, factors):
+        return False
+    copy_into(weights, weights_)
+    copy_into(means, means_)
+    copy_into(covariances, covariances_)
+    copy_into(prec_chol, factors)
+    for k in range(n_components):
+        log_weights[k] = math.log(np.float64(weights[k]))
+    copy_into(log_det, log_determinants(prec_chol, code, n_components))
+    return True
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _reference(weights, means, code, ref):
+    """``GaussianModel.reference``: each mean, or for 'tied' the mixture's."""
+    if code == TIED:
+        mixture_mean = np.dot(weights, means)
+        for k in range(means.shape[0]):
+            for i in range(means.shape[1]):
+                ref[k, i] = mixture_mean[i]
+    else:
+        for k in range(means.shape[0]):
+            for i in range(means.shape[1]):
+                ref[k, i] = means[k, i]
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def _em_run(
+    X, weights64, total_weight, code, reg_covar, eps, tol, max_iter, lower_bound,
+    weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
+):  # fmt: skip
+    """One run of ``fastgmm._em.fit_em``'s loop, updating the parameters in place.
+
+    Returns (ok, n_iter, lower_bound, converged); ok is False when an M-step
+    met an ill-defined covariance.
+    """
+    n_components, n_features = means.shape
+    shape = kernel_shape(code, n_components, n_features)
+    size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
+    ref = np.empty((n_components, n_features))
+    n_iter = 0
+    for n_iter in range(1, max_iter + 1):
+        previous_lower_bound = lower_bound
+        _reference(weights, means, code, ref)
+        flat = np.zeros(size)
+        e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref, code)
+        log_likelihood = np.float64(_e_step_block(e_step, 0, X.shape[0], flat))
+        nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
+        ok, new_log_weights, new_log_det = _iteration_m_step(
+            nk, s1, s2, ref, code, reg_covar, eps, weights, means, covariances,
+            prec_chol,
+        )  # fmt: skip
+        if not ok:
+            return False, n_iter, lower_bound, False
+        copy_into(log_weights, new_log_weights)
+        copy_into(log_det, new_log_det)
+        lower_bound = log_likelihood / total_weight
+        lower_bounds[n_iter - 1] = lower_bound
+        if abs(lower_bound - previous_lower_bound) < tol:
+            return True, n_iter, lower_bound, True
+    return True, n_iter, lower_bound, False
+
+
+@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
+def fit_groups(
+    X, weights64, weights_x, bounds, order, code, reg_covar, eps, tol, max_iter,
+    n_init, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
+    out, n_iter, lower_bound, converged, lower_bounds, status, few_distinct,
+):  # fmt: skip
+    """Fit every group whose ``status`` is FITTED, largest first.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_rows, n_features)
+        The rows sorted by group; group ``g`` is ``X[bounds[g]:bounds[g + 1]]``
+        and holds at most one block of rows.
+    weights64, weights_x : ndarray of shape (n_rows,) or (0,)
+        Row weights in float64 and in X's dtype (empty: all ones).
+    order : ndarray of int
+        The groups to fit, largest first.
+    code, reg_covar, eps, tol, max_iter, n_init
+        As for a single fit; ``eps`` is 10 eps of X's dtype.
+    draws_u, draws_uniforms : ndarray of shape (d, n_init) and (d, n_init, m)
+        k-means++ draws of each initialisation, per group (``d`` = n_groups)
+        or the same for all (``d`` = 1); ``d`` = 0 when ``starts`` are given.
+    starts : tuple of ndarray
+        (weights, means, covariances, prec_chol, log_weights, log_det), each
+        of shape (n_groups, n_init, ...) in the kernels' layout: the initial
+        parameters when not drawn by k-means; the buffers of the runs
+        otherwise.
+    start_lower_bounds : ndarray of shape (n_groups,)
+        The lower bound the first change is measured from (-inf, or the
+        previous fit's for a warm start).
+    out : tuple of ndarray
+        Like ``starts``, shape (n_groups, ...): the kept run's parameters.
+    n_iter, lower_bound, converged, lower_bounds, status, few_distinct
+        Per-group outputs; ``lower_bounds`` has shape (n_groups, max_iter),
+        NaN after the kept run's last iteration.  ``n_iter``, ``lower_bound``
+        and ``converged`` are left as given when ``max_iter`` is 0.
+    """
+    s_weights, s_means, s_covariances, s_prec, s_log_weights, s_log_det = starts
+    o_weights, o_means, o_covariances, o_prec, o_log_weights, o_log_det = out
+    for i in prange(order.shape[0]):
+        g = order[i]
+        if status[g] != FITTED:
+            continue
+        rows = slice(bounds[g], bounds[g + 1])
+        Xg = X[rows]
+        w64 = weights64[rows] if weights64.shape[0] else weights64
+        wx = weights_x[rows] if weights_x.shape[0] else weights_x
+        n_rows = Xg.shape[0]
+        total_weight = np.float64(n_rows)
+        if w64.shape[0]:
+            total_weight = _pairwise_sum(w64, np.float64(0), False)
+        drawn = draws_u.shape[0] > 0
+        d = g if draws_u.shape[0] > 1 else 0
+        labels = np.empty(n_rows if drawn else 0, dtype=np.int32)
+        run_bounds = np.empty(max_iter)
+        best = -np.inf
+        for r in range(n_init):
+            weights, means = s_weights[g, r], s_means[g, r]
+            covariances, prec, log_w, log_det = (
+                s_covariances[g, r], s_prec[g, r], s_log_weights[g, r], s_log_det[g, r]
+            )  # fmt: skip
+            if drawn:
+                done, few = _kmeans_labels(
+                    Xg, wx, draws_u[d, r], draws_uniforms[d, r], n_trials, labels
+                )
+                if not done:
+                    status[g] = SINGLE_FIT
+                    break
+                few_distinct[g] |= few
+                if not _label_start(
+                    Xg, w64, labels, code, reg_covar, eps, total_weight, weights,
+                    means, covariances, prec, log_w, log_det,
+                ):  # fmt: skip
+                    status[g] = ILL_DEFINED
+                    break
+            ok, run_iter, run_bound, run_converged = _em_run(
+                Xg, w64, total_weight, code, reg_covar, eps, tol, max_iter,
+                start_lower_bounds[g], weights, means, covariances, prec, log_w,
+                log_det, run_bounds,
+            )  # fmt: skip
+            if not ok:
+                status[g] = ILL_DEFINED
+                break
+            if max_iter > 0 and not (run_bound > best or best == -np.inf):
+                continue
+            # fit_em keeps the best bound, or without iterations the last start.
+            if max_iter > 0:
+                best = run_bound
+                n_iter[g] = run_iter
+                converged[g] = run_converged
+                lower_bound[g] = run_bound
+                copy_into(lower_bounds[g, :run_iter], run_bounds[:run_iter])
+                lower_bounds[g, run_iter:] = np.nan
+            copy_into(o_weights[g], weights)
+            copy_into(o_means[g], means)
+            copy_into(o_covariances[g], covariances)
+            copy_into(o_prec[g], prec)
+            copy_into(o_log_weights[g], log_w)
+            copy_into(o_log_det[g], log_det)
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def group_log_determinants(prec_chol, code, n_components):
+    """``fastgmm._mstep.log_determinants`` of each group's factors."""
+    out = np.empty((prec_chol.shape[0], n_components))
+    for g in range(prec_chol.shape[0]):
+        copy_into(out[g], log_determinants(prec_chol[g], code, n_components))
+    return out
+
+
+@njit(parallel=prange_only(), **NJIT_OPTIONS)
+def score_groups(
+    X, bounds, order, log_weights, means, prec_chol, log_det, code,
+    log_norm_out, resp_out, labels_out,
+):  # fmt: skip
+    """``fastgmm._kernels.score_rows_into`` for each group in ``order``.
+
+    Group ``g``'s rows ``X[bounds[g]:bounds[g + 1]]`` are scored by its own
+    parameters (``log_weights[g]``, ...), a tile at a time, into the same
+    rows of the outputs that are non-empty.
+    """
+    for i in prange(order.shape[0]):
+        g = order[i]
+        start, stop = bounds[g], bounds[g + 1]
+        Xg = X[start:stop]
+        log_norm = log_norm_out[start:stop]
+        resp = resp_out[start:stop]
+        labels = labels_out[start:stop]
+        for t in range(0, stop - start, TILE_ROWS):
+            _score_tile(
+                Xg, t, min(t + TILE_ROWS, stop - start), log_weights[g], means[g],
+                prec_chol[g], log_det[g], code, log_norm, resp, labels,
+            )  # fmt: skip

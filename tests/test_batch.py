@@ -1,0 +1,253 @@
+"""BatchGaussianMixture: each group's model is the separate fit's model."""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.exceptions import ConvergenceWarning
+
+from fastgmm import BatchGaussianMixture, GaussianMixture
+
+COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _ragged(sizes, n_features=2, seed=0, dtype=np.float64):
+    """Rows of groups with the given sizes, shuffled, two clusters per group."""
+    rng = np.random.default_rng(seed)
+    blocks, labels = [], []
+    for g, size in enumerate(sizes):
+        rows = rng.standard_normal((size, n_features)) * rng.uniform(0.5, 2)
+        rows[: size // 2] += rng.uniform(2, 5)
+        blocks.append(rows + 10 * g)
+        labels.append(np.full(size, g))
+    X = np.concatenate(blocks).astype(dtype)
+    groups = np.concatenate(labels)
+    order = rng.permutation(len(X))
+    return X[order], groups[order]
+
+
+def _separate_fit(params, X, groups, g, sample_weight=None):
+    rows = groups == g
+    weights = None if sample_weight is None else sample_weight[rows]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return GaussianMixture(**params).fit(X[rows], sample_weight=weights)
+
+
+def _assert_same_model(batch, g, single, X_g):
+    assert batch.fit_status_[g] == "fitted"
+    assert batch.n_iter_[g] == single.n_iter_
+    assert batch.converged_[g] == single.converged_
+    np.testing.assert_allclose(batch.lower_bound_[g], single.lower_bound_, rtol=1e-10)
+    np.testing.assert_allclose(
+        batch.weights_[g], single.weights_, rtol=1e-8, atol=1e-12
+    )
+    np.testing.assert_allclose(batch.means_[g], single.means_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(
+        batch.covariances_[g], single.covariances_, rtol=1e-8, atol=1e-12
+    )
+    np.testing.assert_array_equal(batch.estimator(g).predict(X_g), single.predict(X_g))
+    np.testing.assert_allclose(
+        batch.lower_bounds_[g, : single.n_iter_], single.lower_bounds_, rtol=1e-10
+    )
+    assert np.isnan(batch.lower_bounds_[g, single.n_iter_ :]).all()
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("init_params", INIT_PARAMS)
+def test_each_group_is_its_separate_fit(covariance_type, init_params):
+    # Sizes from a few rows to more than one block (fitted alone).
+    X, groups = _ragged([4, 9, 60, 400, 2500, 6000])
+    params = dict(
+        n_components=2, covariance_type=covariance_type, init_params=init_params,
+        random_state=3, n_init=2,
+    )  # fmt: skip
+    batch = BatchGaussianMixture(**params).fit(X, groups)
+    np.testing.assert_array_equal(batch.groups_, np.arange(6))
+    for g in batch.groups_:
+        single = _separate_fit(params, X, groups, g)
+        _assert_same_model(batch, g, single, X[groups == g])
+
+
+def test_a_group_of_100000_rows_and_tiny_ones():
+    X, groups = _ragged([100_000, 3, 30], n_features=3)
+    params = dict(n_components=3, covariance_type="diag", random_state=0)
+    batch = BatchGaussianMixture(**params).fit(X, groups)
+    for g in batch.groups_:
+        _assert_same_model(
+            batch, g, _separate_fit(params, X, groups, g), X[groups == g]
+        )
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_random_state_instance_is_consumed_group_after_group(dtype):
+    X, groups = _ragged([50, 80, 5000, 30], dtype=dtype)
+    params = dict(n_components=2, n_init=2)
+    batch = BatchGaussianMixture(**params, random_state=np.random.RandomState(7))
+    batch.fit(X, groups)
+    shared = np.random.RandomState(7)
+    for g in batch.groups_:
+        single = _separate_fit({**params, "random_state": shared}, X, groups, g)
+        assert batch.n_iter_[g] == single.n_iter_
+        rtol = 1e-10 if dtype == np.float64 else 1e-6
+        np.testing.assert_allclose(
+            batch.lower_bound_[g], single.lower_bound_, rtol=rtol
+        )
+        np.testing.assert_array_equal(
+            batch.predict(X[groups == g], groups[groups == g]),
+            single.predict(X[groups == g]),
+        )
+
+
+def test_sample_weight_and_string_labels():
+    X, groups = _ragged([40, 300, 5000])
+    names = np.array(["north", "east", "south"])[groups]
+    weights = np.random.default_rng(1).integers(0, 4, len(X)).astype(float)
+    params = dict(n_components=2, covariance_type="full", random_state=0)
+    batch = BatchGaussianMixture(**params).fit(X, names, sample_weight=weights)
+    np.testing.assert_array_equal(batch.groups_, ["east", "north", "south"])
+    for g, name in enumerate(batch.groups_):
+        rows = names == name
+        single = GaussianMixture(**params).fit(X[rows], sample_weight=weights[rows])
+        assert batch.n_iter_[g] == single.n_iter_
+        np.testing.assert_allclose(
+            batch.lower_bound_[g], single.lower_bound_, rtol=1e-10
+        )
+        np.testing.assert_allclose(batch.means_[g], single.means_, rtol=1e-8)
+
+
+def test_three_dimensional_input_equals_labelled_rows():
+    rng = np.random.default_rng(0)
+    X3 = rng.standard_normal((20, 50, 2))
+    X3[:, :25] += 4
+    a = BatchGaussianMixture(2, random_state=0).fit(X3)
+    b = BatchGaussianMixture(2, random_state=0).fit(
+        X3.reshape(-1, 2), np.repeat(np.arange(20), 50)
+    )
+    np.testing.assert_array_equal(a.means_, b.means_)
+    np.testing.assert_array_equal(a.n_iter_, b.n_iter_)
+    np.testing.assert_array_equal(
+        a.predict(X3), b.predict(X3.reshape(-1, 2), np.repeat(np.arange(20), 50))
+    )
+
+
+def test_per_row_outputs_and_criteria_match_each_groups_estimator():
+    X, groups = _ragged([30, 200, 5000, 70], n_features=3)
+    batch = BatchGaussianMixture(3, covariance_type="tied", random_state=1).fit(
+        X, groups
+    )
+    labels = batch.predict(X, groups)
+    proba = batch.predict_proba(X, groups)
+    log_prob = batch.score_samples(X, groups)
+    bic, aic = batch.bic(X, groups), batch.aic(X, groups)
+    for g in batch.groups_:
+        rows = groups == g
+        single = batch.estimator(g)
+        np.testing.assert_array_equal(labels[rows], single.predict(X[rows]))
+        np.testing.assert_array_equal(proba[rows], single.predict_proba(X[rows]))
+        np.testing.assert_array_equal(log_prob[rows], single.score_samples(X[rows]))
+        assert bic[g] == single.bic(X[rows])
+        assert aic[g] == single.aic(X[rows])
+
+
+def test_same_bits_for_any_number_of_threads():
+    X, groups = _ragged([20 + 7 * g for g in range(60)] + [5000])
+    one = BatchGaussianMixture(2, random_state=0, n_jobs=1).fit(X, groups)
+    two = BatchGaussianMixture(2, random_state=0, n_jobs=2).fit(X, groups)
+    for name in ("weights_", "means_", "covariances_", "lower_bound_", "n_iter_"):
+        np.testing.assert_array_equal(getattr(one, name), getattr(two, name))
+
+
+def test_groups_that_cannot_be_fitted_do_not_stop_the_others():
+    X, groups = _ragged([1, 50, 40, 60, 30])
+    X[np.flatnonzero(groups == 2)[0], 0] = np.nan
+    X[groups == 3] = 1.5  # collapsed: ill-defined without regularisation
+    params = dict(n_components=2, random_state=0, reg_covar=0.0)
+    with pytest.warns(UserWarning, match="3 of 5 groups could not be fitted") as record:
+        batch = BatchGaussianMixture(**params).fit(X, groups)
+    message = str(record[0].message)
+    assert "0 (too_few_rows)" in message and "2 (non_finite)" in message
+    assert "3 (ill_defined)" in message
+    np.testing.assert_array_equal(
+        batch.fit_status_,
+        ["too_few_rows", "fitted", "non_finite", "ill_defined", "fitted"],
+    )
+    for g in (0, 2, 3):
+        assert np.isnan(batch.means_[g]).all() and np.isnan(batch.weights_[g]).all()
+        with pytest.raises(ValueError, match=f"Group {g} was not fitted"):
+            batch.estimator(g)
+    for g in (1, 4):
+        single = _separate_fit(params, X, groups, g)
+        _assert_same_model(batch, g, single, X[groups == g])
+    finite = groups != 2
+    X_finite, groups_finite = X[finite], groups[finite]
+    labels = batch.predict(X_finite, groups_finite)
+    fitted = np.isin(groups_finite, [1, 4])
+    assert (labels[~fitted] == -1).all()
+    assert (labels[fitted] >= 0).all()
+    log_prob = batch.score_samples(X_finite, groups_finite)
+    assert np.isnan(log_prob[~fitted]).all()
+    assert np.isfinite(log_prob[fitted]).all()
+
+
+def test_errors_raise_names_the_group_and_keeps_the_earlier_fit():
+    X, groups = _ragged([50, 40])
+    batch = BatchGaussianMixture(2, random_state=0, errors="raise").fit(X, groups)
+    means = batch.means_.copy()
+    X_bad = X.copy()
+    X_bad[groups == 1] = 0.0
+    with pytest.raises(ValueError, match="Group 1 could not be fitted: ill-defined"):
+        batch.set_params(reg_covar=0.0).fit(X_bad, groups)
+    np.testing.assert_array_equal(batch.means_, means)
+
+
+def test_warm_start_continues_each_group():
+    X, groups = _ragged([80, 5000, 120])
+    params = dict(n_components=2, random_state=0, max_iter=2, warm_start=True)
+    batch = BatchGaussianMixture(**params)
+    singles = {g: GaussianMixture(**params) for g in range(3)}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        for _ in range(3):
+            batch.fit(X, groups)
+            for g, single in singles.items():
+                single.fit(X[groups == g])
+    for g, single in singles.items():
+        assert batch.n_iter_[g] == single.n_iter_
+        np.testing.assert_allclose(
+            batch.lower_bound_[g], single.lower_bound_, rtol=1e-10
+        )
+        np.testing.assert_allclose(batch.means_[g], single.means_, rtol=1e-8)
+
+
+def test_given_initial_parameters_per_group_or_shared():
+    X, groups = _ragged([60, 90])
+    means_init = np.stack(
+        [[X[groups == g].min(0), X[groups == g].max(0)] for g in range(2)]
+    )
+    batch = BatchGaussianMixture(2, means_init=means_init, random_state=0).fit(
+        X, groups
+    )
+    for g in range(2):
+        single = GaussianMixture(2, means_init=means_init[g], random_state=0)
+        _assert_same_model(batch, g, single.fit(X[groups == g]), X[groups == g])
+    with pytest.raises(ValueError, match="leading axis of length 3"):
+        BatchGaussianMixture(2, means_init=np.zeros((3, 2, 2))).fit(X, groups)
+
+
+def test_bad_input_gets_clear_errors():
+    X, groups = _ragged([30, 30])
+    with pytest.raises(ValueError, match="groups is required"):
+        BatchGaussianMixture(2).fit(X)
+    with pytest.raises(ValueError, match="one label per row"):
+        BatchGaussianMixture(2).fit(X, groups[:-1])
+    with pytest.raises(ValueError, match="pass no groups"):
+        BatchGaussianMixture(2).fit(X.reshape(2, 30, 2), groups)
+    batch = BatchGaussianMixture(2, random_state=0).fit(X, groups)
+    with pytest.raises(ValueError, match="Unknown groups"):
+        batch.predict(X, groups + 5)
+    with pytest.raises(ValueError, match="expecting 2 features"):
+        batch.predict(np.zeros((3, 3)), [0, 0, 1])
+    with pytest.raises(ValueError, match="Unknown group 9"):
+        batch.estimator(9)
