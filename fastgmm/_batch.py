@@ -22,6 +22,7 @@ from ._parameters import MixtureParameters
 from ._threads import check_n_jobs, kernel_threads, thread_count
 from ._validation import (
     _is_seed,
+    _sum_is_finite,
     check_means,
     check_precisions,
     check_random_state,
@@ -95,10 +96,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     Notes
     -----
-    Groups of at most 4,096 rows (one block of the kernels) are fitted in
-    parallel, a group per thread, largest first; larger groups are fitted
-    one after another, each with the multi-threaded kernels of a single fit.
-    The rows are copied once, sorted by group (none when already sorted).
+    The groups are fitted in parallel, a group per thread, largest first.
+    Groups of more than 4,096 rows (one block of the kernels) first get their
+    k-means start one after another, each on all threads, as a single fit
+    computes it.  The rows are copied once, sorted by group (no copy when
+    they are already sorted).
 
     Examples
     --------
@@ -197,7 +199,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 else sample_weight,
                 X, dtype=np.float64, ensure_non_negative=True,
             )  # fmt: skip
-        layout = _GroupLayout(group_of_row, len(groups_))
+        layout = _GroupLayout(group_of_row, len(groups_), X.shape[0])
         X = layout.sorted_rows(X)
         if sample_weight is not None:
             sample_weight = layout.sorted_rows(sample_weight)
@@ -304,7 +306,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         """Per-row outputs, each row scored by its group's mixture."""
         check_is_fitted(self, "converged_")
         X, group_index = self._rows_of_fitted_groups(X, groups)
-        layout = _GroupLayout(group_index, len(self.groups_))
+        layout = _GroupLayout(group_index, len(self.groups_), X.shape[0])
         Xs = layout.sorted_rows(X)
         n, n_components = X.shape[0], self.n_components
         out_log_norm = np.full(n if log_norm else 0, np.nan)
@@ -351,6 +353,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             raise ValueError(
                 f"Unknown groups (not seen in fit): {labels[unknown][:10].tolist()}"
             )
+        if group_of_row is None:
+            group_of_row = np.repeat(np.arange(len(labels)), X.shape[0] // len(labels))
         return X, index[group_of_row]
 
     def score_samples(self, X, groups=None):
@@ -391,9 +395,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     def _criterion(self, X, groups, penalty):
         log_prob = self.score_samples(X, groups)
-        _, labels, group_of_row = _rows_and_groups(X, groups, allow_nan=False)
-        index = np.searchsorted(self.groups_, labels)[group_of_row]
-        layout = _GroupLayout(index, len(self.groups_))
+        X, index = self._rows_of_fitted_groups(X, groups)
+        layout = _GroupLayout(index, len(self.groups_), X.shape[0])
         sorted_log_prob = layout.sorted_rows(log_prob)
         n_params = n_parameters(
             self.covariance_type, self.n_components, self.n_features_in_
@@ -467,7 +470,13 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 class _GroupLayout:
     """Rows sorted by group (stable): group g is rows bounds[g]:bounds[g + 1]."""
 
-    def __init__(self, group_of_row, n_groups):
+    def __init__(self, group_of_row, n_groups, n_rows):
+        if group_of_row is None:
+            # Equal groups, in order (a 3-D X).
+            self.counts = np.full(n_groups, n_rows // max(n_groups, 1))
+            self.bounds = np.arange(n_groups + 1, dtype=np.int64) * self.counts[:1]
+            self.sorted, self.order = True, None
+            return
         self.counts = np.bincount(group_of_row, minlength=n_groups)
         self.bounds = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self.sorted = bool(np.all(group_of_row[:-1] <= group_of_row[1:]))
@@ -526,16 +535,13 @@ class _BatchFit:
         est, counts = self.est, self.layout.counts
         names = self.status_names
         names[counts < max(2, est.n_components)] = "too_few_rows"
-        group_of_sorted_row = np.repeat(np.arange(len(counts)), counts)
-        finite_rows = np.isfinite(self.X).all(axis=1)
-        non_finite = np.bincount(
-            group_of_sorted_row[~finite_rows], minlength=len(counts)
-        )
-        names[(non_finite > 0) & (names == "fitted")] = "non_finite"
+        starts = self.layout.bounds[:-1]
+        if not _sum_is_finite(self.X):
+            finite_rows = np.isfinite(self.X).all(axis=1)
+            non_finite = np.add.reduceat((~finite_rows).astype(np.intp), starts)
+            names[(non_finite > 0) & (names == "fitted")] = "non_finite"
         if self.sample_weight is not None:
-            positive = np.bincount(
-                group_of_sorted_row[self.sample_weight > 0], minlength=len(counts)
-            )
+            positive = np.add.reduceat((self.sample_weight > 0).astype(np.intp), starts)
             names[(positive < est.n_components) & (names == "fitted")] = (
                 "too_few_weights"
             )
@@ -569,7 +575,6 @@ class _BatchFit:
         est = self.est
         n_groups = len(self.layout.counts)
         fitted = self.status == kernels.FITTED
-        alone = fitted & (self.layout.counts > BLOCK_ROWS)
         drawn = (
             est.init_params == "kmeans"
             and not self.warm
@@ -582,23 +587,31 @@ class _BatchFit:
         starts = _parameter_arrays(
             (n_groups, self.n_init), est.n_components, n_features, shape, self.X.dtype
         )
+        given = np.zeros(n_groups, dtype=np.bool_)
         n_trials = 2 + int(np.log(est.n_components))
+        draws_u = np.empty((0, 0))
+        draws_uniforms = np.empty((0, 0, 0))
         if drawn:
             draws_u, draws_uniforms = self._kmeans_draws(n_trials, fitted)
-            given = {}
+            # More than a block of rows: k-means on all threads, one group
+            # after another; the EM runs in the kernel with the others.
+            large = np.flatnonzero(fitted & (self.layout.counts > BLOCK_ROWS))
+            self._python_starts(
+                starts, given, large, lambda g: self._replay(g, draws_u, draws_uniforms)
+            )
         else:
-            draws_u = np.empty((0, 0))
-            draws_uniforms = np.empty((0, 0, 0))
-            given = self._given_starts(starts, fitted, alone)
-        in_kernel = (self.status == kernels.FITTED) & ~alone
+            seed = est.random_state
+            shared = None if _is_seed(seed) else check_random_state(seed)
+            self._python_starts(
+                starts, given, np.flatnonzero(fitted),
+                lambda g: check_random_state(seed) if shared is None else shared,
+            )  # fmt: skip
+        in_kernel = self.status == kernels.FITTED
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
         weights_x = weights64.astype(self.X.dtype)
         eps = 10 * float(np.finfo(self.X.dtype).eps)
         order = self.layout.largest_first(in_kernel)
-        kernel_status = np.where(in_kernel, kernels.FITTED, kernels.NOT_FITTED).astype(
-            np.int8
-        )
-        n_threads = thread_count(est.n_jobs) if est.n_jobs else numba.get_num_threads()
+        n_threads = thread_count(est.n_jobs)
         with (
             kernel_threads(est.n_jobs),
             numba.parallel_chunksize(max(1, len(order) // (16 * n_threads))),
@@ -606,31 +619,27 @@ class _BatchFit:
             kernels.fit_groups(
                 self.X, weights64, weights_x, self.layout.bounds, order, self.code,
                 float(est.reg_covar), eps, float(est.tol), int(est.max_iter),
-                self.n_init, draws_u, draws_uniforms, n_trials, starts,
+                self.n_init, given, draws_u, draws_uniforms, n_trials, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
-                self.converged, self.lower_bounds, kernel_status, self.few_distinct,
+                self.converged, self.lower_bounds, self.status, self.few_distinct,
             )  # fmt: skip
-        self.status[in_kernel] = kernel_status[in_kernel]
         self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
-        by_itself = np.flatnonzero(alone | (self.status == kernels.SINGLE_FIT))
-        for g in by_itself:
-            if g in given:
-                group_starts = given[g]
-            else:
-                replay = _ReplayedDraws(
-                    x
-                    for r in range(self.n_init)
-                    for x in (
-                        draws_u[g if len(draws_u) > 1 else 0, r],
-                        draws_uniforms[g if len(draws_u) > 1 else 0, r],
-                    )
-                )
-                model, data = self._model(g), self._data(g)
-                group_starts = (
-                    Start(model.initial_parameters(data, "kmeans", replay))
-                    for _ in range(self.n_init)
-                )
+        for g in np.flatnonzero(self.status == kernels.SINGLE_FIT):
+            # k-means left a cluster empty: relocating it is Python code.
+            model, data = self._model(g), self._data(g)
+            replay = self._replay(g, draws_u, draws_uniforms)
+            group_starts = (
+                Start(model.initial_parameters(data, "kmeans", replay))
+                for _ in range(self.n_init)
+            )
             self._fit_alone(g, group_starts)
+
+    def _replay(self, g, draws_u, draws_uniforms):
+        """Group g's k-means++ draws, as ``kmeans_labels`` asks for them."""
+        d = g if len(draws_u) > 1 else 0
+        return _ReplayedDraws(
+            x for r in range(self.n_init) for x in (draws_u[d, r], draws_uniforms[d, r])
+        )
 
     def _kmeans_draws(self, n_trials, fitted):
         """k-means++'s draws of every initialisation, as separate fits draw them.
@@ -653,38 +662,39 @@ class _BatchFit:
                 draws_uniforms[g, r] = random_state.random_sample(n_uniforms)
         return draws_u, draws_uniforms
 
-    def _given_starts(self, starts, fitted, alone):
-        """Initial parameters computed group by group in Python.
+    def _python_starts(self, starts, given, groups, random_state_of):
+        """Initial parameters of ``groups``, computed here, one group at a time.
 
-        Written to ``starts`` for the kernel; returned as lists of ``Start``
-        for the groups fitted alone.
+        Written to ``starts`` (``given`` marks them) for the kernel's EM; the
+        draws come from ``random_state_of(g)``.
         """
         est = self.est
-        seed = est.random_state
-        shared = None if _is_seed(seed) else check_random_state(seed)
-        given = {}
-        for g in np.flatnonzero(fitted):
-            random_state = check_random_state(seed) if shared is None else shared
+        for g in groups:
+            random_state = random_state_of(g)
             model, data = self._model(g), self._data(g)
-            group_starts = []
             try:
-                for r in range(self.n_init):
-                    if self.warm:
-                        params = self.est._group_parameters(g)
-                        self.start_lower_bounds[g] = est.lower_bound_[g]
-                    else:
-                        params = model.initial_parameters(
-                            data, est.init_params, random_state
-                        )
-                    group_starts.append(Start(params, self.start_lower_bounds[g]))
-                    _store_parameters(starts, (g, r), params)
+                with (
+                    kernel_threads(est.n_jobs, data.parallel),
+                    warnings.catch_warnings(record=True) as caught,
+                ):
+                    warnings.simplefilter("always", ConvergenceWarning)
+                    for r in range(self.n_init):
+                        if self.warm:
+                            params = self.est._group_parameters(g)
+                            self.start_lower_bounds[g] = est.lower_bound_[g]
+                        else:
+                            params = model.initial_parameters(
+                                data, est.init_params, random_state
+                            )
+                        _store_parameters(starts, (g, r), params)
             except ValueError:
                 self.status[g] = kernels.ILL_DEFINED
                 self.status_names[g] = "ill_defined"
                 continue
-            if alone[g]:
-                given[g] = group_starts
-        return given
+            given[g] = True
+            self.few_distinct[g] = any(
+                issubclass(w.category, ConvergenceWarning) for w in caught
+            )
 
     def _fit_alone(self, g, group_starts):
         """A group fitted by the single-fit engine (multi-threaded kernels)."""
@@ -754,7 +764,11 @@ def _group_value(value, name, g, est):
 
 
 def _rows_and_groups(X, groups, allow_nan):
-    """2-D float rows, the sorted distinct labels, and each row's label index."""
+    """2-D float rows, the sorted distinct labels, and each row's label index.
+
+    For a 3-D X the index is None: group g holds the g-th run of
+    ``n_samples_per_group`` rows.
+    """
     X = np.asarray(X) if not hasattr(X, "__array__") else X
     ndim = np.ndim(X)
     if ndim == 3:
@@ -767,11 +781,8 @@ def _rows_and_groups(X, groups, allow_nan):
             ensure_all_finite=not allow_nan,
         )  # fmt: skip
         n_groups, n_rows = X.shape[:2]
-        return (
-            X.reshape(n_groups * n_rows, X.shape[2]),
-            np.arange(n_groups),
-            np.repeat(np.arange(n_groups), n_rows),
-        )
+        # Each row's group is implied: None (see ``_GroupLayout``).
+        return X.reshape(n_groups * n_rows, X.shape[2]), np.arange(n_groups), None
     if groups is None:
         raise ValueError(
             "groups is required for a 2-D X (or pass X of shape "
@@ -787,8 +798,23 @@ def _rows_and_groups(X, groups, allow_nan):
             f"groups must have shape ({X.shape[0]},), one label per row; "
             f"got shape {groups.shape}."
         )
+    labels, group_of_row = _distinct_labels(groups)
+    return X, labels, group_of_row
+
+
+def _distinct_labels(groups):
+    """``np.unique(groups, return_inverse=True)``, without sorting for integers
+    of a range not much wider than their number (the usual group ids)."""
+    if groups.dtype.kind in "iu" and len(groups):
+        low, high = int(groups.min()), int(groups.max())
+        if high - low < 2 * len(groups) + 1024:
+            offset = groups.astype(np.int64) - np.int64(low)
+            present = np.bincount(offset, minlength=high - low + 1) > 0
+            codes = np.cumsum(present) - 1
+            labels = (np.flatnonzero(present) + low).astype(groups.dtype)
+            return labels, codes[offset]
     labels, group_of_row = np.unique(groups, return_inverse=True)
-    return X, labels, group_of_row.reshape(-1)
+    return labels, group_of_row.reshape(-1)
 
 
 def _from_kernel_layout(array, covariance_type):

@@ -1,8 +1,9 @@
 """Many small mixtures at once: the serial kernels, one group per thread.
 
-Each group's rows are a contiguous slice of the rows sorted by group, and
-each group fits in one block (``BLOCK_ROWS`` rows), where the single-fit
-kernels run serially anyway.  ``fit_groups`` runs, for every group in a
+Each group's rows are a contiguous slice of the rows sorted by group, read
+in place by the single fit's serial kernels; a group of several blocks
+(``BLOCK_ROWS`` rows) has its blocks summed in block order, as a single fit
+sums them, in one thread.  ``fit_groups`` runs, for every group in a
 ``prange`` (largest first), exactly what ``GaussianMixture`` runs on that
 group alone: the k-means start (``fastgmm._kmeans``), the initial moments,
 then the EM loop of ``fastgmm._em.fit_em`` over the same E-step block
@@ -22,7 +23,6 @@ from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS, prange_only
 from ._copy import copy_into
 from ._covariance import TIED, kernel_shape
 from ._kernels import (
-    _e_step_block,
     _EStep,
     _score_tile,
     _statistics_layout,
@@ -47,6 +47,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
+from ._reduction import ordered_block_sums
 
 # A group's ``status`` after ``fit_groups``.
 FITTED = 0
@@ -150,9 +151,10 @@ def _em_run(
     for n_iter in range(1, max_iter + 1):
         previous_lower_bound = lower_bound
         _reference(weights, means, code, ref)
-        flat = np.zeros(size)
         e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref, code)
-        log_likelihood = np.float64(_e_step_block(e_step, 0, X.shape[0], flat))
+        # Inlined into this serial function, its prange is a plain loop: the
+        # blocks' sums in block order, as a single fit adds them.
+        log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
         nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
         ok, new_log_weights, new_log_det = _iteration_m_step(
             nk, s1, s2, ref, code, reg_covar, eps, weights, means, covariances,
@@ -172,7 +174,7 @@ def _em_run(
 @njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
 def fit_groups(
     X, weights64, weights_x, bounds, order, code, reg_covar, eps, tol, max_iter,
-    n_init, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
+    n_init, given, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
     out, n_iter, lower_bound, converged, lower_bounds, status, few_distinct,
 ):  # fmt: skip
     """Fit every group whose ``status`` is FITTED, largest first.
@@ -180,22 +182,25 @@ def fit_groups(
     Parameters
     ----------
     X : ndarray of shape (n_rows, n_features)
-        The rows sorted by group; group ``g`` is ``X[bounds[g]:bounds[g + 1]]``
-        and holds at most one block of rows.
+        The rows sorted by group; group ``g`` is ``X[bounds[g]:bounds[g + 1]]``.
+        k-means starts are drawn here for groups of at most one block of
+        rows only (larger ones would start parallel passes in a thread).
     weights64, weights_x : ndarray of shape (n_rows,) or (0,)
         Row weights in float64 and in X's dtype (empty: all ones).
     order : ndarray of int
         The groups to fit, largest first.
     code, reg_covar, eps, tol, max_iter, n_init
         As for a single fit; ``eps`` is 10 eps of X's dtype.
+    given : ndarray of shape (n_groups,), bool
+        Whether ``starts`` holds the group's initial parameters; if not, they
+        are drawn by k-means.
     draws_u, draws_uniforms : ndarray of shape (d, n_init) and (d, n_init, m)
         k-means++ draws of each initialisation, per group (``d`` = n_groups)
-        or the same for all (``d`` = 1); ``d`` = 0 when ``starts`` are given.
+        or the same for all (``d`` = 1); ``d`` = 0 when every start is given.
     starts : tuple of ndarray
         (weights, means, covariances, prec_chol, log_weights, log_det), each
-        of shape (n_groups, n_init, ...) in the kernels' layout: the initial
-        parameters when not drawn by k-means; the buffers of the runs
-        otherwise.
+        of shape (n_groups, n_init, ...) in the kernels' layout: the given
+        initial parameters, or the buffers of the runs.
     start_lower_bounds : ndarray of shape (n_groups,)
         The lower bound the first change is measured from (-inf, or the
         previous fit's for a warm start).
@@ -220,7 +225,7 @@ def fit_groups(
         total_weight = np.float64(n_rows)
         if w64.shape[0]:
             total_weight = _pairwise_sum(w64, np.float64(0), False)
-        drawn = draws_u.shape[0] > 0
+        drawn = not given[g]
         d = g if draws_u.shape[0] > 1 else 0
         labels = np.empty(n_rows if drawn else 0, dtype=np.int32)
         run_bounds = np.empty(max_iter)

@@ -251,3 +251,32 @@ def test_bad_input_gets_clear_errors():
         batch.predict(np.zeros((3, 3)), [0, 0, 1])
     with pytest.raises(ValueError, match="Unknown group 9"):
         batch.estimator(9)
+
+
+@pytest.mark.parametrize(
+    "groups",
+    [
+        np.array([5, -3, 5, 0, -3, 7], dtype=np.int8),
+        np.array([200, 3, 3, 255], dtype=np.uint8),
+        np.array([10**12, 1, 10**12, 5]),  # a wide range: sorted by np.unique
+        np.array(["b", "a", "b"]),
+    ],
+)
+def test_distinct_labels_are_numpy_unique(groups):
+    from fastgmm._batch import _distinct_labels
+
+    labels, index = _distinct_labels(groups)
+    expected_labels, expected_index = np.unique(groups, return_inverse=True)
+    np.testing.assert_array_equal(labels, expected_labels)
+    assert labels.dtype == expected_labels.dtype
+    np.testing.assert_array_equal(index, expected_index)
+
+
+def test_too_few_positive_weights_is_reported():
+    X, groups = _ragged([30, 30])
+    weights = np.ones(len(X))
+    weights[groups == 0] = 0.0
+    weights[np.flatnonzero(groups == 0)[0]] = 1.0
+    with pytest.warns(UserWarning, match=r"0 \(too_few_weights\)"):
+        batch = BatchGaussianMixture(2, random_state=0).fit(X, groups, weights)
+    np.testing.assert_array_equal(batch.fit_status_, ["too_few_weights", "fitted"])
