@@ -2,12 +2,13 @@
 
 import time
 import warnings
+from numbers import Integral
 
 import numba
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from . import _batch_kernels as kernels
@@ -118,6 +119,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     _parameter_constraints: dict = {
         **GaussianMixture._parameter_constraints,
+        "n_components": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "criterion": [StrOptions({"bic", "aic"})],
         "errors": [StrOptions({"warn", "raise"})],
     }
 
@@ -139,6 +142,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         verbose=0,
         verbose_interval=10,
         n_jobs=None,
+        criterion="bic",
         errors="warn",
     ):
         self.n_components = n_components
@@ -156,6 +160,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.criterion = criterion
         self.errors = errors
 
     # ------------------------------------------------------------------
@@ -210,24 +215,125 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 f"got {len(groups_)} groups, the previous fit had "
                 f"{len(self.groups_)}."
             )
+        candidates = self._candidates()
+        if len(candidates) > 1 and (warm or self._given_initial_parameters()):
+            raise ValueError(
+                "A sequence of n_components takes no warm_start and no "
+                "weights_init, means_init or precisions_init."
+            )
         self.groups_ = groups_
         self.n_features_in_ = X.shape[1]
         if self.verbose:
             announce_compiling()
             print(f"Fitting {len(groups_)} groups of {X.shape[0]} rows in all")
         started = time.perf_counter()
-        fit = _BatchFit(self, X, sample_weight, layout, warm)
-        fit.run()
-        self._store(fit)
-        self._report(fit, time.perf_counter() - started)
+        fits = []
+        for n_components in candidates:
+            fits.append(_BatchFit(self, X, sample_weight, layout, warm, n_components))
+            fits[-1].run()
+        if len(fits) == 1:
+            best = np.zeros(len(groups_), dtype=np.intp)
+            self.criterion_values_ = None
+        else:
+            values = np.stack([self._fit_criteria(fit, X, layout) for fit in fits])
+            self.criterion_values_ = values.T
+            # The smallest criterion; ties and all-NaN go to the fewest components.
+            best = np.argmin(np.where(np.isnan(values), np.inf, values), axis=0)
+        self._store(fits, best)
+        self._report(fits, best, time.perf_counter() - started)
         return self
 
-    def _store(self, fit):
-        """Fitted attributes from the kernel-layout results (NaN where failed)."""
+    def _candidates(self):
+        """The numbers of components to try, from ``n_components``."""
+        if isinstance(self.n_components, Integral):
+            return [int(self.n_components)]
+        candidates = np.asarray(list(self.n_components)).reshape(-1)
+        if (
+            len(candidates) == 0
+            or candidates.dtype.kind not in "iu"
+            or (candidates < 1).any()
+        ):
+            raise ValueError(
+                "n_components must be a positive int or a non-empty sequence of "
+                f"positive ints; got {self.n_components!r}."
+            )
+        return sorted({int(k) for k in candidates})
+
+    def _given_initial_parameters(self):
+        return any(
+            p is not None
+            for p in (self.weights_init, self.means_init, self.precisions_init)
+        )
+
+    def _fit_criteria(self, fit, X, layout):
+        """BIC or AIC of each group's fit with ``fit.n_components``, on its rows."""
+        n_components = np.full(len(layout.counts), fit.n_components)
         failed = fit.status_names != "fitted"
-        weights, means, covariances3, prec3 = fit.out[:4]
-        for array in (weights, means, covariances3, prec3):
-            array[failed] = np.nan
+        weights, means, _, prec3 = fit.out[:4]
+        log_weights, log_det = _kernel_logs(weights, prec3, self.covariance_type)
+        log_prob = np.full(X.shape[0], np.nan)
+        order = layout.largest_first(~failed)
+        with kernel_threads(self.n_jobs):
+            kernels.score_groups(
+                X, layout.bounds, order, n_components, log_weights, means, prec3,
+                log_det, COVARIANCE_CODES[self.covariance_type], log_prob,
+                np.empty((0, fit.n_components)), np.empty(0, dtype=np.intp),
+            )  # fmt: skip
+        return self._group_criteria(log_prob, layout, n_components)
+
+    def _group_criteria(self, sorted_log_prob, layout, n_components, kind=None):
+        """-2 log-likelihood + penalty of each group, from its rows' log p(x)."""
+        kind = kind or self.criterion
+        n_params = {
+            k: n_parameters(self.covariance_type, k, self.n_features_in_)
+            for k in np.unique(n_components)
+        }
+        out = np.full(len(layout.counts), np.nan)
+        for g in np.flatnonzero(layout.counts):
+            rows = sorted_log_prob[layout.bounds[g] : layout.bounds[g + 1]]
+            p = n_params[n_components[g]]
+            penalty = p * np.log(len(rows)) if kind == "bic" else 2 * p
+            out[g] = -2 * rows.mean() * len(rows) + penalty
+        return out
+
+    def _store(self, fits, best):
+        """Fitted attributes of each group's kept fit, padded to the largest K.
+
+        Components a group does not have get weight 0 and NaN parameters;
+        groups that were not fitted are NaN throughout.
+        """
+        n_groups = len(best)
+        k_max = max(fit.n_components for fit in fits)
+        n_features = self.n_features_in_
+        code = COVARIANCE_CODES[self.covariance_type]
+        shape = kernel_shape(code, k_max, n_features)
+        dtype = fits[0].X.dtype
+        weights = np.zeros((n_groups, k_max), dtype=dtype)
+        means = np.full((n_groups, k_max, n_features), np.nan, dtype=dtype)
+        covariances3 = np.full((n_groups, *shape), np.nan, dtype=dtype)
+        prec3 = np.full((n_groups, *shape), np.nan, dtype=dtype)
+        self.n_components_ = np.zeros(n_groups, dtype=np.intp)
+        self.n_iter_ = np.zeros(n_groups, dtype=np.intp)
+        self.converged_ = np.zeros(n_groups, dtype=bool)
+        self.lower_bound_ = np.full(n_groups, np.nan)
+        self.lower_bounds_ = np.full((n_groups, self.max_iter), np.nan)
+        self.fit_status_ = np.empty(n_groups, dtype=object)
+        for c, fit in enumerate(fits):
+            kept = best == c
+            k = fit.n_components
+            self.fit_status_[kept] = fit.status_names[kept]
+            ok = kept & (fit.status_names == "fitted")
+            self.n_components_[ok] = k
+            weights[ok, :k] = fit.out[0][ok]
+            means[ok, :k] = fit.out[1][ok]
+            components = slice(None) if shape[0] == 1 else slice(0, k)
+            covariances3[ok, components] = fit.out[2][ok]
+            prec3[ok, components] = fit.out[3][ok]
+            self.n_iter_[ok] = fit.n_iter[ok]
+            self.converged_[ok] = fit.converged[ok]
+            self.lower_bound_[ok] = fit.lower_bound[ok]
+            self.lower_bounds_[ok] = fit.lower_bounds[ok]
+        weights[self.fit_status_ != "fitted"] = np.nan
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = np.ascontiguousarray(
@@ -239,14 +345,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         self.precisions_ = _mstep.precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
-        self.converged_ = fit.converged & ~failed
-        self.n_iter_ = np.where(failed, 0, fit.n_iter)
-        self.lower_bound_ = np.where(failed, np.nan, fit.lower_bound)
-        fit.lower_bounds[failed] = np.nan
-        self.lower_bounds_ = fit.lower_bounds
-        self.fit_status_ = fit.status_names
 
-    def _report(self, fit, seconds):
+    def _report(self, fits, best, seconds):
         """The one warning per kind of trouble, or the error of errors='raise'."""
         failed = np.flatnonzero(self.fit_status_ != "fitted")
         if len(failed) and self.errors == "raise":
@@ -268,10 +368,13 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 UserWarning,
                 stacklevel=3,
             )
-        if fit.few_distinct.any():
+        few_distinct = sum(
+            (fit.few_distinct & (best == c)).sum() for c, fit in enumerate(fits)
+        )
+        if few_distinct:
             warnings.warn(
                 f"k-means found fewer distinct clusters than n_components in "
-                f"{int(fit.few_distinct.sum())} groups. Possibly due to "
+                f"{int(few_distinct)} groups. Possibly due to "
                 "duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -308,9 +411,9 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         X, group_index = self._rows_of_fitted_groups(X, groups)
         layout = _GroupLayout(group_index, len(self.groups_), X.shape[0])
         Xs = layout.sorted_rows(X)
-        n, n_components = X.shape[0], self.n_components
+        n, k_max = X.shape[0], self.weights_.shape[1]
         out_log_norm = np.full(n if log_norm else 0, np.nan)
-        out_resp = np.full((n if resp else 0, n_components), np.nan)
+        out_resp = np.zeros((n if resp else 0, k_max))
         out_labels = np.full(n if labels else 0, -1, dtype=np.intp)
         log_weights, prec3, log_det = self._kernel_parameters()
         fitted = self.fit_status_ == "fitted"
@@ -318,25 +421,24 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         code = COVARIANCE_CODES[self.covariance_type]
         with kernel_threads(self.n_jobs):
             kernels.score_groups(
-                Xs, layout.bounds, order, log_weights, self.means_, prec3, log_det,
-                code, out_log_norm, out_resp, out_labels,
+                Xs, layout.bounds, order, self.n_components_, log_weights,
+                self.means_, prec3, log_det, code, out_log_norm, out_resp, out_labels,
             )  # fmt: skip
+        if resp:
+            for g in np.flatnonzero(~fitted):
+                out_resp[layout.bounds[g] : layout.bounds[g + 1]] = np.nan
         return tuple(
             layout.unsorted_rows(a) for a in (out_log_norm, out_resp, out_labels)
         )
 
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
-        n_features = self.n_features_in_
-        log_weights = np.log(self.weights_.astype(np.float64))
         prec3 = np.ascontiguousarray(
             _to_kernel_layout(
-                self.precisions_cholesky_, self.covariance_type, n_features
+                self.precisions_cholesky_, self.covariance_type, self.n_features_in_
             )
         )
-        log_det = kernels.group_log_determinants(
-            prec3, COVARIANCE_CODES[self.covariance_type], self.n_components
-        )
+        log_weights, log_det = _kernel_logs(self.weights_, prec3, self.covariance_type)
         return log_weights, prec3, log_det
 
     def _rows_of_fitted_groups(self, X, groups):
@@ -393,19 +495,13 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         """
         return self._score(X, groups, labels=True)[2]
 
-    def _criterion(self, X, groups, penalty):
+    def _criterion(self, X, groups, kind):
         log_prob = self.score_samples(X, groups)
         X, index = self._rows_of_fitted_groups(X, groups)
         layout = _GroupLayout(index, len(self.groups_), X.shape[0])
-        sorted_log_prob = layout.sorted_rows(log_prob)
-        n_params = n_parameters(
-            self.covariance_type, self.n_components, self.n_features_in_
+        return self._group_criteria(
+            layout.sorted_rows(log_prob), layout, self.n_components_, kind
         )
-        out = np.full(len(self.groups_), np.nan)
-        for g in np.flatnonzero(layout.counts):
-            rows = sorted_log_prob[layout.bounds[g] : layout.bounds[g + 1]]
-            out[g] = -2 * rows.mean() * len(rows) + penalty(n_params, len(rows))
-        return out
 
     def bic(self, X, groups=None):
         """Bayesian information criterion of each group's mixture on its rows.
@@ -415,7 +511,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         bic : ndarray of shape (n_groups,)
             NaN for groups without rows in ``X`` or not fitted.
         """
-        return self._criterion(X, groups, lambda p, n: p * np.log(n))
+        return self._criterion(X, groups, "bic")
 
     def aic(self, X, groups=None):
         """Akaike information criterion of each group's mixture on its rows.
@@ -424,7 +520,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         -------
         aic : ndarray of shape (n_groups,)
         """
-        return self._criterion(X, groups, lambda p, n: 2 * p)
+        return self._criterion(X, groups, "aic")
 
     def estimator(self, group):
         """The fitted :class:`fastgmm.GaussianMixture` of one group.
@@ -448,15 +544,20 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 f"{STATUS_MESSAGES[self.fit_status_[g]]}."
             )
         params = self.get_params()
-        del params["errors"]
+        del params["errors"], params["criterion"]
+        k = int(self.n_components_[g])
+        params["n_components"] = k
+        components = slice(0, k)
         for name in ("weights_init", "means_init", "precisions_init"):
             params[name] = _group_value(params[name], name, g, self)
         model = GaussianMixture(**params)
-        model.weights_ = self.weights_[g].copy()
-        model.means_ = self.means_[g].copy()
-        model.covariances_ = self.covariances_[g].copy()
-        model.precisions_cholesky_ = self.precisions_cholesky_[g].copy()
-        model.precisions_ = self.precisions_[g].copy()
+        tied = self.covariance_type == "tied"
+        per_component = slice(None) if tied else components
+        model.weights_ = self.weights_[g, components].copy()
+        model.means_ = self.means_[g, components].copy()
+        model.covariances_ = self.covariances_[g][per_component].copy()
+        model.precisions_cholesky_ = self.precisions_cholesky_[g][per_component].copy()
+        model.precisions_ = self.precisions_[g][per_component].copy()
         model.converged_ = bool(self.converged_[g])
         model.n_iter_ = int(self.n_iter_[g])
         model.lower_bound_ = float(self.lower_bound_[g])
@@ -500,14 +601,15 @@ class _GroupLayout:
 class _BatchFit:
     """One ``BatchGaussianMixture.fit``: starts, kernels, the groups fitted alone."""
 
-    def __init__(self, estimator, X, sample_weight, layout, warm):
+    def __init__(self, estimator, X, sample_weight, layout, warm, n_components):
         self.est = estimator
+        self.n_components = n_components
         self.X = X
         self.sample_weight = sample_weight
         self.layout = layout
         self.warm = warm
         n_groups = len(layout.counts)
-        n_components, n_features = estimator.n_components, X.shape[1]
+        n_features = X.shape[1]
         self.code = COVARIANCE_CODES[estimator.covariance_type]
         shape = kernel_shape(self.code, n_components, n_features)
         self.n_init = 1 if warm else estimator.n_init
@@ -532,9 +634,9 @@ class _BatchFit:
 
     def _check_groups(self):
         """Groups that a separate fit would refuse, and why."""
-        est, counts = self.est, self.layout.counts
+        counts = self.layout.counts
         names = self.status_names
-        names[counts < max(2, est.n_components)] = "too_few_rows"
+        names[counts < max(2, self.n_components)] = "too_few_rows"
         starts = self.layout.bounds[:-1]
         if not _sum_is_finite(self.X):
             finite_rows = np.isfinite(self.X).all(axis=1)
@@ -542,7 +644,7 @@ class _BatchFit:
             names[(non_finite > 0) & (names == "fitted")] = "non_finite"
         if self.sample_weight is not None:
             positive = np.add.reduceat((self.sample_weight > 0).astype(np.intp), starts)
-            names[(positive < est.n_components) & (names == "fitted")] = (
+            names[(positive < self.n_components) & (names == "fitted")] = (
                 "too_few_weights"
             )
 
@@ -553,15 +655,15 @@ class _BatchFit:
         means = _group_value(est.means_init, "means_init", g, est)
         precisions = _group_value(est.precisions_init, "precisions_init", g, est)
         if weights is not None:
-            weights = check_weights(weights, est.n_components)
+            weights = check_weights(weights, self.n_components)
         if means is not None:
-            means = check_means(means, est.n_components, n_features)
+            means = check_means(means, self.n_components, n_features)
         if precisions is not None:
             precisions = check_precisions(
-                precisions, est.covariance_type, est.n_components, n_features
+                precisions, est.covariance_type, self.n_components, n_features
             )
         return GaussianModel(
-            est.n_components, est.covariance_type, est.reg_covar, weights, means,
+            self.n_components, est.covariance_type, est.reg_covar, weights, means,
             precisions,
         )  # fmt: skip
 
@@ -583,12 +685,12 @@ class _BatchFit:
             and est.precisions_init is None
         )
         n_features = self.X.shape[1]
-        shape = kernel_shape(self.code, est.n_components, n_features)
+        shape = kernel_shape(self.code, self.n_components, n_features)
         starts = _parameter_arrays(
-            (n_groups, self.n_init), est.n_components, n_features, shape, self.X.dtype
+            (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
         )
         given = np.zeros(n_groups, dtype=np.bool_)
-        n_trials = 2 + int(np.log(est.n_components))
+        n_trials = 2 + int(np.log(self.n_components))
         draws_u = np.empty((0, 0))
         draws_uniforms = np.empty((0, 0, 0))
         if drawn:
@@ -648,7 +750,7 @@ class _BatchFit:
         the generator is consumed group after group.
         """
         est = self.est
-        n_uniforms = (est.n_components - 1) * n_trials
+        n_uniforms = (self.n_components - 1) * n_trials
         seed = est.random_state
         rows = 1 if _is_seed(seed) else len(self.layout.counts)
         draws_u = np.zeros((rows, self.n_init))
@@ -716,6 +818,16 @@ class _BatchFit:
         self.converged[g] = run.converged
         self.lower_bounds[g] = np.nan
         self.lower_bounds[g, : len(run.lower_bounds)] = run.lower_bounds
+
+
+def _kernel_logs(weights, prec3, covariance_type):
+    """Log-weights (log 0 = -inf for padding) and log-determinants per group."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_weights = np.log(weights.astype(np.float64))
+    log_det = kernels.group_log_determinants(
+        prec3, COVARIANCE_CODES[covariance_type], weights.shape[1]
+    )
+    return log_weights, log_det
 
 
 def _label(value):

@@ -286,24 +286,26 @@ def group_log_determinants(prec_chol, code, n_components):
 
 @njit(parallel=prange_only(), **NJIT_OPTIONS)
 def score_groups(
-    X, bounds, order, log_weights, means, prec_chol, log_det, code,
+    X, bounds, order, n_components, log_weights, means, prec_chol, log_det, code,
     log_norm_out, resp_out, labels_out,
 ):  # fmt: skip
     """``fastgmm._kernels.score_rows_into`` for each group in ``order``.
 
     Group ``g``'s rows ``X[bounds[g]:bounds[g + 1]]`` are scored by its own
-    parameters (``log_weights[g]``, ...), a tile at a time, into the same
-    rows of the outputs that are non-empty.
+    first ``n_components[g]`` components (``log_weights[g]``, ...), a tile
+    at a time, into the same rows of the outputs that are non-empty.
     """
     for i in prange(order.shape[0]):
         g = order[i]
         start, stop = bounds[g], bounds[g + 1]
+        k = n_components[g]
         Xg = X[start:stop]
         log_norm = log_norm_out[start:stop]
         resp = resp_out[start:stop]
         labels = labels_out[start:stop]
         for t in range(0, stop - start, TILE_ROWS):
             _score_tile(
-                Xg, t, min(t + TILE_ROWS, stop - start), log_weights[g], means[g],
-                prec_chol[g], log_det[g], code, log_norm, resp, labels,
+                Xg, t, min(t + TILE_ROWS, stop - start), log_weights[g, :k],
+                means[g, :k], prec_chol[g, :k], log_det[g, :k], code, log_norm,
+                resp, labels,
             )  # fmt: skip

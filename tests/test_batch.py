@@ -280,3 +280,52 @@ def test_too_few_positive_weights_is_reported():
     with pytest.warns(UserWarning, match=r"0 \(too_few_weights\)"):
         batch = BatchGaussianMixture(2, random_state=0).fit(X, groups, weights)
     np.testing.assert_array_equal(batch.fit_status_, ["too_few_weights", "fitted"])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+@pytest.mark.parametrize("criterion", ["bic", "aic"])
+def test_each_group_keeps_its_best_number_of_components(covariance_type, criterion):
+    X, groups = _ragged([25, 120, 400, 5000, 1])
+    params = dict(covariance_type=covariance_type, random_state=0)
+    batch = BatchGaussianMixture(range(1, 4), criterion=criterion, **params)
+    with pytest.warns(UserWarning, match=r"4 \(too_few_rows\)"):
+        batch.fit(X, groups)
+    assert batch.weights_.shape == (5, 3)
+    for g in range(4):
+        rows = groups == g
+        singles = [
+            _separate_fit({**params, "n_components": k}, X, groups, g)
+            for k in (1, 2, 3)
+        ]
+        values = [getattr(s, criterion)(X[rows]) for s in singles]
+        np.testing.assert_allclose(batch.criterion_values_[g], values, rtol=1e-10)
+        k = int(np.argmin(values)) + 1
+        assert batch.n_components_[g] == k
+        _assert_same_model_k(batch, g, singles[k - 1], X[rows])
+        assert (batch.weights_[g, k:] == 0).all()
+        assert np.isnan(batch.means_[g, k:]).all()
+        proba = batch.predict_proba(X[rows], groups[rows])
+        np.testing.assert_array_equal(
+            proba[:, :k], singles[k - 1].predict_proba(X[rows])
+        )
+        assert (proba[:, k:] == 0).all()
+        assert getattr(batch, criterion)(X[rows], groups[rows])[g] == values[k - 1]
+    assert batch.n_components_[4] == 0 and np.isnan(batch.weights_[4]).all()
+
+
+def _assert_same_model_k(batch, g, single, X_g):
+    model = batch.estimator(g)
+    assert model.n_components == single.n_components
+    assert model.n_iter_ == single.n_iter_
+    np.testing.assert_allclose(model.lower_bound_, single.lower_bound_, rtol=1e-10)
+    np.testing.assert_allclose(model.means_, single.means_, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(model.covariances_, single.covariances_, rtol=1e-8)
+    np.testing.assert_array_equal(model.predict(X_g), single.predict(X_g))
+
+
+def test_a_sequence_of_components_takes_no_initial_parameters():
+    X, groups = _ragged([30, 30])
+    with pytest.raises(ValueError, match="takes no warm_start"):
+        BatchGaussianMixture([1, 2], means_init=np.zeros((2, 2))).fit(X, groups)
+    with pytest.raises(ValueError, match="non-empty sequence of positive ints"):
+        BatchGaussianMixture([0, 2]).fit(X, groups)
