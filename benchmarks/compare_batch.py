@@ -16,6 +16,9 @@ in one process, after one untimed run of each (compilation).  The cases:
   gmm-gpu's published 11.1 s on a Tesla P100.
 - Ragged: groups with sizes drawn log-uniform between 20 and 20,000 rows,
   4-D, K=3, diagonal covariances: the batch against the fastgmm loop.
+- Per-group K: groups of 400 rows in 2-D, full covariances,
+  ``n_components=range(1, 5)`` chosen by BIC: the batch against a loop of
+  ``fastgmm.GaussianMixtureIC`` over the same candidates.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture as SkGaussianMixture
 
-from fastgmm import BatchGaussianMixture, GaussianMixture
+from fastgmm import BatchGaussianMixture, GaussianMixture, GaussianMixtureIC
 
 
 def equal_groups(n_groups, n_rows, n_features, seed=0):
@@ -114,6 +117,16 @@ def main(argv=None):
         lambda: loop(GaussianMixture, ragged_blocks, **ragged), repeats
     )
 
+    select = dict(covariance_type="full", random_state=0)
+    candidates = range(1, 5)
+    batch(X3[:20], n_components=candidates, **select)
+    loop(GaussianMixtureIC, blocks[:20], n_components=candidates, **select)
+    t_select = seconds(lambda: batch(X3, n_components=candidates, **select), repeats)
+    t_select_loop = seconds(
+        lambda: loop(GaussianMixtureIC, blocks, n_components=candidates, **select),
+        repeats,
+    )
+
     print(f"{threads} threads; median of {repeats} runs; seconds\n")
     print("| case | batch | fastgmm loop | scikit-learn loop | loop / batch "
           "| scikit-learn / batch | 1 thread / all |")  # fmt: skip
@@ -127,6 +140,11 @@ def main(argv=None):
         f"| {n_ragged} groups of 20-20,000 rows ({len(X):,} rows), 4-D, K=3, diag "
         f"| {t_ragged:.4f} | {t_ragged_loop:.4f} | - "
         f"| {t_ragged_loop / t_ragged:.1f}x | - | - |"
+    )
+    print(
+        f"| {n_groups} groups x 400 rows, 2-D, K in 1..4 by BIC, full "
+        f"| {t_select:.4f} | {t_select_loop:.4f} (GaussianMixtureIC) | - "
+        f"| {t_select_loop / t_select:.1f}x | - | - |"
     )
     print(
         f"\n{n_large:,} fits of 400 rows, 2-D, K=2, full: {t_large:.3f} s; "

@@ -9,6 +9,7 @@ cache) on first use.
 from ._batch import BatchGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._selection import GaussianMixtureIC
+from ._warmup import compile_kernels
 
 __version__ = "0.1.0"
 
@@ -17,4 +18,5 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureIC",
     "__version__",
+    "compile_kernels",
 ]

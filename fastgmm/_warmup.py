@@ -69,7 +69,8 @@ def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=N
 
     Each (dtype, covariance type) group fits a few rows with every
     ``init_params``, with and without ``sample_weight``, then predicts and
-    scores, so that every kernel they use is compiled into Numba's cache.
+    scores, with ``GaussianMixture`` and with ``BatchGaussianMixture``, so
+    that every kernel they use is compiled into Numba's cache.
 
     Parameters
     ----------
@@ -84,6 +85,7 @@ def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=N
     seconds : float
         The time it all took.
     """
+    from ._batch import BatchGaussianMixture
     from ._gaussian_mixture import GaussianMixture
 
     start = time.perf_counter()
@@ -108,6 +110,18 @@ def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=N
                 model.predict(X)
                 model.predict_proba(X)
                 model.score_samples(X)
+                groups = np.arange(len(X)) % 2
+                for init_params in ("kmeans", "random"):
+                    batch = BatchGaussianMixture(
+                        2,
+                        covariance_type=covariance_type,
+                        init_params=init_params,
+                        max_iter=2,
+                        random_state=0,
+                    ).fit(X, groups)
+                batch.predict(X, groups)
+                batch.predict_proba(X, groups)
+                batch.bic(X, groups)
             if progress is not None:
                 seconds = time.perf_counter() - group_start
                 progress(f"{covariance_type:9s} {dtype}: {seconds:6.1f} s")
