@@ -364,3 +364,54 @@ def test_python_m_fastgmm(tmp_path):
     assert "Traceback" not in proc.stderr
     assert sum(_sizes(proc.stdout)) == 150
     assert len(_sizes(proc.stdout)) == 2
+
+
+def test_groups_column_writes_the_batch_table(tmp_path, capsys):
+    import csv
+
+    from fastgmm import BatchGaussianMixture
+
+    rng = np.random.default_rng(0)
+    X = rng.standard_normal((600, 2))
+    site = rng.integers(0, 4, len(X))
+    X[site == 1] += 3
+    path, out = tmp_path / "d.csv", tmp_path / "table.csv"
+    _write_csv(path, np.column_stack([X, site]), header=["a", "b", "site"])
+    assert main(["fit", str(path), "--groups", "site", "-k", "2",
+                 "--random-state", "0", "-o", str(out)]) == 0  # fmt: skip
+    printed = capsys.readouterr().out
+    assert "groups:      4 (4 fitted" in printed and f"table:       {out}" in printed
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    expected = BatchGaussianMixture(2, random_state=0).fit(X, site)
+    bic = expected.bic(X, site)
+    assert [int(r["group"]) for r in rows] == [0, 1, 2, 3]
+    for g, row in enumerate(rows):
+        assert int(row["n"]) == np.sum(site == g)
+        assert row["status"] == "fitted" and int(row["n_iter"]) == expected.n_iter_[g]
+        assert float(row["bic"]) == bic[g]
+        assert float(row["weight_1"]) == expected.weights_[g, 1]
+        assert float(row["mean_0_b"]) == expected.means_[g, 0, 1]
+
+
+def test_groups_from_npy_labels_to_stdout(tmp_path, capsys):
+    X = _blobs(n=60, d=2)
+    labels = np.array(["x", "y"])[np.arange(len(X)) % 2]
+    np.save(tmp_path / "X.npy", X)
+    np.save(tmp_path / "g.npy", labels)
+    assert main(["fit", str(tmp_path / "X.npy"), "--groups",
+                 str(tmp_path / "g.npy"), "-k", "3"]) == 0  # fmt: skip
+    lines = capsys.readouterr().out.splitlines()
+    header = lines.index(next(line for line in lines if line.startswith("group,")))
+    assert [line.split(",")[0] for line in lines[header + 1 :]] == ["x", "y"]
+
+
+def test_groups_errors(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    _write_csv(path, _blobs(n=30, d=2), header=["a", "b"])
+    assert "not a column" in _fit_error(capsys, str(path), "--groups", "site")
+    line = _fit_error(capsys, str(path), "--groups", "a", "-o", str(tmp_path / "m.npz"))
+    assert "writes a .csv table" in line
+    np.save(tmp_path / "short.npy", np.zeros(3))
+    line = _fit_error(capsys, str(path), "--groups", str(tmp_path / "short.npy"))
+    assert "expected 30 group labels" in line

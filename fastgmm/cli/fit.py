@@ -7,6 +7,7 @@ import time
 
 from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm.cli.data import load_data
+from fastgmm.cli.groups import add_groups_option, run_groups
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 from fastgmm.cli.options import (
     add_data_argument,
@@ -65,9 +66,13 @@ def add_parser(subparsers):
         "--out",
         metavar="FILE",
         default=None,
-        help="save the fitted parameters and the fit summary to FILE (.npz)",
+        help=(
+            "save the fitted parameters and the fit summary to FILE (.npz); "
+            "with --groups, the per-group table (.csv)"
+        ),
     )
     add_plot_option(p, "the clusters (data coloured by component, means, ellipses)")
+    add_groups_option(p)
     p.set_defaults(func=run)
 
 
@@ -90,6 +95,13 @@ def run(args):
     if args.out is not None:
         check_writable(args.out)
     data = load_data(args.data, dtype=args.dtype)
+    if args.groups is not None:
+        params = model_params(
+            args,
+            n_components=args.n_components,
+            covariance_type=args.covariance_type,
+        )
+        return run_groups(args, data, params)
     X = data.X
     n_samples, n_features = X.shape
     if args.plot is not None:
