@@ -5,12 +5,17 @@ Run from the repository root::
     python benchmarks/peak_memory.py                       # fastgmm, kmeans init
     python benchmarks/peak_memory.py --init random_from_data
     python benchmarks/peak_memory.py --library sklearn
+    python benchmarks/peak_memory.py --batch shuffled   # BatchGaussianMixture
 
 Builds a 2,000,000 x 8 float64 array without temporaries, runs the library
 once on a few rows (Numba loads its kernels, NumPy and BLAS their buffers),
 then fits K=16 'full' for 5 iterations and prints how much the process's peak
 resident memory during that fit exceeds its resident memory just before it
 (Linux: the high-water mark is reset before the fit).
+
+``--batch`` instead fits ``BatchGaussianMixture(2)`` (full, default start)
+to the same rows in groups of 400, their labels in order (``sorted``) or
+shuffled (``shuffled``: the rows are then copied once, sorted by group).
 """
 
 import argparse
@@ -38,6 +43,24 @@ def peak_added(library, init_params, n_samples):
     GaussianMixture(16, init_params=init_params, random_state=0, max_iter=5, tol=0).fit(
         X
     )
+    return _peak() - before, X.nbytes
+
+
+def batch_peak_added(order, n_samples):
+    """(bytes a BatchGaussianMixture fit added to peak RSS, X.nbytes)."""
+    from fastgmm import BatchGaussianMixture
+
+    warnings.simplefilter("ignore")
+    rng = np.random.default_rng(0)
+    X = np.empty((n_samples, 8))
+    rng.standard_normal(out=X)
+    groups = np.arange(n_samples) // 400
+    if order == "shuffled":
+        rng.shuffle(groups)
+    X[:, 0] += 3 * (np.arange(n_samples) % 2)
+    BatchGaussianMixture(2, random_state=0).fit(X[:5000], groups[:5000])
+    before = _reset_peak()
+    BatchGaussianMixture(2, random_state=0).fit(X, groups)
     return _peak() - before, X.nbytes
 
 
@@ -78,10 +101,16 @@ def main(argv=None):
         "--init", default="kmeans", choices=["kmeans", "random_from_data"]
     )
     parser.add_argument("--n-samples", type=int, default=2_000_000)
+    parser.add_argument("--batch", choices=["sorted", "shuffled"], default=None)
     args = parser.parse_args(argv)
-    added, nbytes = peak_added(args.library, args.init, args.n_samples)
+    if args.batch:
+        added, nbytes = batch_peak_added(args.batch, args.n_samples)
+        what = f"BatchGaussianMixture, groups of 400 rows, {args.batch} labels"
+    else:
+        added, nbytes = peak_added(args.library, args.init, args.n_samples)
+        what = f"{args.library}, init={args.init}"
     print(
-        f"{args.library}, init={args.init}: peak RSS added by fit "
+        f"{what}: peak RSS added by fit "
         f"{added / 1e6:.1f} MB = {added / nbytes:.2f} x X.nbytes "
         f"({nbytes / 1e6:.0f} MB)"
     )

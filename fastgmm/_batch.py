@@ -569,28 +569,41 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
 
 class _GroupLayout:
-    """Rows sorted by group (stable): group g is rows bounds[g]:bounds[g + 1]."""
+    """Rows sorted by group (stable): group g is rows bounds[g]:bounds[g + 1].
+
+    Keeps each row's group (int32), from which the rows are moved in and out
+    of group order by a counting sort: no argsort, and no index array beside
+    the sorted copy.
+    """
 
     def __init__(self, group_of_row, n_groups, n_rows):
         if group_of_row is None:
             # Equal groups, in order (a 3-D X).
             self.counts = np.full(n_groups, n_rows // max(n_groups, 1))
             self.bounds = np.arange(n_groups + 1, dtype=np.int64) * self.counts[:1]
-            self.sorted, self.order = True, None
+            self.sorted, self.group_of_row = True, None
             return
         self.counts = np.bincount(group_of_row, minlength=n_groups)
         self.bounds = np.concatenate([[0], np.cumsum(self.counts)]).astype(np.int64)
         self.sorted = bool(np.all(group_of_row[:-1] <= group_of_row[1:]))
-        self.order = None if self.sorted else np.argsort(group_of_row, kind="stable")
+        self.group_of_row = None if self.sorted else group_of_row
 
     def sorted_rows(self, a):
-        return a if self.sorted else np.ascontiguousarray(a[self.order])
+        """``a`` (rows first) in group order."""
+        return a if self.sorted else self._permuted(a, to_groups=True)
 
     def unsorted_rows(self, a):
+        """Rows in group order back in the original order."""
         if self.sorted or len(a) == 0:
             return a
+        return self._permuted(a, to_groups=False)
+
+    def _permuted(self, a, to_groups):
         out = np.empty_like(a)
-        out[self.order] = a
+        kernels.move_rows(
+            np.ascontiguousarray(a).reshape(len(a), -1), self.group_of_row,
+            self.bounds, to_groups, out.reshape(len(a), -1),
+        )  # fmt: skip
         return out
 
     def largest_first(self, mask):
@@ -922,11 +935,16 @@ def _distinct_labels(groups):
         if high - low < 2 * len(groups) + 1024:
             offset = groups.astype(np.int64) - np.int64(low)
             present = np.bincount(offset, minlength=high - low + 1) > 0
-            codes = np.cumsum(present) - 1
+            codes = (np.cumsum(present) - 1).astype(_index_dtype(len(groups)))
             labels = (np.flatnonzero(present) + low).astype(groups.dtype)
             return labels, codes[offset]
     labels, group_of_row = np.unique(groups, return_inverse=True)
-    return labels, group_of_row.reshape(-1)
+    return labels, group_of_row.reshape(-1).astype(_index_dtype(len(groups)))
+
+
+def _index_dtype(n):
+    """int32 group indices where they fit (half the memory of intp)."""
+    return np.int32 if n < 2**31 else np.intp
 
 
 def _from_kernel_layout(array, covariance_type):

@@ -276,6 +276,26 @@ def fit_groups(
 
 
 @njit(**EXACT_NJIT_OPTIONS)
+def move_rows(src, group_of_row, bounds, to_groups, out):
+    """Rows into group order (stable), or back: a counting sort.
+
+    Row ``i`` of group ``g`` goes to the next free slot of ``g``'s range
+    ``bounds[g]:bounds[g + 1]`` (``to_groups``), or comes back from it.
+    """
+    cursor = bounds[:-1].copy()
+    for i in range(src.shape[0]):
+        g = group_of_row[i]
+        p = cursor[g]
+        cursor[g] += 1
+        if to_groups:
+            for j in range(src.shape[1]):
+                out[p, j] = src[i, j]
+        else:
+            for j in range(src.shape[1]):
+                out[i, j] = src[p, j]
+
+
+@njit(**EXACT_NJIT_OPTIONS)
 def group_log_determinants(prec_chol, code, n_components):
     """``fastgmm._mstep.log_determinants`` of each group's factors."""
     out = np.empty((prec_chol.shape[0], n_components))
