@@ -329,3 +329,32 @@ def test_a_sequence_of_components_takes_no_initial_parameters():
         BatchGaussianMixture([1, 2], means_init=np.zeros((2, 2))).fit(X, groups)
     with pytest.raises(ValueError, match="non-empty sequence of positive ints"):
         BatchGaussianMixture([0, 2]).fit(X, groups)
+
+
+def test_no_iterations_keeps_the_initial_parameters():
+    X, groups = _ragged([40, 5000])
+    params = dict(n_components=2, random_state=0, max_iter=0, n_init=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        batch = BatchGaussianMixture(**params).fit(X, groups)
+    for g in range(2):
+        single = GaussianMixture(**params).fit(X[groups == g])
+        assert batch.n_iter_[g] == 0 and not batch.converged_[g]
+        assert batch.lower_bound_[g] == single.lower_bound_ == -np.inf
+        np.testing.assert_allclose(batch.means_[g], single.means_, rtol=1e-12)
+
+
+def test_verbose_prints_one_line_before_and_after(capsys):
+    X, groups = _ragged([40, 50])
+    BatchGaussianMixture(2, random_state=0, verbose=1).fit(X, groups)
+    out = capsys.readouterr().out
+    assert "Fitting 2 groups of 90 rows in all" in out
+    assert "Fitted 2 of 2 groups in" in out
+
+
+def test_clone_and_params_round_trip():
+    from sklearn.base import clone
+
+    batch = BatchGaussianMixture(range(1, 3), covariance_type="diag", errors="raise")
+    params = clone(batch).get_params()
+    assert params["n_components"] == range(1, 3) and params["errors"] == "raise"
