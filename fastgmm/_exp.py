@@ -11,7 +11,7 @@ values in [-60, 0]: at most 1 ulp apart.
 import numpy as np
 from llvmlite import ir
 from numba import njit, types
-from numba.extending import intrinsic
+from numba.extending import intrinsic, overload
 
 # Adding 1.5 * 2**52 rounds a double to an integer held in its low mantissa
 # bits; subtracting the bit patterns then gives that integer as an int64.
@@ -65,3 +65,63 @@ def exp_nonpositive(x):
     p = p * r + 1.0
     scale = _bits_float((_float_bits(shifted) - _ROUNDER_BITS + 1023) << 52)
     return p * scale
+
+
+# float32: the same scheme with float32 constants and a degree-7 polynomial
+# (truncation below 1e-8 relative); 2**n is built from float32 exponent bits.
+_ROUNDER32 = np.float32(12582912.0)  # 1.5 * 2**23
+_ROUNDER32_BITS = int(np.float32(12582912.0).view(np.int32))
+_LOG2E32 = np.float32(_LOG2E)
+_LN2_HI32 = np.float32(0.693145751953125)  # ln 2 to 16 bits: n * hi is exact
+_LN2_LO32 = np.float32(1.428606765330187e-06)
+_LOWEST32 = np.float32(-87.0)  # exp(x) stays in float32's normal range
+_ZERO32 = np.float32(0.0)
+_C32 = tuple(np.float32(1.0 / f) for f in (5040, 720, 120, 24, 6, 2, 1, 1))
+
+
+@intrinsic
+def _float32_bits(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(32))
+
+    return types.int32(types.float32), codegen
+
+
+@intrinsic
+def _bits_float32(typingctx, x):
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+@njit(cache=True, fastmath={"contract"})
+def exp_nonpositive32(x):
+    """exp(x) for float32 x <= 0 (or NaN), in float32; 0 below -87."""
+    if x < _LOWEST32:
+        return _ZERO32
+    shifted = x * _LOG2E32 + _ROUNDER32
+    n = shifted - _ROUNDER32
+    r = (x - n * _LN2_HI32) - n * _LN2_LO32
+    p = _C32[0]
+    p = p * r + _C32[1]
+    p = p * r + _C32[2]
+    p = p * r + _C32[3]
+    p = p * r + _C32[4]
+    p = p * r + _C32[5]
+    p = p * r + _C32[6]
+    p = p * r + _C32[7]
+    bits = (_float32_bits(shifted) - np.int32(_ROUNDER32_BITS) + np.int32(127)) << 23
+    return p * _bits_float32(np.int32(bits))
+
+
+def exp_nonpositive_of(x):
+    """exp(x) for x <= 0 in x's precision (compiled code only)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(exp_nonpositive_of)
+def _exp_nonpositive_of(x):
+    if x == types.float32:
+        return lambda x: exp_nonpositive32(x)
+    return lambda x: exp_nonpositive(x)

@@ -32,7 +32,7 @@ from ._config import (
 )
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
-from ._exp import exp_nonpositive
+from ._exp import exp_nonpositive_of
 from ._reduction import ordered_block_sums, register_block_sums
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -150,31 +150,38 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
                 for b in range(n_rows):
                     diff[i, b] = xt[i, b] - mu
             _triangular_sq_norms(diff, prec_chol, k, sq, y)
-        offset = log_weights[k] + log_det[k] - 0.5 * n_features * _LOG_2PI
+        # In out's precision: float32 log-probabilities for float32 data.
+        offset = out.dtype.type(
+            log_weights[k] + log_det[k] - 0.5 * n_features * _LOG_2PI
+        )
+        half = out.dtype.type(0.5)
         for b in range(n_rows):
-            sq[b] = offset - 0.5 * sq[b]
+            sq[b] = offset - half * sq[b]
 
 
 @njit(**NJIT_OPTIONS)
 def _normalise_rows(wlp, log_norm):
     """Turn weighted log-probabilities into responsibilities, in place.
 
-    Writes log sum_k exp(wlp[k]) per row into ``log_norm``; one exp per entry.
+    Writes log sum_k exp(wlp[k]) per row into ``log_norm``; one exp per entry,
+    in wlp's precision (float32 for float32 data in the E-step).
     """
     n_components, n_rows = wlp.shape
-    top = np.full(n_rows, -np.inf)
+    top = np.empty(n_rows, dtype=wlp.dtype)
+    top[:] = -np.inf
     for k in range(n_components):
         for b in range(n_rows):
             top[b] = max(top[b], wlp[k, b])
-    total = np.zeros(n_rows)
+    total = np.zeros(n_rows, dtype=wlp.dtype)
     for k in range(n_components):
         for b in range(n_rows):
-            e = exp_nonpositive(wlp[k, b] - top[b])
+            e = exp_nonpositive_of(wlp[k, b] - top[b])
             wlp[k, b] = e
             total[b] += e
+    one = wlp.dtype.type(1)
     for b in range(n_rows):
-        log_norm[b] = top[b] + math.log(total[b])
-        total[b] = 1.0 / total[b]
+        log_norm[b] = np.float64(top[b]) + math.log(np.float64(total[b]))
+        total[b] = one / total[b]
     for k in range(n_components):
         for b in range(n_rows):
             wlp[k, b] *= total[b]
@@ -269,7 +276,9 @@ def _tile_statistics(
     xt = _rows_transposed(X, start, stop)
     wc = _tile_weights(sample_weight, start, stop)
     n_rows = stop - start
-    resp = np.empty((means.shape[0], n_rows))
+    # Responsibilities in the data's precision: float32 data keeps float32's
+    # vector width through the E-step (the statistics still add up in float64).
+    resp = np.empty((means.shape[0], n_rows), dtype=X.dtype)
     log_norm = np.empty(n_rows)
     _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, resp)
     _normalise_rows(resp, log_norm)

@@ -7,7 +7,7 @@ from naive import naive_e_step, naive_label_statistics, naive_statistics
 
 from fastgmm import _kernels, _mstep
 from fastgmm._covariance import COVARIANCE_CODES, FULL
-from fastgmm._exp import exp_nonpositive
+from fastgmm._exp import exp_nonpositive, exp_nonpositive32
 
 
 def random_precision_cholesky(rng, covariance_type, n_components, n_features):
@@ -189,6 +189,24 @@ def test_exp_nonpositive_within_one_ulp():
     got = np.array([exp_nonpositive(v) for v in x[::97]])
     want = np.exp(x[::97])
     np.testing.assert_array_max_ulp(got, want, maxulp=2)
+
+
+def test_exp_nonpositive32_within_one_ulp_of_float32():
+    x = -np.concatenate(
+        [np.linspace(0, 87, 100001), np.geomspace(1e-30, 1, 1001), [0.0]]
+    ).astype(np.float32)
+    got = np.array([exp_nonpositive32(v) for v in x[::37]], dtype=np.float32)
+    assert str(exp_nonpositive32.nopython_signatures[0].return_type) == "float32"
+    # The float64 exp of the float32 input, rounded to float32.
+    want = np.exp(x[::37].astype(np.float64)).astype(np.float32)
+    np.testing.assert_array_max_ulp(got, want, maxulp=1)
+
+
+def test_exp_nonpositive32_edges():
+    assert exp_nonpositive32(np.float32(0.0)) == 1.0
+    assert exp_nonpositive32(np.float32(-np.inf)) == 0.0
+    assert exp_nonpositive32(np.float32(-90.0)) == 0.0
+    assert np.isnan(exp_nonpositive32(np.float32(np.nan)))
 
 
 def test_exp_nonpositive_edges():
