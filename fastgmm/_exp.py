@@ -1,4 +1,4 @@
-"""A vectorisable exp for the normalisation of responsibilities.
+"""A vectorisable exp (and float32 log) for the normalisation of responsibilities.
 
 ``math.exp`` compiles to a scalar library call, which LLVM cannot vectorise
 without Intel's SVML; it was about a third of an E-step at small n_features.
@@ -7,6 +7,8 @@ polynomial (error below 1 ulp) and a scaling by 2**n built from the exponent
 bits, all of which vectorise.  Measured against ``math.exp`` on 8,000,000
 values in [-60, 0]: at most 1 ulp apart.
 """
+
+import math
 
 import numpy as np
 from llvmlite import ir
@@ -125,3 +127,45 @@ def _exp_nonpositive_of(x):
     if x == types.float32:
         return lambda x: exp_nonpositive32(x)
     return lambda x: exp_nonpositive(x)
+
+
+# log for float32 x >= 1 (the sums of a row's normalised probabilities):
+# x = m * 2**e with m in [sqrt(1/2), sqrt(2)), then
+# log m = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.172, to s**9.
+_SQRT2_32 = np.float32(1.4142135)
+_LN2_32 = np.float32(0.6931472)
+_ONE32 = np.float32(1.0)
+_HALF32 = np.float32(0.5)
+_TWO32 = np.float32(2.0)
+_A32 = tuple(np.float32(1.0 / f) for f in (9, 7, 5, 3))
+
+
+@njit(cache=True, fastmath={"contract"})
+def log_positive32(x):
+    """log(x) for float32 x >= 1, in float32 (vectorisable, no library call)."""
+    bits = _float32_bits(x)
+    e = ((bits >> 23) & np.int32(0xFF)) - np.int32(127)
+    m = _bits_float32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))
+    big = m > _SQRT2_32
+    m = m * _HALF32 if big else m
+    e = e + np.int32(1) if big else e
+    s = (m - _ONE32) / (m + _ONE32)
+    s2 = s * s
+    p = _A32[0]
+    p = p * s2 + _A32[1]
+    p = p * s2 + _A32[2]
+    p = p * s2 + _A32[3]
+    p = p * s2 + _ONE32
+    return np.float32(e) * _LN2_32 + _TWO32 * s * p
+
+
+def log_of_total(x):
+    """log(x) of a row's total, x >= 1, in x's precision (compiled code only)."""
+    raise NotImplementedError("called from compiled code only")
+
+
+@overload(log_of_total)
+def _log_of_total(x):
+    if x == types.float32:
+        return lambda x: log_positive32(x)
+    return lambda x: math.log(x)

@@ -32,7 +32,7 @@ from ._config import (
 )
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
-from ._exp import exp_nonpositive_of
+from ._exp import exp_nonpositive_of, log_of_total
 from ._reduction import ordered_block_sums, register_block_sums
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -178,9 +178,10 @@ def _normalise_rows(wlp, log_norm):
             e = exp_nonpositive_of(wlp[k, b] - top[b])
             wlp[k, b] = e
             total[b] += e
+    for b in range(n_rows):
+        log_norm[b] = np.float64(top[b]) + np.float64(log_of_total(total[b]))
     one = wlp.dtype.type(1)
     for b in range(n_rows):
-        log_norm[b] = np.float64(top[b]) + math.log(np.float64(total[b]))
         total[b] = one / total[b]
     for k in range(n_components):
         for b in range(n_rows):

@@ -214,3 +214,15 @@ def test_exp_nonpositive_edges():
     assert exp_nonpositive(-np.inf) == 0.0
     assert exp_nonpositive(-800.0) == 0.0
     assert np.isnan(exp_nonpositive(np.nan))
+
+
+def test_log_positive32_close_to_float64_log():
+    from fastgmm._exp import log_positive32
+
+    x = np.concatenate([np.linspace(1, 64, 20001), np.geomspace(1, 1e30, 1001)])
+    x = x.astype(np.float32)
+    got = np.array([log_positive32(v) for v in x], dtype=np.float64)
+    want = np.log(x.astype(np.float64))
+    # Within one float32 ulp of the result's magnitude (at least of 1).
+    tolerance = np.spacing(np.maximum(want, 1.0).astype(np.float32))
+    assert np.all(np.abs(got - want) <= tolerance)
