@@ -1,0 +1,110 @@
+"""The performance gate: HEAD against the newest commit with recorded results.
+
+Run from the repository root (CI runs it from ``.ci/run``)::
+
+    python benchmarks/perf_gate.py                 # base: newest recorded commit
+    python benchmarks/perf_gate.py --base HEAD     # calibration: HEAD against itself
+
+It finds the newest ancestor of HEAD whose results are recorded in
+``benchmarks/results/<machine>/`` (the performance history), then runs
+``asv continuous`` on the gate's benchmarks (``gate_subset.txt``): asv builds
+both commits, runs their benchmarks in interleaved rounds in one session,
+prints its comparison table, and exits non-zero when a benchmark got slower
+by more than ``--factor``.  The results of the run go to a temporary
+directory: the recorded history is left as it is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+MACHINE = "ci-2core"
+# Calibrated: see CONTRIBUTING, "The performance gate".
+FACTOR = 1.3
+
+
+def git(*args):
+    return subprocess.run(
+        ["git", *args], cwd=HERE, check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def recorded_commits():
+    """Commit hashes with results in the history, for any file of the machine."""
+    commits = set()
+    for path in (HERE / "results" / MACHINE).glob("*.json"):
+        if path.name == "machine.json":
+            continue
+        with open(path) as f:
+            commit = json.load(f).get("commit_hash")
+        if commit:
+            commits.add(commit)
+    return commits
+
+
+def newest_recorded_ancestor():
+    """The newest commit of HEAD's history (HEAD excluded) with results."""
+    recorded = recorded_commits()
+    for commit in git("rev-list", "HEAD~1").splitlines():
+        if commit in recorded:
+            return commit
+    return None
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--base", help="commit to compare against")
+    parser.add_argument("--factor", type=float, default=FACTOR)
+    args = parser.parse_args(argv)
+    base = args.base or newest_recorded_ancestor()
+    if base is None:
+        print("perf gate: no recorded results in HEAD's history; nothing to compare")
+        return 1
+    base = git("rev-parse", base)
+    head = git("rev-parse", "HEAD")
+    subset = (HERE / "gate_subset.txt").read_text().strip()
+    print(f"perf gate: {base[:8]} (recorded) against HEAD {head[:8]}, "
+          f"factor {args.factor}", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="fastgmm-gate-") as tmp:
+        # asv.conf.json with the results in a temporary directory.
+        config = json.loads(_strip_comments((HERE / "asv.conf.json").read_text()))
+        config["repo"] = str(HERE.parent)
+        config["results_dir"] = os.path.join(tmp, "results")
+        config["env_dir"] = str(HERE / ".asv" / "env")
+        config["html_dir"] = os.path.join(tmp, "html")
+        config_path = os.path.join(tmp, "asv.conf.json")
+        with open(config_path, "w") as f:
+            json.dump(config, f)
+        subprocess.run(
+            ["asv", "machine", "--config", config_path, "--machine", MACHINE,
+             "--yes"],
+            cwd=HERE, check=True, stdout=subprocess.DEVNULL,
+        )  # fmt: skip
+        status = subprocess.run(
+            ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
+             "--interleave-rounds", "--factor", str(args.factor), "--split",
+             "--bench", subset, "--show-stderr", base, head],
+            cwd=HERE,
+        ).returncode  # fmt: skip
+        shutil.rmtree(os.path.join(tmp, "results"), ignore_errors=True)
+    print(f"perf gate: {'passed' if status == 0 else 'FAILED'} (asv exit {status})")
+    return status
+
+
+def _strip_comments(text):
+    """asv.conf.json allows // comments; json does not."""
+    return "\n".join(
+        line for line in text.splitlines() if not line.lstrip().startswith("//")
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())
