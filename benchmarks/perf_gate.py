@@ -77,6 +77,7 @@ def main(argv=None):
         # asv.conf.json with the results in a temporary directory.
         config = json.loads(_strip_comments((HERE / "asv.conf.json").read_text()))
         config["repo"] = str(HERE.parent)
+        config["benchmark_dir"] = str(HERE / "benchmarks")
         config["results_dir"] = os.path.join(tmp, "results")
         config["env_dir"] = str(HERE / ".asv" / "env")
         config["html_dir"] = os.path.join(tmp, "html")
@@ -90,7 +91,7 @@ def main(argv=None):
         )  # fmt: skip
         status = subprocess.run(
             ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
-             "--interleave-rounds", "--factor", str(args.factor), "--split",
+             "--interleave-rounds", "--factor", str(args.factor), "--no-only-changed",
              "--bench", subset, "--show-stderr", base, head],
             cwd=HERE,
         ).returncode  # fmt: skip
