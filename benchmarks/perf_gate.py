@@ -63,7 +63,14 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--base", help="commit to compare against")
     parser.add_argument("--factor", type=float, default=FACTOR)
+    parser.add_argument(
+        "--history-regressions",
+        action="store_true",
+        help="instead, publish the recorded history and print its regressions",
+    )
     args = parser.parse_args(argv)
+    if args.history_regressions:
+        return print_history_regressions()
     base = args.base or newest_recorded_ancestor()
     if base is None:
         print("perf gate: no recorded results in HEAD's history; nothing to compare")
@@ -98,6 +105,18 @@ def main(argv=None):
         shutil.rmtree(os.path.join(tmp, "results"), ignore_errors=True)
     print(f"perf gate: {'passed' if status == 0 else 'FAILED'} (asv exit {status})")
     return status
+
+
+def print_history_regressions():
+    """``asv publish`` the recorded history; print the regressions it finds."""
+    subprocess.run(["asv", "publish"], cwd=HERE, check=True, stdout=subprocess.DEVNULL)
+    with open(HERE / ".asv" / "html" / "regressions.json") as f:
+        regressions = json.load(f)["regressions"]
+    print(f"asv publish: {len(regressions)} regression(s) in the recorded history")
+    for entry in regressions:
+        # [benchmark, graph, parameters, [[commits..., before, after], ...]]
+        print("  " + json.dumps(entry))
+    return 0
 
 
 def _strip_comments(text):
