@@ -11,7 +11,6 @@ values in [-60, 0]: at most 1 ulp apart.
 import math
 
 import numpy as np
-from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic, overload
 
@@ -26,20 +25,27 @@ _LN2_LO = 1.90821492927058770002e-10
 _LOWEST = -708.0
 
 
+# The same-width integer of a float and back, by type: float64 <-> int64,
+# float32 <-> int32.
+_SAME_WIDTH = {
+    types.float64: types.int64,
+    types.float32: types.int32,
+    types.int64: types.float64,
+    types.int32: types.float32,
+}
+
+
 @intrinsic
-def _float_bits(typingctx, x):
+def _reinterpret(typingctx, x):
+    """The bits of ``x`` read as the other type of the same width."""
+    target = _SAME_WIDTH.get(x)
+    if target is None:
+        return None
+
     def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(64))
+        return builder.bitcast(args[0], context.get_value_type(target))
 
-    return types.int64(types.float64), codegen
-
-
-@intrinsic
-def _bits_float(typingctx, x):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.DoubleType())
-
-    return types.float64(types.int64), codegen
+    return target(x), codegen
 
 
 # No reassociation here: it would fold the rounding trick away.
@@ -65,7 +71,7 @@ def exp_nonpositive(x):
     p = p * r + 0.5
     p = p * r + 1.0
     p = p * r + 1.0
-    scale = _bits_float((_float_bits(shifted) - _ROUNDER_BITS + 1023) << 52)
+    scale = _reinterpret((_reinterpret(shifted) - _ROUNDER_BITS + 1023) << 52)
     return p * scale
 
 
@@ -79,22 +85,6 @@ _LN2_LO32 = np.float32(1.428606765330187e-06)
 _LOWEST32 = np.float32(-87.0)  # exp(x) stays in float32's normal range
 _ZERO32 = np.float32(0.0)
 _C32 = tuple(np.float32(1.0 / f) for f in (5040, 720, 120, 24, 6, 2, 1, 1))
-
-
-@intrinsic
-def _float32_bits(typingctx, x):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.IntType(32))
-
-    return types.int32(types.float32), codegen
-
-
-@intrinsic
-def _bits_float32(typingctx, x):
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], ir.FloatType())
-
-    return types.float32(types.int32), codegen
 
 
 @njit(cache=True, fastmath={"contract"})
@@ -113,8 +103,8 @@ def exp_nonpositive32(x):
     p = p * r + _C32[5]
     p = p * r + _C32[6]
     p = p * r + _C32[7]
-    bits = (_float32_bits(shifted) - np.int32(_ROUNDER32_BITS) + np.int32(127)) << 23
-    return p * _bits_float32(np.int32(bits))
+    bits = (_reinterpret(shifted) - np.int32(_ROUNDER32_BITS) + np.int32(127)) << 23
+    return p * _reinterpret(np.int32(bits))
 
 
 def exp_nonpositive_of(x):
@@ -143,9 +133,10 @@ _A32 = tuple(np.float32(1.0 / f) for f in (9, 7, 5, 3))
 @njit(cache=True, fastmath={"contract"})
 def log_positive32(x):
     """log(x) for float32 x >= 1, in float32 (vectorisable, no library call)."""
-    bits = _float32_bits(x)
+    bits = _reinterpret(x)
     e = ((bits >> 23) & np.int32(0xFF)) - np.int32(127)
-    m = _bits_float32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000))
+    # np.int32: Numba widens integer arithmetic to int64.
+    m = _reinterpret(np.int32((bits & np.int32(0x7FFFFF)) | np.int32(0x3F800000)))
     big = m > _SQRT2_32
     m = m * _HALF32 if big else m
     e = e + np.int32(1) if big else e
