@@ -436,3 +436,16 @@ def test_finish_iteration_against_naive():
     assert state == _kmeans._CONVERGED
     _, state = _kmeans._finish_iteration(centres, sums, weights, 0, 0.0)
     assert state == _kmeans._STRICTLY_CONVERGED
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("n_features", [1, 3, 8, 9, 130])
+def test_kmeans_tolerance_is_numpys_mean_times_tol(dtype, n_features):
+    from fastgmm._kmeans import kmeans_tolerance
+
+    variances = np.random.default_rng(n_features).uniform(0, 1e3, n_features)
+    variances = variances.astype(dtype)
+    expected = np.mean(variances) * 1e-4
+    got = kmeans_tolerance(variances, 1e-4)
+    # (Returned to Python as a float: the float32 value exactly.)
+    assert dtype(got) == expected
