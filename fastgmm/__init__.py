@@ -8,6 +8,7 @@ cache) on first use.
 
 from ._batch import BatchGaussianMixture
 from ._gaussian_mixture import GaussianMixture
+from ._persistence import load, save
 from ._selection import GaussianMixtureIC
 from ._warmup import compile_kernels
 
@@ -19,4 +20,6 @@ __all__ = [
     "GaussianMixtureIC",
     "__version__",
     "compile_kernels",
+    "load",
+    "save",
 ]

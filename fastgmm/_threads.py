@@ -1,6 +1,7 @@
 """``n_jobs``: how many threads the compiled kernels run on."""
 
 import functools
+import threading
 from contextlib import contextmanager, nullcontext
 
 import numba
@@ -33,6 +34,19 @@ def _blas_controller():
     return ThreadpoolController()
 
 
+# Numba's workqueue threading layer aborts the process when two Python
+# threads run parallel kernels at once; there, fastgmm's kernel calls take
+# turns (the layer is only known after the first parallel call).
+_WORKQUEUE_LOCK = threading.RLock()
+
+
+def _needs_lock():
+    try:
+        return numba.threading_layer() == "workqueue"
+    except ValueError:  # no parallel kernel has run yet in this process
+        return True
+
+
 @contextmanager
 def kernel_threads(n_jobs, parallel=True):
     """Run the kernels on ``n_jobs`` threads; restore the previous count after.
@@ -40,8 +54,20 @@ def kernel_threads(n_jobs, parallel=True):
     The setting is per Python thread and never touches global configuration.
     With ``parallel`` (kernels that will start threads), BLAS is held to one
     thread meanwhile: idle BLAS threads spinning between iterations would
-    take the cores from the kernels' threads.
+    take the cores from the kernels' threads.  On Numba's workqueue layer
+    the calls of concurrent Python threads are serialised.
     """
+    if parallel and _needs_lock():
+        with _WORKQUEUE_LOCK:
+            with _kernel_threads(n_jobs, parallel):
+                yield
+        return
+    with _kernel_threads(n_jobs, parallel):
+        yield
+
+
+@contextmanager
+def _kernel_threads(n_jobs, parallel):
     previous = numba.get_num_threads()
     if parallel:
         blas_limit = _blas_controller().limit(limits=1, user_api="blas")

@@ -415,3 +415,56 @@ def test_groups_errors(tmp_path, capsys):
     np.save(tmp_path / "short.npy", np.zeros(3))
     line = _fit_error(capsys, str(path), "--groups", str(tmp_path / "short.npy"))
     assert "expected 30 group labels" in line
+
+
+def test_fit_out_then_predict(tmp_path, capsys):
+    import fastgmm
+
+    X = _blobs(n=200, d=3)
+    data, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    _write_csv(data, X, header=["a", "b", "c"])
+    assert main(["fit", str(data), "-k", "3", "--random-state", "0",
+                 "--out", str(model)]) == 0  # fmt: skip
+    capsys.readouterr()
+    fitted = fastgmm.load(model)
+    with np.load(model) as npz:  # the summary stays beside the model
+        assert npz["n_iter"] == fitted.n_iter_
+    assert main(["predict", str(model), str(data), "--chunk-rows", "7"]) == 0
+    labels = np.array(capsys.readouterr().out.split(), dtype=int)
+    assert_array_equal(labels, fitted.predict(X))
+    out = tmp_path / "proba.npy"
+    assert main(["predict", str(model), str(data), "--proba", "-o", str(out)]) == 0
+    assert_array_equal(np.load(out), fitted.predict_proba(X))
+    out = tmp_path / "score.csv"
+    assert main(["predict", str(model), str(data), "--score", "-o", str(out)]) == 0
+    assert_array_equal(np.loadtxt(out), fitted.score_samples(X))
+    np.save(tmp_path / "X.npy", X)
+    assert main(["predict", str(model), str(tmp_path / "X.npy"), "--chunk-rows",
+                 "50"]) == 0  # fmt: skip
+    assert_array_equal(np.array(capsys.readouterr().out.split(), dtype=int), labels)
+
+
+def test_predict_errors_name_the_line(tmp_path, capsys):
+    X = _blobs(n=30, d=2)
+    data, model = tmp_path / "d.csv", tmp_path / "m.npz"
+    _write_csv(data, X)
+    assert main(["fit", str(data), "-k", "2", "--out", str(model)]) == 0
+    capsys.readouterr()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("x,y\n1.0,2.0\n3.0,banana\n")
+    assert main(["predict", str(model), str(bad)]) != 0
+    line = _assert_one_error_line(capsys.readouterr())
+    assert "line 3" in line and "banana" in line
+    wide = tmp_path / "wide.csv"
+    wide.write_text("1,2,3\n4,5,6\n")
+    assert main(["predict", str(model), str(wide)]) != 0
+    line = _assert_one_error_line(capsys.readouterr())
+    assert "3 features per row" in line and "fitted on 2" in line
+    nan = tmp_path / "nan.csv"
+    nan.write_text("1,2\n3,nan\n")
+    assert main(["predict", str(model), str(nan)]) != 0
+    assert "line 2: NaN or infinite" in _assert_one_error_line(capsys.readouterr())
+    junk = tmp_path / "junk.npz"
+    junk.write_bytes(b"junk")
+    assert main(["predict", str(junk), str(data)]) != 0
+    assert "not a readable fastgmm model" in _assert_one_error_line(capsys.readouterr())

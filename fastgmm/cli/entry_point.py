@@ -7,11 +7,11 @@ import os
 import sys
 
 from fastgmm.cli import compile as compile_command
-from fastgmm.cli import fit, select
+from fastgmm.cli import fit, predict, select
 from fastgmm.cli.messages import PROG, CLIError, print_error
 
 # One module per command, in the order shown by --help.
-COMMANDS = (fit, select, compile_command)
+COMMANDS = (fit, select, predict, compile_command)
 
 
 def build_parser() -> argparse.ArgumentParser:

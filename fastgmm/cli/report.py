@@ -109,7 +109,7 @@ def criterion_table(selector):
 
 
 def save_npz(path, gm, **summary):
-    """Save a fitted mixture's parameters and the fit summary to ``path``.
+    """Save a fitted mixture (``fastgmm.save``) and the fit summary to ``path``.
 
     Parameters
     ----------
@@ -144,10 +144,12 @@ def save_npz(path, gm, **summary):
         arrays["lower_bounds"] = np.asarray(lower_bounds, dtype=np.float64)
     for key, value in summary.items():
         arrays[key] = np.asarray(value)
+    from fastgmm import save
+
     try:
-        # Write to exactly the given name (np.savez on a path appends .npz).
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        # The model in fastgmm's format (fastgmm.load reads it back), the
+        # summary as arrays of their own beside it.
+        save(gm, path, extra=arrays)
     except OSError as exc:
         raise CLIError(f"{path}: cannot write ({os_brief(exc)})") from None
 
