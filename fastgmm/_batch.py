@@ -14,7 +14,13 @@ from sklearn.utils.validation import _check_sample_weight, check_array, check_is
 from . import _batch_kernels as kernels
 from . import _mstep
 from ._config import BLOCK_ROWS
-from ._covariance import COVARIANCE_CODES, kernel_shape, n_parameters
+from ._covariance import (
+    COVARIANCE_CODES,
+    from_kernel_layout,
+    kernel_shape,
+    n_parameters,
+    to_kernel_layout,
+)
 from ._data import InMemoryData
 from ._em import Start, fit_em
 from ._gaussian_mixture import GaussianMixture
@@ -337,10 +343,10 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = np.ascontiguousarray(
-            _from_kernel_layout(covariances3, self.covariance_type)
+            from_kernel_layout(covariances3, self.covariance_type)
         )
         self.precisions_cholesky_ = np.ascontiguousarray(
-            _from_kernel_layout(prec3, self.covariance_type)
+            from_kernel_layout(prec3, self.covariance_type)
         )
         self.precisions_ = _mstep.precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
@@ -407,6 +413,14 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     def _score(self, X, groups, log_norm=False, resp=False, labels=False):
         """Per-row outputs, each row scored by its group's mixture."""
+        layout, outputs = self._score_in_group_order(
+            X, groups, log_norm=log_norm, resp=resp, labels=labels
+        )
+        return tuple(layout.unsorted_rows(a) for a in outputs)
+
+    def _score_in_group_order(self, X, groups, log_norm=False, resp=False,
+                              labels=False):  # fmt: skip
+        """The rows' layout, and their outputs with the rows in group order."""
         check_is_fitted(self, "converged_")
         X, group_index = self._rows_of_fitted_groups(X, groups)
         layout = _GroupLayout(group_index, len(self.groups_), X.shape[0])
@@ -427,14 +441,12 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         if resp:
             for g in np.flatnonzero(~fitted):
                 out_resp[layout.bounds[g] : layout.bounds[g + 1]] = np.nan
-        return tuple(
-            layout.unsorted_rows(a) for a in (out_log_norm, out_resp, out_labels)
-        )
+        return layout, (out_log_norm, out_resp, out_labels)
 
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
         prec3 = np.ascontiguousarray(
-            _to_kernel_layout(
+            to_kernel_layout(
                 self.precisions_cholesky_, self.covariance_type, self.n_features_in_
             )
         )
@@ -496,12 +508,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         return self._score(X, groups, labels=True)[2]
 
     def _criterion(self, X, groups, kind):
-        log_prob = self.score_samples(X, groups)
-        X, index = self._rows_of_fitted_groups(X, groups)
-        layout = _GroupLayout(index, len(self.groups_), X.shape[0])
-        return self._group_criteria(
-            layout.sorted_rows(log_prob), layout, self.n_components_, kind
-        )
+        layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
+        return self._group_criteria(log_prob, layout, self.n_components_, kind)
 
     def bic(self, X, groups=None):
         """Bayesian information criterion of each group's mixture on its rows.
@@ -945,25 +953,3 @@ def _distinct_labels(groups):
 def _index_dtype(n):
     """int32 group indices where they fit (half the memory of intp)."""
     return np.int32 if n < 2**31 else np.intp
-
-
-def _from_kernel_layout(array, covariance_type):
-    """``fastgmm._covariance.from_kernel_layout`` with a leading groups axis."""
-    if covariance_type == "full":
-        return array
-    if covariance_type == "tied":
-        return array[:, 0]
-    if covariance_type == "diag":
-        return array[:, :, 0, :]
-    return array[:, :, 0, 0]
-
-
-def _to_kernel_layout(array, covariance_type, n_features):
-    """``fastgmm._covariance.to_kernel_layout`` with a leading groups axis."""
-    if covariance_type == "full":
-        return array
-    if covariance_type == "tied":
-        return array[:, None]
-    if covariance_type == "diag":
-        return array[:, :, None, :]
-    return np.repeat(array[:, :, None, None], n_features, axis=3)

@@ -76,27 +76,30 @@ def n_parameters(covariance_type, n_components, n_features):
 
 
 def to_kernel_layout(array, covariance_type, n_features):
-    """A covariance or precision Cholesky array in the kernels' layout."""
+    """A covariance or precision Cholesky array in the kernels' layout.
+
+    Leading axes are kept (a batch of mixtures: one per group).
+    """
     if covariance_type == "full":
         array3 = array
     elif covariance_type == "tied":
-        array3 = array[None]
+        array3 = array[..., None, :, :]
     elif covariance_type == "diag":
-        array3 = array[:, None, :]
+        array3 = array[..., :, None, :]
     else:
-        array3 = np.repeat(array[:, None, None], n_features, axis=2)
+        array3 = np.repeat(array[..., None, None], n_features, axis=-1)
     return np.ascontiguousarray(array3)
 
 
 def from_kernel_layout(array3, covariance_type):
-    """Inverse of ``to_kernel_layout`` (a view)."""
+    """Inverse of ``to_kernel_layout`` (a view); leading axes are kept."""
     if covariance_type == "full":
         return array3
     if covariance_type == "tied":
-        return array3[0]
+        return array3[..., 0, :, :]
     if covariance_type == "diag":
-        return array3[:, 0, :]
-    return array3[:, 0, 0]
+        return array3[..., :, 0, :]
+    return array3[..., :, 0, 0]
 
 
 def full_matrices(covariances, covariance_type, n_components, n_features):
