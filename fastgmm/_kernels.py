@@ -249,7 +249,10 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
         r = resp[k]
         nk[k] += np.sum(r)
         for i in range(n_features):
-            c = ref[k, i]
+            # In the data's precision: a float64 centre would turn every
+            # product of the loop below into a conversion and a float64 one.
+            # Exact: the models' centres are means of the data's dtype.
+            c = xt.dtype.type(ref[k, i])
             acc = zero
             for b in range(n_rows):
                 t = xt[i, b] - c
