@@ -7,6 +7,7 @@ cache) on first use.
 """
 
 from ._batch import BatchGaussianMixture
+from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
 from ._persistence import load, save
 from ._selection import GaussianMixtureIC
@@ -16,6 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "BatchGaussianMixture",
+    "BayesianGaussianMixture",
     "GaussianMixture",
     "GaussianMixtureIC",
     "__version__",

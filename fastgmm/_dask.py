@@ -591,6 +591,12 @@ class DaskData:
         _check_finite(nk, s1, s2, ref)
         return nk, s1, s2, ref
 
+    def moments(self):
+        """Weighted mean and scatter of all rows (``DataSource.moments``): one
+        pass, the blocks' moments merged about the combined mean."""
+        _, _, s2, ref = self._initial_statistics(("scatter", None), "tied", 1)
+        return ref[0], s2[0]
+
     def _single_row_statistics(self, indices, covariance_type, n_components):
         """Statistics of one row per component (the rows ``indices``)."""
         rows, weights = self._take_rows(indices)

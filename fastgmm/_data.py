@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _kernels
 from ._config import BLOCK_ROWS
-from ._init import initial_assignment, initial_moments
+from ._init import initial_assignment, initial_moments, row_scatter
 
 _EMPTY = np.empty(0)
 
@@ -90,3 +90,16 @@ class InMemoryData:
     def labels(self, params):
         """Most probable component of each row."""
         return score_rows(self.X, params, labels=True)[2]
+
+    def moments(self):
+        """Weighted mean and scatter of all rows (``DataSource.moments``).
+
+        The mean as scikit-learn's ``X.mean(axis=0)`` computes it; the scatter
+        a block of rows at a time, without a centred copy of X.
+        """
+        if self.sample_weight is None:
+            mean = self.X.mean(axis=0)
+        else:
+            mean = np.average(self.X, axis=0, weights=self.sample_weight)
+        mean = np.asarray(mean, dtype=np.float64)
+        return mean, row_scatter(self.X, self.sample_weight, mean)

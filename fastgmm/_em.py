@@ -72,12 +72,19 @@ class DataSource(Protocol):
     def labels(self, params):
         """The most probable component of each row."""
 
+    def moments(self):
+        """(mean, scatter) of all rows: the weighted mean, float64, of shape
+        (n_features,), and sum_i w_i (x_i - mean)(x_i - mean)^T, of shape
+        (n_features, n_features), upper triangle at least (priors of the
+        Bayesian mixture)."""
+
 
 class MixtureModel(Protocol):
     """The hooks in which mixture models differ.
 
     ``fastgmm._gaussian_model.GaussianModel`` implements them for maximum
-    likelihood.  A variational Bayesian mixture implements the same three:
+    likelihood, ``fastgmm._bayesian_model.BayesianModel`` for the variational
+    Bayesian mixture, which implements the same three:
     its parameters give the E-step the Cholesky factor of the expected
     precision and a per-component constant in place of the log-weight and
     log-determinant, its ``m_step`` computes the posterior parameters from
@@ -91,11 +98,11 @@ class MixtureModel(Protocol):
     def m_step(self, statistics, data):
         """New parameters from the E-step's (nk, s1, s2, ref)."""
 
-    def lower_bound(self, log_likelihood, statistics, params, data):
+    def lower_bound(self, log_likelihood, statistics, e_step_params, params, data):
         """The run's objective after an iteration.
 
-        ``log_likelihood`` and ``statistics`` come from the E-step with the
-        previous parameters, ``params`` are the new ones.
+        ``log_likelihood`` and ``statistics`` come from the E-step with
+        ``e_step_params``; ``params`` are the new ones.
         """
 
 
@@ -160,8 +167,10 @@ def fit_em(
             ref = model.reference(params)
             log_likelihood, nk, s1, s2 = data.statistics(params, ref)
             statistics = (nk, s1, s2, ref)
-            params = model.m_step(statistics, data)
-            lower_bound = model.lower_bound(log_likelihood, statistics, params, data)
+            e_step_params, params = params, model.m_step(statistics, data)
+            lower_bound = model.lower_bound(
+                log_likelihood, statistics, e_step_params, params, data
+            )
             lower_bounds.append(lower_bound)
             change = lower_bound - previous_lower_bound
             if progress.verbose:

@@ -4,34 +4,17 @@ import math
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, DensityMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import (
-    _check_sample_weight,
-    check_is_fitted,
-    validate_data,
-)
 
 from . import _mstep
 from ._covariance import COVARIANCE_TYPES
-from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
-from ._em import Progress, Start, fit_em
 from ._gaussian_model import GaussianModel
+from ._mixture import BaseMixture
 from ._parameters import MixtureParameters
-from ._threads import check_n_jobs, kernel_threads
-from ._validation import (
-    CachedParameterValidation,
-    check_means,
-    check_precisions,
-    check_random_state,
-    check_weights,
-    random_state_for,
-    validate_rows,
-)
-from ._warmup import announce_compiling
+from ._validation import check_means, check_precisions, check_weights
 
 
-class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
+class GaussianMixture(BaseMixture):
     """Gaussian Mixture fitted by EM with compiled, parallel kernels.
 
     A drop-in replacement for :class:`sklearn.mixture.GaussianMixture`: the
@@ -224,178 +207,9 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Fitting
 
-    def fit(self, X, y=None, sample_weight=None):
-        """Estimate model parameters with the EM algorithm.
-
-        The model is fitted ``n_init`` times and the parameters with the
-        largest lower bound are kept. Each trial iterates E-step and M-step at
-        most ``max_iter`` times, until the change of the lower bound is less
-        than ``tol``; otherwise a ``ConvergenceWarning`` is raised. With
-        ``warm_start=True``, ``n_init`` is ignored and consecutive calls start
-        where the previous one left off.
-
-        Parameters
-        ----------
-        X : array-like or Dask array of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        sample_weight : array-like or Dask array of shape (n_samples,), \
-                default=None
-            Non-negative weight of each row; the responsibilities of a row are
-            multiplied by its weight. Integer weights give the model of the
-            data with each row repeated that many times.
-
-        Returns
-        -------
-        self : object
-            The fitted mixture.
-        """
-        self.fit_predict(X, y, sample_weight=sample_weight)
-        return self
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit_predict(self, X, y=None, sample_weight=None):
-        """Estimate model parameters using X and predict the labels for X.
-
-        Fits as :meth:`fit` does, then predicts the most probable component
-        of each row with the final parameters.
-
-        Parameters
-        ----------
-        X : array-like or Dask array of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        sample_weight : array-like or Dask array of shape (n_samples,), \
-                default=None
-            Non-negative weight of each row.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Component labels; a lazy Dask array for a Dask ``X``.
-        """
-        return self._fit_keeping_state(X, sample_weight)
-
-    @_fit_context(prefer_skip_nested_validation=True)
-    def _fit_from_assignments(self, X, sample_weight, assignments):
-        """Fit from given initial responsibilities, one per initialisation.
-
-        ``assignments``: ``fastgmm._init.InitialAssignment`` objects, used in
-        place of ``init_params``'s draws (``GaussianMixtureIC`` shares its
-        k-means labels this way).  Returns the labels, as
-        :meth:`fit_predict`.
-        """
-        return self._fit_keeping_state(X, sample_weight, assignments)
-
-    def _fit_keeping_state(self, X, sample_weight, assignments=None):
-        # A failed fit must leave an earlier fitted model as it was.
-        previous_state = self.__dict__.copy()
-        try:
-            return self._fit(X, sample_weight, assignments)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
-
-    def _fit(self, X, sample_weight, assignments=None):
-        """Validate, run the EM engine, set the fitted attributes.
-
-        ``assignments``: one ``fastgmm._init.InitialAssignment`` per
-        initialisation, given by the caller in place of ``init_params``'s
-        draws (in-memory data only).
-        """
-        if is_dask_array(X):
-            data = self._dask_data(X, sample_weight)
-        else:
-            X = validate_rows(self, X, reset=True, ensure_min_samples=2)
-            self._check_counts(X.shape[0])
-            sample_weight = self._check_sample_weight(sample_weight, X)
-            data = InMemoryData(X, sample_weight)
-        model = self._model(data.X.shape[1])
-        if self.verbose:
-            announce_compiling()
-        warm = self.warm_start and hasattr(self, "converged_")
-        with (
-            random_state_for(self.random_state) as random_state,
-            kernel_threads(self.n_jobs, data.parallel),
-        ):
-            if warm:
-                starts = [Start(self._get_parameters(), self.lower_bound_)]
-            else:
-                inits = assignments or [self.init_params] * self.n_init
-                starts = (
-                    Start(model.initial_parameters(data, start, random_state))
-                    for start in inits
-                )
-            run = fit_em(
-                model, data, starts, tol=self.tol, max_iter=self.max_iter,
-                progress=Progress(self.verbose, self.verbose_interval),
-            )  # fmt: skip
-            self._set_parameters(run.params)
-            self.converged_ = run.converged
-            self.n_iter_ = run.n_iter
-            self.lower_bound_ = run.lower_bound
-            self.lower_bounds_ = run.lower_bounds
-            # The labels of the final parameters, so that fit_predict(X) and
-            # fit(X).predict(X) agree for any max_iter and tol.
-            return data.labels(self._kernel_parameters())
-
-    def _dask_data(self, X, sample_weight):
-        """Validated data source for a Dask array (see ``fastgmm._dask``)."""
-        from . import _dask
-
-        X = _dask.check_array(X, ensure_min_samples=2)
-        validate_data(self, X, skip_check_array=True)
-        self._check_counts(X.shape[0])
-        total_weight = None
-        if sample_weight is not None:
-            sample_weight, n_positive, total_weight = _dask.check_sample_weight(
-                sample_weight, X
-            )
-            self._check_positive_weights(n_positive)
-        return _dask.DaskData(X, sample_weight, total_weight)
-
-    def _check_counts(self, n_samples):
-        """n_samples against n_components, and n_jobs."""
-        if n_samples < self.n_components:
-            raise ValueError(
-                "Expected n_samples >= n_components "
-                f"but got n_components = {self.n_components}, "
-                f"n_samples = {n_samples}"
-            )
-        check_n_jobs(self.n_jobs)
-
-    def _check_sample_weight(self, sample_weight, X):
-        if sample_weight is None:
-            return None
-        sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float64, ensure_non_negative=True
-        )
-        self._check_positive_weights(np.count_nonzero(sample_weight))
-        return sample_weight
-
-    def _check_positive_weights(self, n_positive):
-        if n_positive == 0:
-            raise ValueError(
-                "Sample weights must contain at least one non-zero number."
-            )
-        if n_positive < self.n_components:
-            raise ValueError(
-                "Expected at least n_components rows with positive sample_weight "
-                f"but got n_components = {self.n_components}, "
-                f"positive weights = {n_positive}"
-            )
-
-    def _model(self, n_features):
+    def _model(self, data):
         """The EM engine's hooks, with validated user-given initial parameters."""
+        n_features = data.X.shape[1]
         weights = means = precisions = None
         if self.weights_init is not None:
             weights = check_weights(self.weights_init, self.n_components)
@@ -442,159 +256,6 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             self.covariance_type,
         )
 
-    def _score(self, X, **outputs):
-        """Per-row outputs of the fitted mixture on validated ``X``.
-
-        Lazy Dask arrays for a Dask array ``X``.
-        """
-        if is_dask_array(X):
-            from ._dask import score_lazily
-
-            return score_lazily(X, self._kernel_parameters(), **outputs)
-        with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(), **outputs)
-
-    def _validate_for_predict(self, X):
-        check_is_fitted(self)
-        if is_dask_array(X):
-            from ._dask import check_array
-
-            X = check_array(X)
-            validate_data(self, X, reset=False, skip_check_array=True)
-            return X
-        return validate_rows(self, X, reset=False)
-
-    def score_samples(self, X):
-        """Compute the log-likelihood of each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        Returns
-        -------
-        log_prob : ndarray of shape (n_samples,)
-            Log-likelihood of each sample in `X` under the current model; a
-            lazy Dask array for a Dask ``X``.
-        """
-        X = self._validate_for_predict(X)
-        return self._score(X, log_norm=True)[0]
-
-    def score(self, X, y=None):
-        """Compute the per-sample average log-likelihood of the given data X.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        y : Ignored
-            Not used, present for API consistency by convention.
-
-        Returns
-        -------
-        log_likelihood : float
-            Log-likelihood of `X` under the Gaussian mixture model.
-        """
-        return float(np.mean(self.score_samples(X)))
-
-    def predict(self, X):
-        """Predict the labels for the data samples in X using the fitted model.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        Returns
-        -------
-        labels : ndarray of shape (n_samples,)
-            Component labels; a lazy Dask array for a Dask ``X``.
-        """
-        X = self._validate_for_predict(X)
-        return self._score(X, labels=True)[2]
-
-    def predict_proba(self, X):
-        """Evaluate the posterior probability of each component for each sample.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            List of n_features-dimensional data points. Each row corresponds
-            to a single data point.
-
-        Returns
-        -------
-        resp : ndarray of shape (n_samples, n_components)
-            Posterior probability of each Gaussian component for each sample;
-            a lazy Dask array for a Dask ``X``.
-        """
-        X = self._validate_for_predict(X)
-        return self._score(X, resp=True)[1]
-
-    def sample(self, n_samples=1):
-        """Generate random samples from the fitted Gaussian distribution.
-
-        Parameters
-        ----------
-        n_samples : int, default=1
-            Number of samples to generate.
-
-        Returns
-        -------
-        X : ndarray of shape (n_samples, n_features)
-            Randomly generated sample.
-
-        y : ndarray of shape (n_samples,)
-            Component labels.
-        """
-        check_is_fitted(self)
-        if n_samples < 1:
-            raise ValueError(
-                "Invalid value for 'n_samples': %d . The sampling requires at "
-                "least one sample." % (self.n_components)
-            )
-        n_features = self.means_.shape[1]
-        rng = check_random_state(self.random_state)
-        n_samples_comp = rng.multinomial(
-            n_samples, _multinomial_probabilities(self.weights_)
-        )
-        if self.covariance_type == "full":
-            X = np.vstack(
-                [
-                    rng.multivariate_normal(mean, covariance, int(sample))
-                    for (mean, covariance, sample) in zip(
-                        self.means_, self.covariances_, n_samples_comp
-                    )
-                ]
-            )
-        elif self.covariance_type == "tied":
-            X = np.vstack(
-                [
-                    rng.multivariate_normal(mean, self.covariances_, int(sample))
-                    for (mean, sample) in zip(self.means_, n_samples_comp)
-                ]
-            )
-        else:
-            X = np.vstack(
-                [
-                    mean
-                    + rng.standard_normal(size=(sample, n_features))
-                    * np.sqrt(covariance)
-                    for (mean, covariance, sample) in zip(
-                        self.means_, self.covariances_, n_samples_comp
-                    )
-                ]
-            )
-        y = np.concatenate(
-            [np.full(sample, j, dtype=int) for j, sample in enumerate(n_samples_comp)]
-        )
-        return X, y
-
     # ------------------------------------------------------------------
     # Model selection criteria
 
@@ -635,19 +296,6 @@ class GaussianMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             The lower the better.
         """
         return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
-
-
-def _multinomial_probabilities(weights):
-    """The weights as ``RandomState.multinomial`` accepts them.
-
-    float32 weights summing to one can exceed it once cast to float64, which
-    ``multinomial`` refuses; only then are they divided by their sum, so that
-    every other model draws exactly as scikit-learn's does.
-    """
-    weights = np.asarray(weights, dtype=np.float64)
-    if weights[:-1].sum() > 1.0:
-        weights = weights / weights.sum()
-    return weights
 
 
 def _num_rows(X):

@@ -84,7 +84,7 @@ class GaussianModel:
             *statistics, self.covariance_type, self.reg_covar, data.dtype
         )
 
-    def lower_bound(self, log_likelihood, statistics, params, data):
+    def lower_bound(self, log_likelihood, statistics, e_step_params, params, data):
         """The mean log-likelihood of the E-step's parameters."""
         return log_likelihood / data.total_weight
 

@@ -131,7 +131,7 @@ def _single_point_moments(
     if covariance_type == "tied":
         # X.T @ X over every row, as scikit-learn has it, whichever rows the
         # components hold.
-        scatter = _scatter(X, sample_weight, np.zeros(X.shape[1]))
+        scatter = row_scatter(X, sample_weight, np.zeros(X.shape[1]))
     else:
         rows64 = rows.astype(np.float64)
         scatter = (1.0 if weights is None else weights[:, np.newaxis]) * (
@@ -165,7 +165,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     tied = covariance_type == "tied"
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)
-        s2[0] = _scatter(X, sample_weight, ref[0])
+        s2[0] = row_scatter(X, sample_weight, ref[0])
     X64 = X.astype(np.float64, copy=False)
     for k in range(n_components):
         rk = resp[:, k].astype(np.float64)
@@ -183,7 +183,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     return nk, s1, s2, ref
 
 
-def _scatter(X, sample_weight, centre, block_rows=65536):
+def row_scatter(X, sample_weight, centre, block_rows=65536):
     """sum_i w_i (x_i - centre)(x_i - centre)^T, a block of rows at a time."""
     scatter = np.zeros((X.shape[1], X.shape[1]))
     for start in range(0, X.shape[0], block_rows):

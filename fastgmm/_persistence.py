@@ -31,13 +31,17 @@ HEADER = "__fastgmm__"
 
 def _estimators():
     from ._batch import BatchGaussianMixture
+    from ._bayesian_mixture import BayesianGaussianMixture
     from ._gaussian_mixture import GaussianMixture
     from ._selection import GaussianMixtureIC
 
     return {
         cls.__name__: cls
-        for cls in (GaussianMixture, GaussianMixtureIC, BatchGaussianMixture)
-    }
+        for cls in (
+            GaussianMixture, GaussianMixtureIC, BatchGaussianMixture,
+            BayesianGaussianMixture,
+        )
+    }  # fmt: skip
 
 
 # ---------------------------------------------------------------------------
@@ -49,7 +53,8 @@ def save(model, path, extra=None):
 
     Parameters
     ----------
-    model : GaussianMixture, GaussianMixtureIC or BatchGaussianMixture
+    model : GaussianMixture, BayesianGaussianMixture, GaussianMixtureIC or
+        BatchGaussianMixture
         Fitted.
     path : str or path-like
         Written to exactly this name.
@@ -160,7 +165,8 @@ def load(path):
 
     Returns
     -------
-    model : GaussianMixture, GaussianMixtureIC or BatchGaussianMixture
+    model : GaussianMixture, BayesianGaussianMixture, GaussianMixtureIC or
+        BatchGaussianMixture
 
     Raises
     ------
@@ -327,9 +333,41 @@ def _check_fitted(model):
         ),
     }
     shapes["precisions_"] = shapes["precisions_cholesky_"] = shapes["covariances_"]
+    if name == "BayesianGaussianMixture":
+        shapes.update(_posterior_shapes(model, n_components))
     for attribute, shape in shapes.items():
         actual = np.shape(getattr(model, attribute))
         if actual != tuple(shape):
             raise _FormatError(
                 f"{attribute} has shape {actual}, expected {tuple(shape)}"
             )
+
+
+def _posterior_shapes(model, n_components):
+    """The shapes of a ``BayesianGaussianMixture``'s posterior parameters."""
+    for attribute in (
+        "weight_concentration_",
+        "mean_precision_",
+        "degrees_of_freedom_",
+    ):
+        if not hasattr(model, attribute):
+            raise _FormatError(f"missing attribute {attribute}")
+    shapes = {
+        "mean_precision_": (n_components,),
+        "degrees_of_freedom_": ()
+        if model.covariance_type == "tied"
+        else (n_components,),
+    }
+    concentration = model.weight_concentration_
+    if model.weight_concentration_prior_type == "dirichlet_process":
+        if not isinstance(concentration, tuple) or len(concentration) != 2:
+            raise _FormatError("weight_concentration_ is not a pair of arrays")
+        for part in concentration:
+            if np.shape(part) != (n_components,):
+                raise _FormatError(
+                    f"weight_concentration_ has a part of shape {np.shape(part)}, "
+                    f"expected {(n_components,)}"
+                )
+    else:
+        shapes["weight_concentration_"] = (n_components,)
+    return shapes
