@@ -1,7 +1,7 @@
 """The BayesianGaussianMixture estimator: a scikit-learn facade over the EM
 engine, with ``fastgmm._bayesian_model``'s hooks."""
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from sklearn.utils import check_array
@@ -9,7 +9,6 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _mstep
 from ._bayesian_model import BayesianModel, Priors, VariationalParameters
-from ._covariance import COVARIANCE_TYPES
 from ._mixture import BaseMixture
 from ._validation import (
     _check_positive,
@@ -195,15 +194,7 @@ class BayesianGaussianMixture(BaseMixture):
     """
 
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [
-            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
-        ],
+        **BaseMixture._parameter_constraints,
         "weight_concentration_prior_type": [
             StrOptions({"dirichlet_process", "dirichlet_distribution"})
         ],
@@ -219,11 +210,6 @@ class BayesianGaussianMixture(BaseMixture):
             "array-like",
             Interval(Real, 0.0, None, closed="neither"),
         ],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
     }
 
     def __init__(

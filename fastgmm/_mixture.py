@@ -6,14 +6,18 @@ conversion between the engine's parameters and its fitted attributes
 (``_get_parameters``, ``_set_parameters``, ``_kernel_parameters``).
 """
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.base import BaseEstimator, DensityMixin, _fit_context
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import (
     _check_sample_weight,
     check_is_fitted,
     validate_data,
 )
 
+from ._covariance import COVARIANCE_TYPES
 from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
 from ._em import Progress, Start, fit_em
 from ._threads import check_n_jobs, kernel_threads
@@ -28,6 +32,24 @@ from ._warmup import announce_compiling
 
 class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     """Fit, score, predict and sample; the estimators' shared methods."""
+
+    # The parameters of scikit-learn's BaseMixture, and n_jobs.
+    _parameter_constraints: dict = {
+        "n_components": [Interval(Integral, 1, None, closed="left")],
+        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
+        "tol": [Interval(Real, 0.0, None, closed="left")],
+        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
+        "max_iter": [Interval(Integral, 0, None, closed="left")],
+        "n_init": [Interval(Integral, 1, None, closed="left")],
+        "init_params": [
+            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
+        ],
+        "random_state": ["random_state"],
+        "warm_start": ["boolean"],
+        "verbose": ["verbose"],
+        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
+        "n_jobs": [Integral, None],
+    }
 
     # ------------------------------------------------------------------
     # Fitting

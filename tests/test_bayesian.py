@@ -158,6 +158,18 @@ def test_far_from_the_origin(covariance_type):
     np.testing.assert_allclose(far.weights_, near.weights_, rtol=1e-6)
 
 
+def _two_iterations(covariance_type, X):
+    """A warm-start model after two iterations on X: a start to continue from."""
+    model = fastgmm.BayesianGaussianMixture(
+        n_components=3,
+        covariance_type=covariance_type,
+        warm_start=True,
+        max_iter=2,
+        random_state=0,
+    )
+    return fit_quietly(model, X)
+
+
 def _continued(model, X, max_iter, **fit_params):
     """A copy of a fitted warm-start model, fitted ``max_iter`` more times."""
     model = copy.deepcopy(model)
@@ -169,16 +181,7 @@ def _continued(model, X, max_iter, **fit_params):
 def test_integer_sample_weight_equals_repeated_rows(covariance_type, iris):
     weights = np.random.default_rng(0).integers(0, 4, size=iris.shape[0])
     # The same starting posterior for both, then EM on each data.
-    start = fit_quietly(
-        fastgmm.BayesianGaussianMixture(
-            n_components=3,
-            covariance_type=covariance_type,
-            warm_start=True,
-            max_iter=2,
-            random_state=0,
-        ),
-        iris,
-    )
+    start = _two_iterations(covariance_type, iris)
     weighted = _continued(start, iris, 20, sample_weight=weights)
     repeated = _continued(start, np.repeat(iris, weights, axis=0), 20)
     assert_same_fit(weighted, repeated, rtol=1e-7, lower_bound_rtol=1e-9)
@@ -188,16 +191,7 @@ def test_integer_sample_weight_equals_repeated_rows(covariance_type, iris):
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
 def test_dask_same_model_as_in_memory(covariance_type, iris):
     da = pytest.importorskip("dask.array")
-    start = fit_quietly(
-        fastgmm.BayesianGaussianMixture(
-            n_components=3,
-            covariance_type=covariance_type,
-            warm_start=True,
-            max_iter=2,
-            random_state=0,
-        ),
-        iris,
-    )
+    start = _two_iterations(covariance_type, iris)
     in_memory = _continued(start, iris, 15)
     lazy = da.from_array(iris, chunks=(40, -1))
     on_dask = _continued(start, lazy, 15)
