@@ -21,7 +21,7 @@ from ._covariance import (
     n_parameters,
     to_kernel_layout,
 )
-from ._data import InMemoryData
+from ._data import InMemoryData, output_dtype
 from ._em import Start, fit_em
 from ._gaussian_mixture import GaussianMixture
 from ._gaussian_model import GaussianModel
@@ -419,15 +419,24 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         return tuple(layout.unsorted_rows(a) for a in outputs)
 
     def _score_in_group_order(self, X, groups, log_norm=False, resp=False,
-                              labels=False):  # fmt: skip
-        """The rows' layout, and their outputs with the rows in group order."""
+                              labels=False, dtype=None):  # fmt: skip
+        """The rows' layout, and their outputs with the rows in group order.
+
+        ``dtype``: that of log p(x) and the responsibilities; by default
+        that of each group's ``GaussianMixture`` (scikit-learn's: float32
+        for float32 rows and models), float64 for the criteria's sums.
+        """
         check_is_fitted(self, "converged_")
         X, group_index = self._rows_of_fitted_groups(X, groups)
         layout = _GroupLayout(group_index, len(self.groups_), X.shape[0])
         Xs = layout.sorted_rows(X)
         n, k_max = X.shape[0], self.weights_.shape[1]
-        out_log_norm = np.full(n if log_norm else 0, np.nan)
-        out_resp = np.zeros((n if resp else 0, k_max))
+        if dtype is None:
+            dtype = output_dtype(
+                X.dtype, self.weights_, self.means_, self.precisions_cholesky_
+            )
+        out_log_norm = np.full(n if log_norm else 0, np.nan, dtype=dtype)
+        out_resp = np.zeros((n if resp else 0, k_max), dtype=dtype)
         out_labels = np.full(n if labels else 0, -1, dtype=np.intp)
         log_weights, prec3, log_det = self._kernel_parameters()
         fitted = self.fit_status_ == "fitted"
@@ -483,7 +492,9 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
-            NaN for the rows of groups that were not fitted.
+            NaN for the rows of groups that were not fitted.  float32 when
+            `X` and the models are float32, float64 otherwise, as each
+            group's ``GaussianMixture`` returns it.
         """
         return self._score(X, groups, log_norm=True)[0]
 
@@ -493,7 +504,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components)
-            NaN for the rows of groups that were not fitted.
+            NaN for the rows of groups that were not fitted.  float32 when
+            `X` and the models are float32, float64 otherwise.
         """
         return self._score(X, groups, resp=True)[1]
 
@@ -508,7 +520,9 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         return self._score(X, groups, labels=True)[2]
 
     def _criterion(self, X, groups, kind):
-        layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
+        layout, (log_prob, _, _) = self._score_in_group_order(
+            X, groups, log_norm=True, dtype=np.float64
+        )
         return self._group_criteria(log_prob, layout, self.n_components_, kind)
 
     def bic(self, X, groups=None):

@@ -44,7 +44,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from . import _kernels, _mstep
 from ._covariance import kernel_zeros
-from ._data import score_rows
+from ._data import output_dtype, score_rows
 from ._init import initial_statistics
 
 # Data sets of at most this many rows are sampled as in memory; on larger
@@ -300,13 +300,16 @@ def _block_e_step(X, sample_weight, start, index, shared):
         )
 
 
-def _block_scores(X, params, output):
-    """log p(x), responsibilities or labels of one block's rows."""
+def _block_scores(X, params, output, dtype):
+    """log p(x), responsibilities or labels of one block's rows.
+
+    ``dtype``: that of log p(x) and the responsibilities.
+    """
     X = np.ascontiguousarray(X)
     if not np.isfinite(X).all():
         raise ValueError(_NON_FINITE)
     with _one_kernel_thread():
-        log_norm, resp, labels = score_rows(X, params, **{output: True})
+        log_norm, resp, labels = score_rows(X, params, dtype=dtype, **{output: True})
     return {"log_norm": log_norm, "resp": resp, "labels": labels}[output]
 
 
@@ -721,30 +724,36 @@ class DaskData:
 # Scoring
 
 
-def score_lazily(X, params, log_norm=False, resp=False, labels=False):
+def score_lazily(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     """Lazy per-row log p(x), responsibilities and labels of a Dask array.
 
     Each output asked for is a Dask array chunked like the rows of ``X``
     (the others are None); computing it runs the scoring kernel on each
-    block, which raises ``ValueError`` on non-finite values.
+    block, which raises ``ValueError`` on non-finite values.  ``dtype``: that
+    of log p(x) and the responsibilities, by default scikit-learn's (see
+    ``fastgmm._data.output_dtype``), declared in the lazy arrays' metadata.
     """
+    if dtype is None:
+        dtype = output_dtype(X.dtype, params.weights, params.means, params.prec_chol)
+    dtype = np.dtype(dtype)
     shared = delayed(params, traverse=False)
     n_components = params.means.shape[0]
     outputs = [None, None, None]
     if log_norm:
         outputs[0] = X.map_blocks(
-            _block_scores, shared, "log_norm", drop_axis=1, dtype=np.float64
+            _block_scores, shared, "log_norm", dtype, drop_axis=1, dtype=dtype
         )
     if resp:
         outputs[1] = X.map_blocks(
             _block_scores,
             shared,
             "resp",
+            dtype,
             chunks=(X.chunks[0], (n_components,)),
-            dtype=np.float64,
+            dtype=dtype,
         )
     if labels:
         outputs[2] = X.map_blocks(
-            _block_scores, shared, "labels", drop_axis=1, dtype=np.intp
+            _block_scores, shared, "labels", dtype, drop_axis=1, dtype=np.intp
         )
     return tuple(outputs)

@@ -27,15 +27,33 @@ def is_dask_array(X):
     return dask_array is not None and isinstance(X, dask_array.Array)
 
 
-def score_rows(X, params, log_norm=False, resp=False, labels=False):
+def output_dtype(X_dtype, weights, means, prec_chol):
+    """The dtype of per-row log p(x) and responsibilities on rows of ``X_dtype``.
+
+    What scikit-learn's ``score_samples`` and ``predict_proba`` return: the
+    result type of the data's and the parameters' dtypes, float32 only when
+    all are float32.  The kernel's values are float64 either way; float32
+    outputs are those values rounded once.
+    """
+    return np.result_type(
+        X_dtype, *(np.asarray(a).dtype for a in (weights, means, prec_chol))
+    )
+
+
+def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     """Per-row log p(x), responsibilities and labels of validated ``X``.
 
     Only the outputs asked for are allocated; the others are returned empty.
+    ``dtype``: that of log p(x) and the responsibilities; by default
+    scikit-learn's (``output_dtype``), float64 where sums of them must keep
+    float64's digits (``score``, BIC, AIC).
     """
     n_samples = X.shape[0]
     n_components = params.means.shape[0]
-    out_log_norm = np.empty(n_samples if log_norm else 0)
-    out_resp = np.empty((n_samples if resp else 0, n_components))
+    if dtype is None:
+        dtype = output_dtype(X.dtype, params.weights, params.means, params.prec_chol)
+    out_log_norm = np.empty(n_samples if log_norm else 0, dtype=dtype)
+    out_resp = np.empty((n_samples if resp else 0, n_components), dtype=dtype)
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
     _kernels.score_rows_into(
         X, *params.as_args(), params.code, out_log_norm, out_resp, out_labels

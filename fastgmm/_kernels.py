@@ -496,7 +496,9 @@ def score_rows_into(
 
     Each output is filled only when it is non-empty: ``log_norm_out`` (n_samples,)
     gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
-    ``labels_out`` (n_samples,) the most probable component.
+    ``labels_out`` (n_samples,) the most probable component.  log p(x) and the
+    responsibilities are float64 here; float32 outputs get them rounded on
+    store.
     """
     n_samples = X.shape[0]
     n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS

@@ -243,17 +243,29 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _score(self, X, **outputs):
+    def _score(self, X, dtype=None, **outputs):
         """Per-row outputs of the fitted mixture on validated ``X``.
 
-        Lazy Dask arrays for a Dask array ``X``.
+        Lazy Dask arrays for a Dask array ``X``.  ``dtype``: that of log p(x)
+        and the responsibilities (see ``fastgmm._data.score_rows``).
         """
         if is_dask_array(X):
             from ._dask import score_lazily
 
-            return score_lazily(X, self._kernel_parameters(), **outputs)
+            return score_lazily(X, self._kernel_parameters(), dtype=dtype, **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(), **outputs)
+            return score_rows(X, self._kernel_parameters(), dtype=dtype, **outputs)
+
+    def _log_likelihoods(self, X):
+        """log p(x) of each row of ``X`` in float64, whatever the dtypes.
+
+        What ``score``, ``bic``, ``aic`` and ``GaussianMixtureIC``'s criteria
+        sum: ``score_samples`` of float32 data on a float32 model is
+        float32, as scikit-learn's is, but the kernel's values are float64
+        and the sums keep those digits.
+        """
+        X = self._validate_for_predict(X)
+        return self._score(X, dtype=np.float64, log_norm=True)[0]
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -278,7 +290,8 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         -------
         log_prob : ndarray of shape (n_samples,)
             Log-likelihood of each sample in `X` under the current model; a
-            lazy Dask array for a Dask ``X``.
+            lazy Dask array for a Dask ``X``.  float32 when `X` and the model
+            are float32, float64 otherwise, as in scikit-learn.
         """
         X = self._validate_for_predict(X)
         return self._score(X, log_norm=True)[0]
@@ -298,9 +311,11 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
-            Log-likelihood of `X` under the Gaussian mixture model.
+            Log-likelihood of `X` under the Gaussian mixture model: the mean
+            of the rows' log-likelihoods, taken over their float64 values
+            (before :meth:`score_samples` rounds them for float32 data).
         """
-        return float(np.mean(self.score_samples(X)))
+        return float(np.mean(self._log_likelihoods(X)))
 
     def predict(self, X):
         """Predict the labels for the data samples in X using the fitted model.
@@ -332,7 +347,8 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         -------
         resp : ndarray of shape (n_samples, n_components)
             Posterior probability of each Gaussian component for each sample;
-            a lazy Dask array for a Dask ``X``.
+            a lazy Dask array for a Dask ``X``.  float32 when `X` and the
+            model are float32, float64 otherwise, as in scikit-learn.
         """
         X = self._validate_for_predict(X)
         return self._score(X, resp=True)[1]

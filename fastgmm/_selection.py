@@ -422,6 +422,8 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
         Returns
         -------
         log_prob : ndarray of shape (n_samples,)
+            float32 when `X` and the best model are float32, float64
+            otherwise, as in scikit-learn.
         """
         X = self._validate_for_predict(X)
         return self.best_estimator_.score_samples(X)
@@ -470,6 +472,8 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
         Returns
         -------
         resp : ndarray of shape (n_samples, n_components_)
+            float32 when `X` and the best model are float32, float64
+            otherwise, as in scikit-learn.
         """
         X = self._validate_for_predict(X)
         return self.best_estimator_.predict_proba(X)
@@ -596,7 +600,7 @@ def _result_row(model, n_components, covariance_type, X, sample_weight):
             bic=np.nan, aic=np.nan, converged=False, n_iter=0, lower_bound=np.nan
         )
         return row
-    log_prob = model.score_samples(X)
+    log_prob = model._log_likelihoods(X)
     n_parameters = model._n_parameters()
     if sample_weight is None:
         # As GaussianMixture.bic and .aic compute them.

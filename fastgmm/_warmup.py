@@ -110,6 +110,8 @@ def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=N
                 model.predict(X)
                 model.predict_proba(X)
                 model.score_samples(X)
+                # float64 log p(x) also for float32: another signature.
+                model.score(X)
                 groups = np.arange(len(X)) % 2
                 for init_params in ("kmeans", "random"):
                     batch = BatchGaussianMixture(

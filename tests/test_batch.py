@@ -132,21 +132,35 @@ def test_three_dimensional_input_equals_labelled_rows():
     )
 
 
-def test_per_row_outputs_and_criteria_match_each_groups_estimator():
+@pytest.mark.parametrize(
+    "fit_dtype, data_dtype",
+    [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)],
+)
+def test_per_row_outputs_and_criteria_match_each_groups_estimator(
+    fit_dtype, data_dtype
+):
     X, groups = _ragged([30, 200, 5000, 70], n_features=3)
     batch = BatchGaussianMixture(3, covariance_type="tied", random_state=1).fit(
-        X, groups
+        X.astype(fit_dtype), groups
     )
+    X = X.astype(data_dtype)
     labels = batch.predict(X, groups)
     proba = batch.predict_proba(X, groups)
     log_prob = batch.score_samples(X, groups)
+    # The dtype of each group's GaussianMixture (scikit-learn's): float32 for
+    # float32 rows on float32 models.
+    expected = np.result_type(fit_dtype, data_dtype)
+    assert proba.dtype == log_prob.dtype == expected
     bic, aic = batch.bic(X, groups), batch.aic(X, groups)
     for g in batch.groups_:
         rows = groups == g
         single = batch.estimator(g)
         np.testing.assert_array_equal(labels[rows], single.predict(X[rows]))
-        np.testing.assert_array_equal(proba[rows], single.predict_proba(X[rows]))
+        single_proba = single.predict_proba(X[rows])
+        assert single_proba.dtype == expected
+        np.testing.assert_array_equal(proba[rows], single_proba)
         np.testing.assert_array_equal(log_prob[rows], single.score_samples(X[rows]))
+        # Criteria from float64 sums, as GaussianMixture.bic and .aic.
         assert bic[g] == single.bic(X[rows])
         assert aic[g] == single.aic(X[rows])
 

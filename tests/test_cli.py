@@ -444,6 +444,42 @@ def test_fit_out_then_predict(tmp_path, capsys):
     assert_array_equal(np.array(capsys.readouterr().out.split(), dtype=int), labels)
 
 
+def test_float32_model_predicts_float32(tmp_path, capsys):
+    import fastgmm
+
+    X = _blobs(n=200, d=3).astype(np.float32)
+    data, model = tmp_path / "X.npy", tmp_path / "m.npz"
+    np.save(data, X)
+    assert main(["fit", str(data), "-k", "3", "--random-state", "0",
+                 "--out", str(model)]) == 0  # fmt: skip
+    capsys.readouterr()
+    fitted = fastgmm.load(model)
+    assert fitted.means_.dtype == np.float32
+    for option, method in [("--score", "score_samples"), ("--proba", "predict_proba")]:
+        expected = getattr(fitted, method)(X)
+        assert expected.dtype == np.float32
+        out = tmp_path / f"{method}.npy"
+        assert main(["predict", str(model), str(data), option, "--chunk-rows", "64",
+                     "-o", str(out)]) == 0  # fmt: skip
+        saved = np.load(out)
+        assert saved.dtype == np.float32
+        np.testing.assert_array_equal(saved, expected)
+        # A .csv holds every float32 digit: read back, the same values.
+        out = tmp_path / f"{method}.csv"
+        assert main(["predict", str(model), str(data), option, "-o", str(out)]) == 0
+        np.testing.assert_array_equal(
+            np.loadtxt(out, delimiter=",", ndmin=expected.ndim), expected
+        )
+    # CSV data is read as float64: float64 outputs of the float32 model.
+    csv = tmp_path / "X.csv"
+    _write_csv(csv, X)
+    out = tmp_path / "score64.npy"
+    assert main(["predict", str(model), str(csv), "--score", "-o", str(out)]) == 0
+    saved = np.load(out)
+    assert saved.dtype == np.float64
+    np.testing.assert_array_equal(saved, fitted.score_samples(X.astype(np.float64)))
+
+
 def test_predict_errors_name_the_line(tmp_path, capsys):
     X = _blobs(n=30, d=2)
     data, model = tmp_path / "d.csv", tmp_path / "m.npz"

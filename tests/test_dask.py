@@ -179,6 +179,33 @@ def test_lazy_predictions_equal_in_memory(scheduler):
     np.testing.assert_allclose(model.bic(Xd), model.bic(X), rtol=1e-12)
 
 
+@pytest.mark.parametrize(
+    "fit_dtype, data_dtype",
+    [(np.float32, np.float32), (np.float32, np.float64), (np.float64, np.float32)],
+)
+def test_lazy_outputs_declare_the_dtype_they_compute(fit_dtype, data_dtype):
+    X = make_data()
+    model = fit(X.astype(fit_dtype), n_components=N_COMPONENTS, random_state=0)
+    X = X.astype(data_dtype)
+    Xd = da.from_array(X, chunks=(700, 3))
+    float_dtype = np.result_type(fit_dtype, data_dtype)  # as in memory
+    for method, dtype in [
+        ("score_samples", float_dtype),
+        ("predict_proba", float_dtype),
+        ("predict", np.intp),
+    ]:
+        lazy = getattr(model, method)(Xd)
+        assert lazy.dtype == lazy._meta.dtype == dtype, method
+        computed = lazy.compute()
+        assert computed.dtype == dtype, method
+        in_memory = getattr(model, method)(X)
+        assert in_memory.dtype == dtype, method
+        np.testing.assert_array_equal(computed, in_memory, err_msg=method)
+    assert isinstance(model.score(Xd), float)
+    np.testing.assert_allclose(model.score(Xd), model.score(X), rtol=1e-12)
+    np.testing.assert_allclose(model.bic(Xd), model.bic(X), rtol=1e-12)
+
+
 def test_fit_predict_is_lazy_and_agrees_with_predict():
     X = make_data()
     Xd = da.from_array(X, chunks=(700, 3))

@@ -6,6 +6,7 @@ from conftest import COVARIANCE_TYPES
 from naive import naive_e_step, naive_label_statistics, naive_statistics
 
 from fastgmm import _kernels, _mstep
+from fastgmm._config import BLOCK_ROWS
 from fastgmm._covariance import COVARIANCE_CODES, FULL
 from fastgmm._exp import exp_nonpositive, exp_nonpositive32
 
@@ -145,6 +146,38 @@ def test_score_rows_matches_numpy(covariance_type):
     np.testing.assert_allclose(log_norm, expected[0], rtol=1e-12)
     np.testing.assert_allclose(resp, expected[1], atol=1e-13)
     np.testing.assert_array_equal(labels, expected[2])
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_score_rows_float32_outputs_are_the_float64_ones_rounded(covariance_type):
+    # float32 outputs (what score_samples and predict_proba return for a
+    # float32 model on float32 data) hold the float64 values rounded once; a
+    # row count past one block runs the parallel path, with a partial tile.
+    rng = np.random.default_rng(2)
+    n_samples, n_features, n_components = BLOCK_ROWS + 300, 3, 4
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, n_samples, n_features, n_components, np.float32
+    )
+    prec3, log_det = _mstep.kernel_precisions(
+        prec_chol, covariance_type, n_components, n_features
+    )
+    outputs = {}
+    for dtype in (np.float64, np.float32):
+        log_norm = np.empty(n_samples, dtype=dtype)
+        resp = np.empty((n_samples, n_components), dtype=dtype)
+        labels = np.empty(n_samples, dtype=np.intp)
+        _kernels.score_rows_into(
+            X, np.log(weights), means, prec3, log_det,
+            COVARIANCE_CODES[covariance_type], log_norm, resp, labels,
+        )  # fmt: skip
+        outputs[dtype] = log_norm, resp, labels
+    (log_norm64, resp64, labels64), (log_norm32, resp32, labels32) = outputs.values()
+    np.testing.assert_array_equal(log_norm32, log_norm64.astype(np.float32))
+    np.testing.assert_array_equal(resp32, resp64.astype(np.float32))
+    np.testing.assert_array_equal(labels32, labels64)
+    X64 = X.astype(np.float64)
+    expected = naive_e_step(X64, weights, means, prec_chol, covariance_type)
+    np.testing.assert_allclose(log_norm32, expected[0], rtol=1e-5)
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -1,5 +1,6 @@
 """Same data, parameters and random_state as scikit-learn -> same EM run."""
 
+import math
 import warnings
 
 import numpy as np
@@ -12,6 +13,7 @@ from conftest import (
     PARAMETER_ATTRIBUTES,
     assert_same_fit,
     assert_same_model,
+    fit,
     fit_both,
     fit_recording_warnings,
     load_dataset,
@@ -314,6 +316,87 @@ def test_float32_close_to_float64_fit(covariance_type, separated_blobs):
     np.testing.assert_array_equal(
         fit32.predict(separated_blobs), fit64.predict(separated_blobs)
     )
+
+
+def _sklearn_holding(fast):
+    """A scikit-learn GaussianMixture with the fitted parameters of ``fast``."""
+    sk = sklearn.mixture.GaussianMixture(
+        fast.n_components, covariance_type=fast.covariance_type
+    )
+    names = PARAMETER_ATTRIBUTES + ("converged_", "n_iter_", "lower_bound_")
+    for name in names + ("n_features_in_",):
+        setattr(sk, name, getattr(fast, name))
+    return sk
+
+
+@pytest.mark.parametrize("data_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("model_dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_output_dtypes_like_sklearn(
+    covariance_type, model_dtype, data_dtype, separated_blobs
+):
+    # scikit-learn returns the result type of the data's and the parameters'
+    # dtypes: float32 only for float32 data on a float32 model.
+    fast = fit(
+        separated_blobs.astype(model_dtype),
+        n_components=3,
+        covariance_type=covariance_type,
+        random_state=0,
+    )
+    sk = _sklearn_holding(fast)
+    X = separated_blobs.astype(data_dtype)
+    log_prob, proba = fast.score_samples(X), fast.predict_proba(X)
+    sk_log_prob, sk_proba = sk.score_samples(X), sk.predict_proba(X)
+    float32 = model_dtype == data_dtype == np.float32
+    expected = np.float32 if float32 else np.float64
+    assert log_prob.dtype == sk_log_prob.dtype == expected
+    assert proba.dtype == sk_proba.dtype == expected
+    # float32 data is multiplied in float32 by both libraries (fastgmm in
+    # another order): the float32 tolerances of test_float32_close_to_sklearn.
+    close32 = data_dtype == np.float32
+    rtol, atol = (1e-3, 1e-4) if close32 else (1e-6, 1e-6)
+    np.testing.assert_allclose(log_prob, sk_log_prob, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(proba, sk_proba, rtol=rtol, atol=atol)
+    np.testing.assert_array_equal(fast.predict(X), sk.predict(X))
+    score = fast.score(X)
+    assert type(score) is type(sk.score(X)) is float
+    np.testing.assert_allclose(score, sk.score(X), rtol=1e-4 if close32 else 1e-6)
+    # With any float64 among the dtypes, scikit-learn's formulas exactly.
+    if not float32:
+        assert score == float(np.mean(log_prob))
+        n, p = X.shape[0], fast._n_parameters()
+        assert fast.bic(X) == -2 * score * n + p * math.log(n)
+        assert fast.aic(X) == -2 * score * n + 2 * p
+
+
+def test_float32_weights_with_float64_parameters_score_in_float64(iris):
+    # scikit-learn adds log(weights_) to the log-densities: float64 weights
+    # make float32 data on float32 means and factors score in float64.
+    fast = fit(iris.astype(np.float32), n_components=3, random_state=0)
+    fast.weights_ = fast.weights_.astype(np.float64)
+    sk = _sklearn_holding(fast)
+    X = iris.astype(np.float32)
+    assert fast.score_samples(X).dtype == sk.score_samples(X).dtype == np.float64
+    assert fast.predict_proba(X).dtype == sk.predict_proba(X).dtype == np.float64
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_scores_round_float64_values_and_sums_keep_them(
+    covariance_type, separated_blobs
+):
+    X = separated_blobs.astype(np.float32)
+    fast = fit(X, n_components=3, covariance_type=covariance_type, random_state=0)
+    log_prob64 = fast._log_likelihoods(X)
+    assert log_prob64.dtype == np.float64
+    # score_samples is the kernels' float64 log p(x) rounded once ...
+    np.testing.assert_array_equal(fast.score_samples(X), log_prob64.astype(np.float32))
+    # ... and score, bic and aic sum the values before that rounding, with
+    # scikit-learn's formulas.
+    score = fast.score(X)
+    assert score == float(np.mean(log_prob64))
+    n, p = X.shape[0], fast._n_parameters()
+    assert fast.bic(X) == -2 * score * n + p * math.log(n)
+    assert fast.aic(X) == -2 * score * n + 2 * p
 
 
 def test_bic_aic_select_same_number_of_components(blobs):

@@ -48,8 +48,11 @@ def test_gaussian_mixture_round_trip(tmp_path, covariance_type, dtype):
     assert type(loaded) is GaussianMixture
     _assert_same_params(model, loaded)
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
-    np.testing.assert_array_equal(loaded.predict_proba(X), model.predict_proba(X))
-    np.testing.assert_array_equal(loaded.score_samples(X), model.score_samples(X))
+    for method in ("predict_proba", "score_samples"):
+        got, expected = getattr(loaded, method)(X), getattr(model, method)(X)
+        assert got.dtype == expected.dtype == dtype, method
+        np.testing.assert_array_equal(got, expected)
+    assert loaded.score(X) == model.score(X)
     for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
         assert getattr(loaded, name).dtype == getattr(model, name).dtype
         np.testing.assert_array_equal(getattr(loaded, name), getattr(model, name))
@@ -80,8 +83,9 @@ def test_selection_round_trip(tmp_path):
         np.testing.assert_array_equal(loaded.results_[key], value)
 
 
-def test_batch_round_trip(tmp_path):
-    X = _data(600)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_batch_round_trip(tmp_path, dtype):
+    X = _data(600, dtype=dtype)
     groups = np.array(["x", "y", "z"])[np.arange(600) % 3]
     model = BatchGaussianMixture(range(1, 3), random_state=0).fit(X, groups)
     loaded = _round_trip(model, tmp_path)
@@ -90,6 +94,11 @@ def test_batch_round_trip(tmp_path):
     np.testing.assert_array_equal(loaded.fit_status_, model.fit_status_)
     np.testing.assert_array_equal(loaded.predict(X, groups), model.predict(X, groups))
     np.testing.assert_array_equal(loaded.bic(X, groups), model.bic(X, groups))
+    for method in ("predict_proba", "score_samples"):
+        got = getattr(loaded, method)(X, groups)
+        expected = getattr(model, method)(X, groups)
+        assert got.dtype == expected.dtype == dtype, method
+        np.testing.assert_array_equal(got, expected)
 
 
 def test_pickle_still_works():

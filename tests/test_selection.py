@@ -1,5 +1,6 @@
 """Tests of GaussianMixtureIC (fastgmm/_selection.py) and ``fastgmm select``."""
 
+import math
 import pickle
 import warnings
 
@@ -229,6 +230,31 @@ def test_delegates_to_the_best_model(iris):
     )
     restored = pickle.loads(pickle.dumps(selector))
     np.testing.assert_array_equal(restored.predict(iris), selector.predict(iris))
+
+
+@pytest.mark.parametrize("data_dtype", [np.float32, np.float64])
+def test_float32_outputs_and_float64_criteria(iris, data_dtype):
+    # Fitted on float32 rows: a float32 best model, whose per-row outputs
+    # have scikit-learn's dtype, while the criteria sum float64 values.
+    X32 = iris.astype(np.float32)
+    selector = GaussianMixtureIC(n_components=range(1, 4), random_state=0, n_jobs=1)
+    best = selector.fit(X32).best_estimator_
+    X = iris.astype(data_dtype)
+    expected = np.result_type(np.float32, data_dtype)
+    sk = sklearn.mixture.GaussianMixture(
+        best.n_components, covariance_type=best.covariance_type
+    )
+    for name in PARAMETER_ATTRIBUTES + ("n_features_in_",):
+        setattr(sk, name, getattr(best, name))
+    for method in ("score_samples", "predict_proba"):
+        got = getattr(selector, method)(X)
+        assert got.dtype == getattr(sk, method)(X).dtype == expected, method
+        np.testing.assert_array_equal(got, getattr(best, method)(X))
+    assert selector.criterion_ == best.bic(X32)
+    assert selector.criterion_ == np.nanmin(selector.results_["bic"])
+    n, p = X.shape[0], best._n_parameters()
+    assert selector.bic(X) == best.bic(X) == -2 * best.score(X) * n + p * math.log(n)
+    assert best.score(X) == float(np.mean(best._log_likelihoods(X)))
 
 
 @pytest.mark.parametrize("random_state", [None, np.random.RandomState(3)])

@@ -30,6 +30,54 @@ def test_compile_kernels_reports_each_group():
     assert seconds >= 0
 
 
+def test_compile_kernels_covers_every_scoring_signature():
+    # In a new process, compile_kernels loads (or compiles) each scoring
+    # kernel's signatures; scoring float32 rows afterwards, in every dtype
+    # the outputs take, must need no other.
+    code = textwrap.dedent(
+        """
+        import warnings
+        import numpy as np
+        from fastgmm import (
+            BatchGaussianMixture, GaussianMixture, GaussianMixtureIC, _warmup,
+        )
+        from fastgmm._batch_kernels import score_groups
+        from fastgmm._kernels import score_rows_into
+
+        _warmup.compile_kernels(("float32",), ("diag",))
+        kernels = (score_rows_into, score_groups)
+        before = [set(k.signatures) for k in kernels]
+        X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
+        groups = np.arange(len(X)) % 3
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            gm = GaussianMixture(2, covariance_type="diag", random_state=0).fit(X)
+            GaussianMixtureIC(n_components=[1, 2], covariance_type="diag").fit(X)
+            batch = BatchGaussianMixture(
+                2, covariance_type="diag", random_state=0
+            ).fit(X, groups)
+        gm.score_samples(X), gm.predict_proba(X), gm.predict(X)
+        gm.score(X), gm.bic(X), gm.aic(X)
+        batch.score_samples(X, groups), batch.predict_proba(X, groups)
+        batch.predict(X, groups), batch.bic(X, groups), batch.aic(X, groups)
+        output_dtypes = {str(sig[-3].dtype) for sig in score_rows_into.signatures}
+        print(sorted(output_dtypes))
+        for kernel, known in zip(kernels, before):
+            print(kernel.__name__, sorted(map(str, set(kernel.signatures) - known)))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    lines = proc.stdout.splitlines()
+    assert lines[-3] == "['float32', 'float64']"
+    assert lines[-2:] == ["score_rows_into []", "score_groups []"]
+
+
 def test_compile_command_rejects_unknown_covariance_type(capsys):
     assert main(["compile", "-c", "round"]) == 2
     assert "invalid covariance type 'round'" in capsys.readouterr().err
