@@ -1,9 +1,11 @@
-"""Side-by-side timing of fastgmm against scikit-learn's GaussianMixture.
+"""Side-by-side timing of fastgmm against scikit-learn's GaussianMixture and
+BayesianGaussianMixture.
 
 Run from the repository root::
 
     python benchmarks/compare_sklearn.py            # full sizes (minutes)
-    python benchmarks/compare_sklearn.py --quick    # N / 10 (about a minute)
+    python benchmarks/compare_sklearn.py --quick    # N / 10 (a few minutes)
+    python benchmarks/compare_sklearn.py --bayesian-only   # only the last section
 
 How the comparison is kept fair:
 
@@ -29,6 +31,25 @@ iteration reaches, counting floating-point operations per EM iteration as
 These are approximate operation counts (lower-order terms dropped), so the
 column is an indication of how far from the dense-arithmetic bound a kernel
 is, not an exact efficiency.
+
+The last section, "BayesianGaussianMixture per EM iteration", compares
+``fastgmm.BayesianGaussianMixture`` with scikit-learn's, Dirichlet process
+prior (the default).  scikit-learn's Bayesian mixture takes no ``*_init``
+arrays, so "the same initial state" is ``init_params="random_from_data"`` and
+``random_state=0`` for both (fastgmm reproduces scikit-learn's draw, and the
+note column shows how far apart the two final lower bounds are).  Its fits
+have a prior to compute and an initial M-step before the first iteration, so
+the time per iteration is a difference of two fits with ``tol=0``::
+
+    s/iter = (t(max_iter=M2) - t(max_iter=M1)) / (M2 - M1),    M1 = 1, M2 = 5
+
+where each t is the best (minimum) of R fits, R = 2 (``--repeats`` sets it),
+the M1 and M2 fits alternating.  The initialisation, the prior, input
+validation and the final E-step cancel.  The section also times a default fit
+end to end (k-means start, default ``tol`` and ``max_iter``; best of two whole
+fits, which must end with the same ``n_iter_`` and lower bounds within 1e-8
+relative), fastgmm's float32 against its float64 iteration, and the peak
+memory a fit adds (``peak_memory.py --bayesian``).
 """
 
 from __future__ import annotations
@@ -67,6 +88,23 @@ MEMORY_CASE = (2_000_000, 8, 16, 0.5)  # N, d, K, most peak memory added / X.nby
 COLD_START_RUNS = 7  # fresh processes per library, alternating; the median is kept
 THREADS_CASE = (500_000, 8, 16, "full", 1.7)  # 2 threads vs 1 thread
 FLOAT32_CASE = (100_000, 32, 16, "full", 1.5)  # float32 vs float64
+
+# BayesianGaussianMixture, dirichlet_process prior, random_from_data start:
+# (N, d, K, covariance_type, dtype, target speed-up over scikit-learn or None)
+BAYES_ROWS = [
+    (500_000, 8, 16, "full", "float64", 20.0),
+    (500_000, 8, 16, "diag", "float64", 10.0),
+    (500_000, 8, 16, "spherical", "float64", 10.0),
+    (500_000, 8, 16, "tied", "float64", 15.0),
+    (100_000, 32, 16, "full", "float64", 6.0),
+    (100_000, 32, 16, "full", "float32", None),  # see BAYES_FLOAT32_CASE
+]
+BAYES_ITERS = (1, 5)  # M1, M2: s/iter = (t(M2) - t(M1)) / (M2 - M1)
+BAYES_REPEATS = 2  # R at full size (best of R); --repeats overrides
+BAYES_FLOAT32_CASE = (100_000, 32, 16, "full", 1.5)  # fastgmm float32 vs float64
+BAYES_END_TO_END = (300_000, 8, 16, 10.0)  # N, d, K, target; default fit
+BAYES_LOWER_BOUND_RTOL = 1e-8  # "the same answer" for the end-to-end fit
+BAYES_MEMORY_CASE = (2_000_000, 8, 16, 0.5)  # N, d, K, most added / X.nbytes
 
 DTYPES = {"float64": np.float64, "float32": np.float32}
 
@@ -254,7 +292,7 @@ def cold_start_seconds(runs):
     return {library: statistics.median(t) for library, t in times.items()}
 
 
-def peak_memory_ratio(library, n_samples):
+def peak_memory_ratio(library, n_samples, bayesian=False):
     """Peak memory a default fit adds / X.nbytes (``peak_memory.py``)."""
     out = subprocess.run(
         [
@@ -264,6 +302,7 @@ def peak_memory_ratio(library, n_samples):
             library,
             "--n-samples",
             str(n_samples),
+            *(["--bayesian"] if bayesian else []),
         ],
         check=True,
         capture_output=True,
@@ -272,13 +311,192 @@ def peak_memory_ratio(library, n_samples):
     return float(out.split("ratio")[-1])
 
 
+# ------------------------------------------------- BayesianGaussianMixture
+
+
+def lower_bound(gm):
+    """``lower_bound_`` as a float (scikit-learn's is an array for 'tied')."""
+    return float(np.ravel(gm.lower_bound_)[0])
+
+
+def relative_difference(a, b):
+    return abs(a - b) / max(abs(a), abs(b), np.finfo(float).tiny)
+
+
+def bayesian_section(shrink, repeats):
+    """The BayesianGaussianMixture table (see the module's docstring)."""
+    from sklearn.mixture import BayesianGaussianMixture as SkBGM
+
+    from fastgmm import BayesianGaussianMixture as FastBGM
+
+    m1, m2 = BAYES_ITERS
+    t0 = time.perf_counter()
+    print(
+        f"BayesianGaussianMixture: s/iter = (t(max_iter={m2}) - t(max_iter={m1})) "
+        f"/ {m2 - m1}, each t the best of R = {repeats}"
+    )
+
+    # ---- warm-up: every kernel variant used below, both libraries, untimed
+    print("warming up (compiling kernels) ...", end=" ", flush=True)
+    tw = time.perf_counter()
+    for cov in ("full", "tied", "diag", "spherical"):
+        for dtype in DTYPES.values():
+            Xw, _ = make_blobs(2000, 4, 3, dtype=dtype, seed=9)
+            for cls in (FastBGM, SkBGM):
+                cls(
+                    n_components=3,
+                    covariance_type=cov,
+                    tol=0.0,
+                    max_iter=2,
+                    init_params="random_from_data",
+                    random_state=0,
+                ).fit(Xw)
+    Xw, _ = make_blobs(2000, 4, 3, seed=9)
+    for cls in (FastBGM, SkBGM):
+        cls(n_components=3, max_iter=2, random_state=0).fit(Xw)  # k-means start
+    print(f"{time.perf_counter() - tw:.1f} s")
+    print()
+
+    def per_iteration(cls, X, k, cov):
+        """(s/iter by the difference of two fits, the estimator after M2).
+
+        The M1 and M2 fits alternate, so that a slow spell of the machine
+        tends to hit both rather than one.
+        """
+        fits = {
+            m: cls(
+                n_components=k,
+                covariance_type=cov,
+                tol=0.0,
+                max_iter=m,
+                init_params="random_from_data",
+                random_state=0,
+            )
+            for m in (m1, m2)
+        }
+        times = {m: np.inf for m in fits}
+        for _ in range(repeats):
+            for m, gm in fits.items():
+                times[m] = min(times[m], best_time(lambda gm=gm: gm.fit(X), 1))
+        return (times[m2] - times[m1]) / (m2 - m1), fits[m2]
+
+    def ratio_cells(t_base, t_fast, target):
+        if t_base <= 0 or t_fast <= 0:  # timing noise larger than M2 - M1 iterations
+            return ["n/a", "-" if target is None else f"{target:g}x", "n/a"]
+        ratio = t_base / t_fast
+        if target is None:
+            return [f"{ratio:.1f}x", "-", "-"]
+        return [f"{ratio:.1f}x", f"{target:g}x", met(ratio, target)]
+
+    rows = []
+    fast_times = {}
+    for n, d, k, cov, dtype, target in BAYES_ROWS:
+        n //= shrink
+        X, _ = make_blobs(n, d, k, dtype=DTYPES[dtype])
+        t_sk, sk = per_iteration(SkBGM, X, k, cov)
+        t_fast, fast = per_iteration(FastBGM, X, k, cov)
+        fast_times[(n, d, k, cov, dtype)] = t_fast
+        diff = relative_difference(lower_bound(sk), lower_bound(fast))
+        note = f"lower_bound_ after {m2} iterations: relative difference {diff:.1e}"
+        if t_sk <= 0 or t_fast <= 0:
+            note += f"; t(M2) <= t(M1): timing noise over {m2 - m1} iterations"
+        rows.append(
+            [
+                f"{n}x{d} K={k} {cov} {dtype} (s/iter)",
+                fmt_s(t_sk),
+                fmt_s(t_fast),
+                *ratio_cells(t_sk, t_fast, target),
+                note,
+            ]
+        )
+        del X
+
+    # float32 vs float64, fastgmm against itself, from the rows above
+    n, d, k, cov, target = BAYES_FLOAT32_CASE
+    n //= shrink
+    t64 = fast_times[(n, d, k, cov, "float64")]
+    t32 = fast_times[(n, d, k, cov, "float32")]
+    rows.append(
+        [
+            f"float32 vs float64, fastgmm {n}x{d} K={k} {cov} (s/iter)",
+            fmt_s(t64),
+            fmt_s(t32),
+            *ratio_cells(t64, t32, target),
+            "baseline column: fastgmm float64",
+        ]
+    )
+
+    # default fit, end to end: k-means start, default tol and max_iter
+    n, d, k, target = BAYES_END_TO_END
+    n //= shrink
+    X, _ = make_blobs(n, d, k, seed=3, center_scale=1.5)  # overlapping clusters
+    sk = SkBGM(n_components=k, random_state=0)
+    fast = FastBGM(n_components=k, random_state=0)
+    t_sk = best_time(lambda X=X: sk.fit(X), END_TO_END_REPEATS)
+    t_fast = best_time(lambda X=X: fast.fit(X), END_TO_END_REPEATS)
+    diff = relative_difference(lower_bound(sk), lower_bound(fast))
+    same = sk.n_iter_ == fast.n_iter_ and diff <= BAYES_LOWER_BOUND_RTOL
+    ratio = t_sk / t_fast
+    rows.append(
+        [
+            f"default fit end to end, {n}x{d} K={k} (s/fit)",
+            fmt_s(t_sk),
+            fmt_s(t_fast),
+            f"{ratio:.1f}x",
+            f"{target:g}x, same answer",
+            "yes" if ratio >= target and same else "no",
+            f"best of {END_TO_END_REPEATS}; n_iter_ {sk.n_iter_} vs {fast.n_iter_} "
+            f"(converged: {sk.converged_} vs {fast.converged_}); lower_bound_ "
+            f"relative difference {diff:.1e} (same answer: "
+            f"{'yes' if same else 'no'})",
+        ]
+    )
+    del X
+
+    # peak memory of a fit, each library in a fresh process
+    n, d, k, target = BAYES_MEMORY_CASE
+    n //= shrink
+    ratios = {
+        lib: peak_memory_ratio(lib, n, bayesian=True) for lib in ("sklearn", "fastgmm")
+    }
+    rows.append(
+        [
+            f"peak memory added by fit, {n}x{d} K={k} (x X.nbytes)",
+            f"{ratios['sklearn']:.2f}",
+            f"{ratios['fastgmm']:.2f}",
+            f"{ratios['sklearn'] / max(ratios['fastgmm'], 1e-3):.1f}x",
+            f"<= {target:g}",
+            "yes" if ratios["fastgmm"] <= target else "no",
+            "full, k-means start, max_iter=5, tol=0; peak_memory.py --bayesian",
+        ]
+    )
+
+    print(
+        "## BayesianGaussianMixture per EM iteration "
+        "(dirichlet_process, same initial state, tol=0)"
+    )
+    print()
+    print(
+        "Same data and parameters for both, init_params='random_from_data', "
+        "random_state=0. The baseline column is scikit-learn unless the note says "
+        "otherwise; ratio = baseline / fastgmm."
+    )
+    print()
+    print_table(["case", "baseline", "fastgmm", "ratio", "target", "met", "note"], rows)
+    print()
+    print(f"BayesianGaussianMixture section: {time.perf_counter() - t0:.0f} s")
+    print()
+
+
 # ---------------------------------------------------------------- main
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--quick", action="store_true", help="divide every N by 10 (about a minute)"
+        "--quick",
+        action="store_true",
+        help="divide every N by 10 (a few minutes)",
     )
     parser.add_argument(
         "--iters", type=int, default=None, help="EM iterations per timed fit (M)"
@@ -286,11 +504,17 @@ def main(argv=None):
     parser.add_argument(
         "--repeats", type=int, default=None, help="repeats; the best is kept (R)"
     )
+    parser.add_argument(
+        "--bayesian-only",
+        action="store_true",
+        help="only the BayesianGaussianMixture section",
+    )
     args = parser.parse_args(argv)
 
     shrink = 10 if args.quick else 1
     n_iter = args.iters or (5 if args.quick else 10)
     repeats = args.repeats or (2 if args.quick else 3)
+    bayes_repeats = args.repeats or (2 if args.quick else BAYES_REPEATS)
     small_calls = 20 if args.quick else 50
 
     import numba
@@ -313,6 +537,11 @@ def main(argv=None):
         f"iterations per timed fit, best of R = {repeats}"
     )
     print()
+
+    if args.bayesian_only:
+        bayesian_section(shrink, bayes_repeats)
+        print(f"total time: {time.perf_counter() - t0:.0f} s")
+        return 0
 
     # ---- warm-up: compile every kernel variant used below, untimed
     print("warming up (compiling kernels) ...", end=" ", flush=True)
@@ -557,6 +786,7 @@ def main(argv=None):
         ["case", "baseline", "fastgmm", "ratio", "target", "met", "note"], other
     )
     print()
+    bayesian_section(shrink, bayes_repeats)
     print(f"total time: {time.perf_counter() - t0:.0f} s")
     return 0
 
