@@ -153,10 +153,7 @@ class BayesianModel:
 
     def reference(self, params):
         """Each component's mean; for 'tied', the mixture's mean for all."""
-        if self.covariance_type == "tied":
-            mean = params.weights @ params.means
-            return np.broadcast_to(mean, params.means.shape).astype(np.float64)
-        return params.means.astype(np.float64)
+        return params.moment_centres()
 
     def m_step(self, statistics, data):
         """The posterior of the E-step's statistics (scikit-learn's ``_m_step``)."""

@@ -72,11 +72,7 @@ class GaussianModel:
 
     def reference(self, params):
         """Each component's mean; for 'tied', the mixture's mean for all."""
-        if self.covariance_type == "tied":
-            # One centre for the shared scatter.
-            mean = params.weights @ params.means
-            return np.broadcast_to(mean, params.means.shape).astype(np.float64)
-        return params.means.astype(np.float64)
+        return params.moment_centres()
 
     def m_step(self, statistics, data):
         """Maximum-likelihood parameters (``MixtureParameters.from_statistics``)."""

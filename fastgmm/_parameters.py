@@ -59,6 +59,18 @@ class MixtureParameters:
         )
         return cls(covariance_type, *arrays)
 
+    def moment_centres(self):
+        """The point each component's moments are centred on in an E-step.
+
+        Each component's mean; for 'tied', the mixture's mean for all (one
+        centre for the shared scatter).  Values of the parameters' dtype, so
+        the kernels may subtract them in that dtype exactly.
+        """
+        if self.covariance_type == "tied":
+            mean = self.weights @ self.means
+            return np.broadcast_to(mean, self.means.shape).astype(np.float64)
+        return self.means.astype(np.float64)
+
     @property
     def covariances(self):
         return from_kernel_layout(self.covariances3, self.covariance_type)
