@@ -9,6 +9,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from . import _mstep
 from ._bayesian_model import BayesianModel, Priors, VariationalParameters
+from ._covariance import symmetric_from_upper
 from ._mixture import BaseMixture
 from ._validation import (
     _check_positive,
@@ -362,8 +363,7 @@ def _default_moments(data):
     """X's mean and covariance (``np.cov``'s, or ``np.var``'s diagonal, with
     ddof=1; row weights count as repeated rows)."""
     mean, scatter = data.moments()
-    upper = np.triu(scatter)
-    scatter = upper + np.triu(scatter, 1).T
+    scatter = symmetric_from_upper(scatter)
     degrees = data.total_weight - 1.0
     if degrees <= 0:
         raise ValueError(

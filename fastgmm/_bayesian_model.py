@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _mstep
-from ._covariance import from_kernel_layout
+from ._covariance import from_kernel_layout, symmetric_from_upper
 from ._parameters import MixtureParameters
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -241,8 +241,7 @@ def _sum_resp_log_resp(log_likelihood, statistics, params):
     delta = params.means.astype(np.float64) - ref
     factors = params.prec_chol.astype(np.float64)
     if params.covariance_type in ("full", "tied"):
-        upper = np.triu(s2)
-        scatter = upper + np.swapaxes(np.triu(s2, 1), 1, 2)
+        scatter = symmetric_from_upper(s2)
         cross = s1[:, :, None] * delta[:, None, :]
         correction = (
             cross + np.swapaxes(cross, 1, 2)

@@ -102,6 +102,12 @@ def from_kernel_layout(array3, covariance_type):
     return array3[..., :, 0, 0]
 
 
+def symmetric_from_upper(array):
+    """Symmetric matrices from their upper triangles (the kernels' second
+    moments; the lower triangle is ignored).  Leading axes are kept."""
+    return np.triu(array) + np.swapaxes(np.triu(array, 1), -1, -2)
+
+
 def full_matrices(covariances, covariance_type, n_components, n_features):
     """Covariances as (n_components, n_features, n_features) matrices."""
     if covariance_type == "full":
