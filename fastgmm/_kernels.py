@@ -34,6 +34,7 @@ from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
 from ._reduction import ordered_block_sums, register_block_sums
+from ._unrolled import MAX_UNROLLED_FEATURES, add_moments, sq_norms
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -144,6 +145,8 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
                 for b in range(n_rows):
                     t = base[j, b] - shift
                     sq[b] += t * t
+        elif n_features <= MAX_UNROLLED_FEATURES:
+            sq_norms(xt, means, prec_chol, k, sq)
         else:
             for i in range(n_features):
                 mu = means[k, i]
@@ -248,6 +251,9 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
+        if code == FULL and n_features <= MAX_UNROLLED_FEATURES:
+            add_moments(xt, r, ref, k, s1, s2)
+            continue
         for i in range(n_features):
             # In the data's precision: a float64 centre would turn every
             # product of the loop below into a conversion and a float64 one.

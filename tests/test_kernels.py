@@ -5,7 +5,7 @@ import pytest
 from conftest import COVARIANCE_TYPES
 from naive import naive_e_step, naive_label_statistics, naive_statistics
 
-from fastgmm import _kernels, _mstep
+from fastgmm import _kernels, _mstep, _unrolled
 from fastgmm._config import BLOCK_ROWS
 from fastgmm._covariance import COVARIANCE_CODES, FULL
 from fastgmm._exp import exp_nonpositive, exp_nonpositive32
@@ -61,7 +61,9 @@ def kernel_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 8])
+# Up to 8 features, full covariances take the unrolled norms; 9 and 12 the
+# column-by-column ones.
+@pytest.mark.parametrize("n_features", [1, 2, 3, 5, 8, 9, 12])
 @pytest.mark.parametrize("weighted", [False, True])
 def test_em_statistics_matches_numpy(covariance_type, n_features, weighted):
     rng = np.random.default_rng(n_features)
@@ -116,6 +118,63 @@ def test_em_statistics_float32_accumulates_in_float64(covariance_type):
     np.testing.assert_allclose(ll, expected[0], rtol=1e-5)
     np.testing.assert_allclose(nk, expected[1], rtol=1e-5)
     np.testing.assert_allclose(np.triu(s2), expected[3], rtol=1e-4)
+
+
+@pytest.mark.parametrize("n_features", range(1, _unrolled.MAX_UNROLLED_FEATURES + 1))
+@pytest.mark.parametrize(
+    "dtype, out_dtype",
+    [(np.float64, np.float64), (np.float32, np.float32), (np.float32, np.float64)],
+)
+def test_unrolled_norms_are_the_column_by_column_ones(n_features, dtype, out_dtype):
+    # For few features the unrolled norms replace the column-by-column ones,
+    # in the same precisions (float32 products for float32 data).
+    rng = np.random.default_rng(n_features)
+    n_rows, n_components = 300, 3
+    X, _, means, prec_chol = kernel_inputs(
+        rng, "full", n_rows, n_features, n_components, dtype
+    )
+    xt = np.ascontiguousarray((X * 4).T)
+    for k in range(n_components):
+        unrolled = np.full(n_rows, np.nan, dtype=out_dtype)
+        _unrolled.sq_norms(xt, means, prec_chol, k, unrolled)
+        by_column = np.zeros(n_rows, dtype=out_dtype)
+        diff = (xt - means[k][:, None]).astype(dtype)
+        _kernels._triangular_sq_norms(
+            diff, prec_chol, k, by_column, np.empty(n_rows, dtype=dtype)
+        )
+        expected = (((X * 4 - means[k]).astype(np.float64) @ prec_chol[k]) ** 2).sum(1)
+        rtol = 1e-5 if dtype == np.float32 else 1e-12
+        np.testing.assert_allclose(unrolled, by_column, rtol=rtol)
+        np.testing.assert_allclose(unrolled, expected, rtol=rtol)
+
+
+@pytest.mark.parametrize("n_features", range(1, _unrolled.MAX_UNROLLED_FEATURES + 1))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_unrolled_moments_match_numpy(n_features, dtype):
+    rng = np.random.default_rng(n_features)
+    n_rows, n_components = 300, 3
+    xt = rng.normal(3.0, 2.0, size=(n_features, n_rows)).astype(dtype)
+    resp = rng.uniform(size=(n_components, n_rows)).astype(dtype)
+    ref = rng.normal(3.0, 1.0, size=(n_components, n_features)).astype(dtype)
+    s1 = np.ones((n_components, n_features))
+    s2 = np.full((n_components, n_features, n_features), np.nan)
+    upper = np.triu_indices(n_features)
+    for k in range(n_components):
+        s2[k][upper] = 1.0
+        _unrolled.add_moments(xt, resp[k], ref, k, s1, s2)
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    for k in range(n_components):
+        diff = xt.T.astype(np.float64) - ref[k]
+        r = resp[k].astype(np.float64)
+        np.testing.assert_allclose(s1[k], 1.0 + r @ diff, rtol=rtol, atol=rtol)
+        expected = 1.0 + (diff.T * r) @ diff
+        # Sums of terms of either sign: relative to the terms' magnitude.
+        scale = np.abs(diff.T * r) @ np.abs(diff)
+        np.testing.assert_allclose(
+            s2[k][upper], expected[upper], rtol=0, atol=rtol * scale[upper].max()
+        )
+        # The lower triangle is left as it was.
+        assert np.isnan(s2[k][np.tril_indices(n_features, -1)]).all()
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
