@@ -63,11 +63,14 @@ class MixtureParameters:
         """The point each component's moments are centred on in an E-step.
 
         Each component's mean; for 'tied', the mixture's mean for all (one
-        centre for the shared scatter).  Values of the parameters' dtype, so
-        the kernels may subtract them in that dtype exactly.
+        centre for the shared scatter).  Values of the means' dtype, so the
+        kernels may subtract them in that dtype exactly; the mixture's mean is
+        rounded to it, as float64 weights (the Bayesian mixture's) would
+        otherwise give a float64 centre that float32 kernels round anyway,
+        away from the centre the M-step adds back.
         """
         if self.covariance_type == "tied":
-            mean = self.weights @ self.means
+            mean = (self.weights @ self.means).astype(self.means.dtype)
             return np.broadcast_to(mean, self.means.shape).astype(np.float64)
         return self.means.astype(np.float64)
 

@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastgmm
+from fastgmm._parameters import MixtureParameters
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 POSTERIOR_ATTRIBUTES = (
@@ -175,6 +176,26 @@ def _continued(model, X, max_iter, **fit_params):
     model = copy.deepcopy(model)
     model.set_params(max_iter=max_iter)
     return fit_quietly(model, X, **fit_params)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_moment_centres_are_exact_in_float32(covariance_type):
+    # The float32 kernels subtract the centres in float32; with the Bayesian
+    # mixture's float64 weights the mixture's mean of 'tied' must still be a
+    # float32 value, or the moments are centred off the point the M-step
+    # adds back.
+    rng = np.random.default_rng(0)
+    means = (rng.normal(size=(3, 4)) + 1000.0).astype(np.float32)
+    weights = np.array([0.2, 0.3, 0.5])
+    params = MixtureParameters(covariance_type, weights, means, None, None, None, None)
+    centres = params.moment_centres()
+    assert centres.dtype == np.float64
+    np.testing.assert_array_equal(centres.astype(np.float32), centres)
+    np.testing.assert_allclose(
+        centres[0],
+        weights @ means if covariance_type == "tied" else means[0],
+        rtol=1e-7,
+    )
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
