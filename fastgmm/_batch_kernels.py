@@ -17,7 +17,7 @@ group's E-step.
 import math
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS, prange_only
 from ._copy import copy_into
@@ -47,6 +47,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
+from ._numba_internals import njit
 from ._reduction import ordered_block_sums
 
 # A group's ``status`` after ``fit_groups``.

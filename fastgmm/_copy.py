@@ -1,8 +1,7 @@
 """Copying arrays inside compiled code, without slice assignment."""
 
-from numba import njit
-
 from ._config import EXACT_NJIT_OPTIONS
+from ._numba_internals import njit
 
 
 @njit(**EXACT_NJIT_OPTIONS)

@@ -16,9 +16,9 @@ here, then its cases in the kernels (``fastgmm._kernels``) and the M-step
 """
 
 import numpy as np
-from numba import njit
 
 from ._config import NJIT_OPTIONS
+from ._numba_internals import njit
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 

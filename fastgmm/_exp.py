@@ -11,8 +11,10 @@ values in [-60, 0]: at most 1 ulp apart.
 import math
 
 import numpy as np
-from numba import njit, types
+from numba import types
 from numba.extending import intrinsic, overload
+
+from ._numba_internals import njit
 
 # Adding 1.5 * 2**52 rounds a double to an integer held in its low mantissa
 # bits; subtracting the bit patterns then gives that integer as an int64.

@@ -22,18 +22,17 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit, prange
+from numba import prange
 
 from ._config import (
     NJIT_OPTIONS,
     TILE_ROWS,
-    TILES_PER_BLOCK,
-    prange_only,
 )
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
-from ._reduction import ordered_block_sums, register_block_sums
+from ._numba_internals import njit
+from ._reduction import ordered_block_sums, register_block_sums, threaded_or_serial
 from ._unrolled import MAX_UNROLLED_FEATURES, add_moments, sq_norms
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -454,7 +453,7 @@ def _e_step_block(args, start, stop, out):
     )  # fmt: skip
 
 
-@njit(parallel=prange_only(), **NJIT_OPTIONS)
+@threaded_or_serial(**NJIT_OPTIONS)
 def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
     """E-step fused with the sufficient statistics of the M-step.
 
@@ -494,7 +493,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
     return log_likelihood, nk, s1, s2
 
 
-@njit(parallel=prange_only(), **NJIT_OPTIONS)
+@threaded_or_serial(**NJIT_OPTIONS)
 def score_rows_into(
     X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
 ):
@@ -508,15 +507,8 @@ def score_rows_into(
     """
     n_samples = X.shape[0]
     n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS
-    if n_tiles <= TILES_PER_BLOCK:
-        # Small data: no parallel region to start.
-        for c in range(n_tiles):
-            start = c * TILE_ROWS
-            _score_tile(
-                X, start, min(start + TILE_ROWS, n_samples), log_weights, means,
-                prec_chol, log_det, code, log_norm_out, resp_out, labels_out,
-            )  # fmt: skip
-        return
+    # Threads for more than a block of rows only: smaller data runs the
+    # serial twin, where this loop is a plain one.
     for c in prange(n_tiles):
         start = c * TILE_ROWS
         _score_tile(

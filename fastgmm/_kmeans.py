@@ -31,7 +31,6 @@ import warnings
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
@@ -40,6 +39,7 @@ from ._config import (
     prange_only,
 )
 from ._copy import copy_into
+from ._numba_internals import njit
 from ._reduction import ordered_block_sums, register_block_sums
 
 # Dot products as BLAS computes them: fused multiply-adds in feature order,

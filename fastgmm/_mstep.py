@@ -7,7 +7,6 @@ n_features at most); the passes over the data live in ``fastgmm._kernels``.
 import math
 
 import numpy as np
-from numba import njit
 from scipy import linalg
 
 from ._config import EXACT_NJIT_OPTIONS
@@ -21,6 +20,7 @@ from ._covariance import (
     from_kernel_layout,
     to_kernel_layout,
 )
+from ._numba_internals import njit
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "

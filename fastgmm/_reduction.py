@@ -27,11 +27,45 @@ compiled, so that the caller calls it directly: passing it as a first-class
 function value instead would make every caller impossible to cache.
 """
 
+import functools
+
 import numpy as np
-from numba import njit, prange
+from numba import prange
 from numba.extending import overload
 
-from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, prange_only
+from ._numba_internals import njit, serial_twin
+
+
+class ThreadedOrSerial:
+    """A pass's entry point compiled twice: with threads, and serial.
+
+    Called from Python with the rows first, it runs the threaded kernel
+    (``threaded``) on more than one block of rows and the serial one
+    (``serial``) otherwise.  Both run the same block function over the same
+    blocks, so their results are the same to the last bit; a fit of small
+    data compiles the serial one only, without the parallel pipeline (which
+    costs several times the compile time of the serial code).
+    """
+
+    def __init__(self, function, options):
+        self.threaded = njit(parallel=prange_only(), **options)(function)
+        self.serial = njit(**options)(serial_twin(function))
+        functools.update_wrapper(self, function)
+
+    @property
+    def kernels(self):
+        """Both dispatchers, threaded first."""
+        return self.threaded, self.serial
+
+    def __call__(self, X, *args):
+        kernel = self.threaded if X.shape[0] > BLOCK_ROWS else self.serial
+        return kernel(X, *args)
+
+
+def threaded_or_serial(**options):
+    """Decorator: ``ThreadedOrSerial(function, options)``."""
+    return functools.partial(ThreadedOrSerial, options=options)
 
 
 def register_block_sums(args_class):

@@ -23,13 +23,16 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def _e_step_cache_index():
-    """Path of the E-step kernel's index in Numba's cache, or None if unknown."""
-    from . import _kernels
+    """Path of the serial E-step's index in Numba's cache, or None if unknown.
 
-    try:
-        return _kernels.em_statistics._cache._cache_file._index_path
-    except AttributeError:  # a Numba whose cache looks otherwise
-        return None
+    The serial twin: every fit runs it (its k-means start and a small fit
+    compile it), where only fits of more than a block of rows run the
+    threaded one.
+    """
+    from . import _kernels
+    from ._numba_internals import cache_index_path
+
+    return cache_index_path(_kernels.em_statistics.serial)
 
 
 def cache_directory():
@@ -64,13 +67,16 @@ def announce_compiling():
         _announced()
 
 
-def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=None):
+def compile_kernels(
+    dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=None, jobs=1
+):
     """Compile (or load) the kernels of every fit, prediction and score.
 
     Each (dtype, covariance type) group fits a few rows with every
-    ``init_params``, with and without ``sample_weight``, then predicts and
-    scores, with ``GaussianMixture`` and with ``BatchGaussianMixture``, so
-    that every kernel they use is compiled into Numba's cache.
+    ``init_params``, with and without ``sample_weight``, and more than one
+    block of rows (the threaded kernels), then predicts and scores, with
+    ``GaussianMixture`` and with ``BatchGaussianMixture``, so that every
+    kernel they use is compiled into Numba's cache.
 
     Parameters
     ----------
@@ -79,52 +85,91 @@ def compile_kernels(dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=N
     progress : callable, default=None
         Called with one line of text per group: what was compiled and the
         seconds it took.
+    jobs : int, default=1
+        Processes that compile at once.  Kernels are compiled per dtype (the
+        covariance type is an argument), so each process takes one dtype's
+        groups in turn: more jobs than dtypes add nothing.  Numba's cache is
+        safe for processes that save at once (``fastgmm._numba_internals``).
 
     Returns
     -------
     seconds : float
         The time it all took.
     """
+    start = time.perf_counter()
+    dtypes, covariance_types = tuple(dtypes), tuple(covariance_types)
+    report = progress or (lambda line: None)
+    jobs = min(max(int(jobs), 1), len(dtypes))
+    if jobs == 1:
+        for dtype in dtypes:
+            _compile_dtype(dtype, covariance_types, report)
+        return time.perf_counter() - start
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn": a forked child would inherit Numba's threads and locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        units = [
+            pool.submit(_compile_dtype, dtype, covariance_types) for dtype in dtypes
+        ]
+        for unit in units:
+            for line in unit.result():
+                report(line)
+    return time.perf_counter() - start
+
+
+def _compile_dtype(dtype, covariance_types, progress=None):
+    """Compile the groups of one dtype; returns their progress lines."""
     from ._batch import BatchGaussianMixture
+    from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
 
-    start = time.perf_counter()
     rng = np.random.default_rng(0)
     rows = np.concatenate([rng.standard_normal((30, 3)) + 4 * c for c in range(2)])
+    X = rows.astype(dtype)
     weights = rng.uniform(0.5, 2.0, len(rows))
-    for dtype in dtypes:
-        X = rows.astype(dtype)
-        for covariance_type in covariance_types:
-            group_start = time.perf_counter()
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                for init_params in _INIT_PARAMS:
-                    for sample_weight in (None, weights):
-                        model = GaussianMixture(
-                            2,
-                            covariance_type=covariance_type,
-                            init_params=init_params,
-                            max_iter=2,
-                            random_state=0,
-                        ).fit(X, sample_weight=sample_weight)
-                model.predict(X)
-                model.predict_proba(X)
-                model.score_samples(X)
-                # float64 log p(x) also for float32: another signature.
-                model.score(X)
-                groups = np.arange(len(X)) % 2
-                for init_params in ("kmeans", "random"):
-                    batch = BatchGaussianMixture(
+    # More than a block of rows: the threaded entry points.
+    big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
+    lines = []
+    for covariance_type in covariance_types:
+        group_start = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for init_params in _INIT_PARAMS:
+                for sample_weight in (None, weights):
+                    model = GaussianMixture(
                         2,
                         covariance_type=covariance_type,
                         init_params=init_params,
                         max_iter=2,
                         random_state=0,
-                    ).fit(X, groups)
-                batch.predict(X, groups)
-                batch.predict_proba(X, groups)
-                batch.bic(X, groups)
-            if progress is not None:
-                seconds = time.perf_counter() - group_start
-                progress(f"{covariance_type:9s} {dtype}: {seconds:6.1f} s")
-    return time.perf_counter() - start
+                    ).fit(X, sample_weight=sample_weight)
+            model.predict(X)
+            model.predict_proba(X)
+            model.score_samples(X)
+            # float64 log p(x) also for float32: another signature.
+            model.score(X)
+            big_model = GaussianMixture(
+                2, covariance_type=covariance_type, max_iter=2, random_state=0
+            ).fit(big)
+            big_model.predict_proba(big)
+            big_model.score(big)
+            groups = np.arange(len(X)) % 2
+            for init_params in ("kmeans", "random"):
+                batch = BatchGaussianMixture(
+                    2,
+                    covariance_type=covariance_type,
+                    init_params=init_params,
+                    max_iter=2,
+                    random_state=0,
+                ).fit(X, groups)
+            batch.predict(X, groups)
+            batch.predict_proba(X, groups)
+            batch.bic(X, groups)
+        seconds = time.perf_counter() - group_start
+        lines.append(f"{covariance_type:9s} {dtype}: {seconds:6.1f} s")
+        if progress is not None:
+            progress(lines[-1])
+    return lines

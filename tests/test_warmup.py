@@ -45,7 +45,7 @@ def test_compile_kernels_covers_every_scoring_signature():
         from fastgmm._kernels import score_rows_into
 
         _warmup.compile_kernels(("float32",), ("diag",))
-        kernels = (score_rows_into, score_groups)
+        kernels = (*score_rows_into.kernels, score_groups)
         before = [set(k.signatures) for k in kernels]
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
         groups = np.arange(len(X)) % 3
@@ -58,9 +58,13 @@ def test_compile_kernels_covers_every_scoring_signature():
             ).fit(X, groups)
         gm.score_samples(X), gm.predict_proba(X), gm.predict(X)
         gm.score(X), gm.bic(X), gm.aic(X)
+        big = np.tile(X, (60, 1))  # more than a block: the threaded kernels
+        gm.score_samples(big), gm.predict_proba(big), gm.predict(big), gm.score(big)
         batch.score_samples(X, groups), batch.predict_proba(X, groups)
         batch.predict(X, groups), batch.bic(X, groups), batch.aic(X, groups)
-        output_dtypes = {str(sig[-3].dtype) for sig in score_rows_into.signatures}
+        output_dtypes = {
+            str(sig[-3].dtype) for k in score_rows_into.kernels for sig in k.signatures
+        }
         print(sorted(output_dtypes))
         for kernel, known in zip(kernels, before):
             print(kernel.__name__, sorted(map(str, set(kernel.signatures) - known)))
@@ -74,8 +78,12 @@ def test_compile_kernels_covers_every_scoring_signature():
         timeout=600,
     )
     lines = proc.stdout.splitlines()
-    assert lines[-3] == "['float32', 'float64']"
-    assert lines[-2:] == ["score_rows_into []", "score_groups []"]
+    assert lines[-4] == "['float32', 'float64']"
+    assert lines[-3:] == [
+        "score_rows_into []",
+        "score_rows_into_serial []",
+        "score_groups []",
+    ]
 
 
 def test_compile_command_rejects_unknown_covariance_type(capsys):

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
-from fastgmm.cli.options import add_covariance_types_option
+from fastgmm.cli.options import add_covariance_types_option, positive_int
 
 DTYPES = ("float64", "float32")
 
@@ -35,6 +36,16 @@ def add_parser(subparsers):
         default="all",
         help="data types to compile for (default: all)",
     )
+    p.add_argument(
+        "--jobs",
+        "-j",
+        type=positive_int,
+        default=os.cpu_count() or 1,
+        help=(
+            "processes compiling at once, one dtype each "
+            "(default: the number of CPUs, at most the number of dtypes)"
+        ),
+    )
     p.set_defaults(func=run)
 
 
@@ -60,6 +71,8 @@ def run(args):
     def progress(line):
         print(f"compiled:    {line}", file=out, flush=True)
 
-    seconds = compile_kernels(dtypes, args.covariance_types, progress=progress)
+    seconds = compile_kernels(
+        dtypes, args.covariance_types, progress=progress, jobs=args.jobs
+    )
     print(f"total:       {seconds:.1f} s", file=out)
     return 0

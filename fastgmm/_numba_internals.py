@@ -1,0 +1,185 @@
+"""Everything fastgmm takes from Numba's internals, fenced in one module.
+
+Two things here reach past Numba's documented API; both are checked against
+the installed Numba when this module is imported, and where Numba differs
+fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
+
+- **A cache that parallel processes cannot corrupt.**  Numba's
+  ``IndexDataCacheFile.save`` reads a function's cache index, adds an entry
+  and writes it back without a lock, taking the first free data-file number
+  and writing the index before the data.  Two processes that save different
+  signatures of one function at once can both take ``*.1.nbc``, and the
+  index then points one signature at the other's machine code, which Numba
+  loads without checking (Numba issues 4807 and 10128).  ``njit`` below
+  gives every cached kernel a cache whose saves hold an exclusive file lock
+  beside the index (``fcntl.flock``: released by the kernel if the process
+  dies), write the data before the index that names it, and whose loads
+  check that the code loaded is that of the signature asked for (otherwise
+  the kernel compiles, as on a miss).  It uses the ``FunctionCache`` class
+  and its ``_cache_file`` and ``_load_overload``/``_save_overload`` hooks,
+  and the dispatcher's ``_cache`` attribute.
+- **Serial twins of parallel entry points** (``serial_twin``): the same
+  Python function compiled without ``parallel``, under its own name, so
+  that its cache files are its own (Numba names them by qualified name).
+
+``NUMBA_TESTED`` is the range of Numba versions this was tested with (also
+stated in ``pyproject.toml``); outside it the fallbacks are used.
+"""
+
+import contextlib
+import os
+import types
+
+import numba
+from numba.core import caching, sigutils
+
+try:  # POSIX; elsewhere saves are not locked (Numba's own behaviour)
+    import fcntl
+except ImportError:  # pragma: no cover - Windows
+    fcntl = None
+
+NUMBA_TESTED = ((0, 68), (0, 69))  # lowest tested, first untested
+
+
+def _numba_version():
+    return tuple(int(part) for part in numba.__version__.split(".")[:2])
+
+
+def _cache_hooks_present():
+    """Whether Numba's cache classes have the members ``LockedCache`` uses."""
+    members = {
+        caching.FunctionCache: ("_load_overload", "_save_overload", "_index_key"),
+        caching.IndexDataCacheFile: (
+            "_load_index", "_save_index", "_save_data", "_data_name", "save",
+        ),
+    }  # fmt: skip
+    return all(
+        hasattr(cls, name) for cls, names in members.items() for name in names
+    ) and hasattr(numba.core.dispatcher.Dispatcher, "enable_caching")
+
+
+SUPPORTED = (
+    NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
+    and _cache_hooks_present()
+    and fcntl is not None
+)
+
+
+@contextlib.contextmanager
+def _file_lock(path, exclusive):
+    """Hold ``flock`` on ``path`` (created if missing) for the block."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+class _LockedIndexDataCacheFile(caching.IndexDataCacheFile):
+    """Numba's index and data files, saved under a lock, data first."""
+
+    @property
+    def lock_path(self):
+        return self._index_path + ".lock"
+
+    def save(self, key, data):
+        with _file_lock(self.lock_path, exclusive=True):
+            overloads = self._load_index()
+            data_name = overloads.get(key)
+            shared = list(overloads.values()).count(data_name) > 1
+            if data_name is None or shared:
+                # A new file; never one that another entry names (an index
+                # left by an unlocked save may name one file twice).
+                existing = set(overloads.values())
+                number = 1
+                while self._data_name(number) in existing:
+                    number += 1
+                data_name = self._data_name(number)
+            # The data before the index that names it: a reader never finds
+            # an entry whose file holds something else.
+            self._save_data(data_name, data)
+            if overloads.get(key) != data_name:
+                overloads[key] = data_name
+                self._save_index(overloads)
+
+    def load(self, key):
+        if not os.path.exists(self._index_path):
+            return None  # nothing cached yet: no lock file to create
+        with _file_lock(self.lock_path, exclusive=False):
+            return super().load(key)
+
+
+class LockedCache(caching.FunctionCache):
+    """Numba's per-function cache, safe for processes saving at once."""
+
+    def __init__(self, py_func):
+        super().__init__(py_func)
+        old = self._cache_file
+        self._cache_file = _LockedIndexDataCacheFile(
+            cache_path=old._cache_path,
+            filename_base=self._impl.filename_base,
+            source_stamp=old._source_stamp,
+        )
+
+    def _load_overload(self, sig, target_context):
+        cres = super()._load_overload(sig, target_context)
+        if cres is None:
+            return None
+        args, _ = sigutils.normalize_signature(sig)
+        if tuple(cres.signature.args) != tuple(args):
+            return None  # another signature's code: compile instead
+        return cres
+
+
+def njit(*args, **options):
+    """``numba.njit``, with ``LockedCache`` where ``cache=True`` and supported.
+
+    Used as ``@njit(**options)`` or ``njit(**options)(function)``.
+    """
+    if args:  # @njit without options
+        return njit(**options)(args[0])
+    decorate = numba.njit(**options)
+    if not (options.get("cache") and SUPPORTED):
+        return decorate
+
+    def locked(function):
+        dispatcher = decorate(function)
+        try:
+            cache = LockedCache(dispatcher.py_func)
+        except AttributeError:  # a Numba whose cache is laid out otherwise
+            return dispatcher
+        dispatcher._cache = cache
+        return dispatcher
+
+    return locked
+
+
+def serial_twin(function, name_suffix="_serial"):
+    """A copy of ``function`` under its own qualified name.
+
+    Compiled without ``parallel``, it is a parallel entry point's serial
+    twin: the same source, none of the parallel pipeline's compile time, and
+    cache files of its own (Numba names them after ``__qualname__`` and
+    keys entries by signature only, so two dispatchers of one function with
+    different options would share entries).
+    """
+    twin = types.FunctionType(
+        function.__code__,
+        function.__globals__,
+        function.__name__ + name_suffix,
+        function.__defaults__,
+        function.__closure__,
+    )
+    twin.__qualname__ = function.__qualname__ + name_suffix
+    twin.__module__ = function.__module__
+    twin.__doc__ = function.__doc__
+    return twin
+
+
+def cache_index_path(dispatcher):
+    """Path of a cached kernel's index file, or None if Numba hides it."""
+    try:
+        return dispatcher._cache._cache_file._index_path
+    except AttributeError:
+        return None

@@ -1,0 +1,79 @@
+"""The compile budget: what the first fit of iris compiles, counted without a clock.
+
+Every new environment compiles the kernels a fit runs before the fit itself
+(README, "Compilation cache"), so the code a first fit compiles is a cost
+every user pays.  This test fits iris in a fresh process with an empty Numba
+cache and counts what Numba compiled for it: the compiled overloads of
+fastgmm's kernels, and the size of their optimised LLVM IR (each overload's
+module holds the code of the kernels it calls, as LLVM optimises it).  A
+change that compiles more fails here; a kernel that needs more raises the
+budget in its commit, with the compile seconds of
+``python benchmarks/cold_start.py --per-kernel`` before and after.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+# Measured at the commit that set them (54 overloads, 10.74 MB of IR for
+# one fit of iris), with a little room for Numba versions.
+MAX_OVERLOADS = 54
+MAX_IR_BYTES = 11_000_000
+
+FIRST_FIT = textwrap.dedent(
+    """
+    import json, sys
+    from numba.core.registry import CPUDispatcher
+    from sklearn.datasets import load_iris
+    from fastgmm import GaussianMixture
+    from fastgmm._reduction import ThreadedOrSerial
+
+    GaussianMixture(n_components=3, random_state=0).fit(load_iris().data)
+    seen, overloads, ir_bytes, hits = set(), [], 0, 0
+    for name, module in list(sys.modules.items()):
+        if not name.startswith("fastgmm"):
+            continue
+        for value in vars(module).values():
+            twins = isinstance(value, ThreadedOrSerial)
+            for dispatcher in value.kernels if twins else (value,):
+                if not isinstance(dispatcher, CPUDispatcher):
+                    continue
+                if id(dispatcher) in seen:
+                    continue
+                seen.add(id(dispatcher))
+                hits += sum(dispatcher.stats.cache_hits.values())
+                for sig, cres in dispatcher.overloads.items():
+                    overloads.append(f"{dispatcher.py_func.__qualname__}{sig}")
+                    ir_bytes += len(cres.library.get_llvm_str())
+    print(json.dumps({"overloads": overloads, "ir_bytes": ir_bytes, "hits": hits}))
+    """
+)
+
+
+def first_fit_of_iris(cache_dir):
+    """What a first fit of iris compiles into the empty cache ``cache_dir``."""
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(cache_dir)}
+    proc = subprocess.run(
+        [sys.executable, "-c", FIRST_FIT],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+        timeout=900,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_first_fit_of_iris_compiles_within_budget(tmp_path):
+    compiled = first_fit_of_iris(tmp_path)
+    assert compiled["hits"] == 0, "the cache was not empty"
+    listing = "\n".join(sorted(compiled["overloads"]))
+    assert len(compiled["overloads"]) <= MAX_OVERLOADS, listing
+    assert compiled["ir_bytes"] <= MAX_IR_BYTES, listing
+    # A small fit runs the serial twins of the E-step and of scoring, never
+    # the threaded entry points (the parallel pipeline's compile time).
+    names = {overload.split("(")[0] for overload in compiled["overloads"]}
+    assert {"em_statistics_serial", "score_rows_into_serial"} <= names
+    assert not {"em_statistics", "score_rows_into"} & names

@@ -1,0 +1,171 @@
+"""Numba's cache, shared by processes that compile at once, stays sound.
+
+Numba saves a cached function's index without a lock: two processes saving
+different signatures of one function at once can give both the same data
+file, and the index then points one signature at the other's machine code
+(see ``fastgmm._numba_internals``).  fastgmm's kernels save under a file
+lock, data first; these tests compile one small cached function in many
+processes at once, all into one empty cache, and check that afterwards every
+index entry loads the code of its own signature.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from fastgmm import _numba_internals
+
+pytestmark = pytest.mark.skipif(
+    not _numba_internals.SUPPORTED,
+    reason="this Numba's cache is not locked (fastgmm falls back to Numba's)",
+)
+
+KERNEL = textwrap.dedent(
+    """
+    from fastgmm._numba_internals import njit
+
+    @njit(cache=True)
+    def affine(x):
+        return x * 3 + 1
+    """
+)
+
+# Each process compiles two of these: different signatures of one function.
+TYPES = (
+    "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64",
+    "float32", "float64", "complex64", "complex128",
+)  # fmt: skip
+
+COMPILE_AT = textwrap.dedent(
+    """
+    import sys, time
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from kernel import affine
+    start_at = float(sys.argv[2])
+    values = [np.dtype(name).type(5) for name in sys.argv[3:]]
+    time.sleep(max(0.0, start_at - time.time()))
+    for value in values:
+        affine(value)
+    """
+)
+
+CHECK = textwrap.dedent(
+    """
+    import json, sys
+    import numpy as np
+    sys.path.insert(0, sys.argv[1])
+    from kernel import affine
+    results = {}
+    for name in sys.argv[2:]:
+        value = affine(np.dtype(name).type(5))
+        results[name] = complex(value).real
+    hits = sum(affine.stats.cache_hits.values())
+    misses = sum(affine.stats.cache_misses.values())
+    print(json.dumps({"results": results, "hits": hits, "misses": misses}))
+    """
+)
+
+
+def _run_together(module_dir, env, assignments):
+    """Start one process per list of types; they compile at the same moment."""
+    start_at = time.time() + 8.0  # after every process has imported Numba
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", COMPILE_AT, str(module_dir), str(start_at), *types],
+            env=env,
+        )
+        for types in assignments
+    ]
+    for proc in procs:
+        assert proc.wait(timeout=300) == 0
+
+
+def test_processes_saving_at_once_keep_each_signature_its_code(tmp_path):
+    (tmp_path / "kernel.py").write_text(KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    _run_together(tmp_path, env, [TYPES[i : i + 2] for i in range(0, len(TYPES), 2)])
+
+    indexes = list((tmp_path / "cache").rglob("*.nbi"))
+    data_files = list((tmp_path / "cache").rglob("*.nbc"))
+    assert len(indexes) == 1
+    assert len(data_files) == len(TYPES), "two signatures shared a data file"
+
+    # A fresh process loads every signature from the cache (no compiling),
+    # and each computes 5 * 3 + 1: code of another signature would read the
+    # argument's bits as another type.
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK, str(tmp_path), *TYPES],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert checked["misses"] == 0 and checked["hits"] == len(TYPES)
+    assert checked["results"] == dict.fromkeys(TYPES, 16.0)
+
+
+def test_an_entry_holding_another_signatures_code_is_not_loaded(tmp_path):
+    # The index made to point int64 at float64's data file, as Numba's
+    # unlocked save can leave it: the load is refused and int64 compiles.
+    (tmp_path / "kernel.py").write_text(KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    _run_together(tmp_path, env, [("int64", "float64")])
+    swap = textwrap.dedent(
+        """
+        import sys
+        sys.path.insert(0, sys.argv[1])
+        from kernel import affine
+        cache_file = affine._cache._cache_file
+        index = cache_file._load_index()
+        by_type = {str(key[0][0]): name for key, name in index.items()}
+        for key in index:
+            if str(key[0][0]) == "int64":
+                index[key] = by_type["float64"]
+        cache_file._save_index(index)
+        """
+    )
+    subprocess.run([sys.executable, "-c", swap, str(tmp_path)], env=env, check=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK, str(tmp_path), "int64", "float64"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert checked["results"] == {"int64": 16.0, "float64": 16.0}
+    assert checked["hits"] == 1 and checked["misses"] == 1
+
+
+def test_a_save_waits_for_the_lock_another_process_holds(tmp_path):
+    # While this process holds the index's lock, another process that
+    # compiles a new signature finishes compiling but cannot save (or load)
+    # until the lock is released.
+    import fcntl
+
+    (tmp_path / "kernel.py").write_text(KERNEL)
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
+    _run_together(tmp_path, env, [("float64",)])
+    (index,) = (tmp_path / "cache").rglob("*.nbi")
+    fd = os.open(f"{index}.lock", os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", COMPILE_AT, str(tmp_path), "0", "int32"], env=env
+        )
+        # Unlocked, it would be done in a few seconds.
+        with pytest.raises(subprocess.TimeoutExpired):
+            waiting.wait(timeout=30)
+    finally:
+        os.close(fd)
+    assert waiting.wait(timeout=300) == 0
+    assert len(list((tmp_path / "cache").rglob("*.nbc"))) == 2
