@@ -19,8 +19,10 @@ kernels the first fit loaded from Numba's cache.
 Then the start-up targets, each the median of ``--empty-cache-runs`` fresh
 processes with an empty Numba cache of their own (``NUMBA_CACHE_DIR`` in a
 new temporary directory): importing fastgmm and fitting iris (every kernel
-the fit needs is compiled), and ``fastgmm compile`` (every kernel); and, from
-the table above, the warm-cache import and fit against scikit-learn's.
+the fit needs is compiled), the same for a default fit of 1,000,000 x 8,
+K=16 (the threaded kernels), and ``fastgmm compile --jobs N`` (every
+kernel); and, from the table above, the warm-cache import and fit against
+scikit-learn's.
 
 ``--per-kernel`` instead fits iris once with an empty cache and prints the
 seconds Numba spent compiling each kernel (its own time, not counting the
@@ -157,42 +159,64 @@ def print_per_kernel():
     print(f"| {'the whole fit':{width}s} | {result['total']:7.2f} |")
 
 
-def print_targets(runs, warm_ratio):
-    """The three start-up targets, each the median of ``runs`` processes."""
+BIG_FIRST_FIT = """
+import numpy as np
+from fastgmm import GaussianMixture
+
+rng = np.random.default_rng(0)
+X = rng.standard_normal((1_000_000, 8))
+X[: len(X) // 3] += 3.0
+GaussianMixture(n_components=16, random_state=0).fit(X)
+"""
+
+
+def print_targets(runs, warm_ratio, jobs):
+    """The start-up targets, each the median of ``runs`` processes."""
     first_fit = [
         seconds_with_empty_cache([sys.executable, "-c", FIRST_FIT]) for _ in range(runs)
     ]
+    big_fit = [
+        seconds_with_empty_cache([sys.executable, "-c", BIG_FIRST_FIT])
+        for _ in range(runs)
+    ]
     compile_all = [
-        seconds_with_empty_cache([sys.executable, "-m", "fastgmm", "compile"])
+        seconds_with_empty_cache(
+            [sys.executable, "-m", "fastgmm", "compile", "--jobs", str(jobs)]
+        )
         for _ in range(runs)
     ]
     rows = [
+        ("empty cache: import + fit iris (s)", statistics.median(first_fit), 10),
         (
-            "empty cache: import + fit iris (s)",
-            f"{statistics.median(first_fit):.1f}",
-            "<= 10",
-            statistics.median(first_fit) <= 10,
+            "empty cache: import + fit 1,000,000 x 8, K=16 (s)",
+            statistics.median(big_fit),
+            25,
         ),
         (
-            "empty cache: fastgmm compile, everything (s)",
-            f"{statistics.median(compile_all):.1f}",
-            "<= 60",
-            statistics.median(compile_all) <= 60,
+            f"empty cache: fastgmm compile --jobs {jobs}, everything (s)",
+            statistics.median(compile_all),
+            90,
         ),
+    ]
+    table = [
+        (name, f"{value:.1f}", f"<= {limit}", value <= limit)
+        for name, value, limit in rows
+    ]
+    table.append(
         (
             "warm cache: import + fit iris, scikit-learn / fastgmm",
             f"{warm_ratio:.2f}x",
-            ">= 1x",
-            warm_ratio >= 1,
-        ),
-    ]
+            ">= 0.85x",
+            warm_ratio >= 0.85,
+        )
+    )
     print(f"\nstart-up targets, median of {runs} fresh processes each\n")
-    width = max(len(row[0]) for row in rows)
-    print(f"| {'target':{width}s} | measured | target | met |")
-    print(f"|{'-' * (width + 2)}|----------|--------|-----|")
-    for name, value, target, met in rows:
+    width = max(len(row[0]) for row in table)
+    print(f"| {'target':{width}s} | measured | target   | met |")
+    print(f"|{'-' * (width + 2)}|----------|----------|-----|")
+    for name, value, target, met in table:
         answer = "yes" if met else "no"
-        print(f"| {name:{width}s} | {value:>8s} | {target:>6s} | {answer:3s} |")
+        print(f"| {name:{width}s} | {value:>8s} | {target:>8s} | {answer:3s} |")
 
 
 def main(argv=None):
@@ -203,6 +227,12 @@ def main(argv=None):
         type=int,
         default=3,
         help="processes per empty-cache target (0 leaves the targets out)",
+    )
+    parser.add_argument(
+        "--jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="fastgmm compile --jobs for the compile target (default: CPUs)",
     )
     parser.add_argument(
         "--per-kernel",
@@ -243,7 +273,9 @@ def main(argv=None):
     print(f"\nfastgmm's first fit loaded {kernels} compiled kernels from the cache.")
     print("'total' is the wall time of the process, as compare_sklearn.py times it.")
     if args.empty_cache_runs > 0:
-        print_targets(args.empty_cache_runs, totals["sklearn"] / totals["fastgmm"])
+        print_targets(
+            args.empty_cache_runs, totals["sklearn"] / totals["fastgmm"], args.jobs
+        )
 
 
 if __name__ == "__main__":

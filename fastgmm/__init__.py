@@ -9,11 +9,21 @@ cache) on first use.
 from ._batch import BatchGaussianMixture
 from ._bayesian_mixture import BayesianGaussianMixture
 from ._gaussian_mixture import GaussianMixture
-from ._persistence import load, save
 from ._selection import GaussianMixtureIC
 from ._warmup import compile_kernels
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name):
+    # Saving and loading models is not part of a fit: imported on first use,
+    # so that ``import fastgmm`` stays light.
+    if name in ("load", "save"):
+        from . import _persistence
+
+        return getattr(_persistence, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BatchGaussianMixture",

@@ -183,3 +183,28 @@ def cache_index_path(dispatcher):
         return dispatcher._cache._cache_file._index_path
     except AttributeError:
         return None
+
+
+def mismatched_cache_entries(dispatcher):
+    """Index entries of a cached kernel whose data holds another signature.
+
+    Returns a list of (signature in the index, signature of the code), empty
+    for a sound cache (or one this Numba does not let us read).
+    """
+    try:
+        cache_file = dispatcher._cache._cache_file
+        index = cache_file._load_index()
+    except AttributeError:
+        return []
+    mismatched = []
+    for key, name in index.items():
+        try:
+            payload = cache_file._load_data(name)
+        except OSError:
+            continue  # removed since: a miss, not a mismatch
+        wanted = tuple(sigutils.normalize_signature(key[0])[0])
+        # The payload is CompileResult._reduce(): its fourth item the signature.
+        found = tuple(payload[3].args)
+        if found != wanted:
+            mismatched.append((wanted, found))
+    return mismatched

@@ -54,6 +54,30 @@ def kernels_cached():
     return index is None or os.path.exists(index)
 
 
+def kernel_overloads():
+    """{kernel name: overloads compiled or loaded in this process}.
+
+    Over the kernels of fastgmm's modules imported so far; a check that
+    ``compile_kernels`` covered what later ran (nothing new appears).
+    """
+    import sys
+
+    from numba.core.registry import CPUDispatcher
+
+    from ._reduction import ThreadedOrSerial
+
+    counts = {}
+    for name, module in list(sys.modules.items()):
+        if not name.startswith(__package__):
+            continue
+        for value in vars(module).values():
+            twins = isinstance(value, ThreadedOrSerial)
+            for kernel in value.kernels if twins else (value,):
+                if isinstance(kernel, CPUDispatcher):
+                    counts[kernel.py_func.__qualname__] = len(kernel.overloads)
+    return counts
+
+
 @functools.cache
 def _announced():
     """Print ``COMPILING_MESSAGE`` once per process; True when printed."""
@@ -125,6 +149,7 @@ def _compile_dtype(dtype, covariance_types, progress=None):
     from ._batch import BatchGaussianMixture
     from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
+    from ._kmeans import kmeans_labels
 
     rng = np.random.default_rng(0)
     rows = np.concatenate([rng.standard_normal((30, 3)) + 4 * c for c in range(2)])
@@ -132,6 +157,8 @@ def _compile_dtype(dtype, covariance_types, progress=None):
     weights = rng.uniform(0.5, 2.0, len(rows))
     # More than a block of rows: the threaded entry points.
     big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
+    # k-means ended by max_iter: its final relabelling, which Python calls.
+    kmeans_labels(X, 2, None, np.random.RandomState(0), max_iter=1)
     lines = []
     for covariance_type in covariance_types:
         group_start = time.perf_counter()

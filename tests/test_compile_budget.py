@@ -77,3 +77,18 @@ def test_first_fit_of_iris_compiles_within_budget(tmp_path):
     names = {overload.split("(")[0] for overload in compiled["overloads"]}
     assert {"em_statistics_serial", "score_rows_into_serial"} <= names
     assert not {"em_statistics", "score_rows_into"} & names
+
+
+def test_import_loads_nothing_a_fit_does_not_use():
+    # Integrations, the command line and persistence load on first use.
+    code = (
+        "import sys, fastgmm; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('dask', 'distributed', 'matplotlib', 'skops', 'pyarrow') "
+        "or m in ('fastgmm.cli', 'fastgmm.plot', 'fastgmm._dask', "
+        "'fastgmm._persistence')))"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert proc.stdout.strip() == "[]"

@@ -169,3 +169,33 @@ def test_a_save_waits_for_the_lock_another_process_holds(tmp_path):
         os.close(fd)
     assert waiting.wait(timeout=300) == 0
     assert len(list((tmp_path / "cache").rglob("*.nbc"))) == 2
+
+
+def test_every_entry_of_fastgmms_cache_holds_its_own_signature():
+    # The cache this suite runs on (in CI, filled by `fastgmm compile --jobs 2`,
+    # processes saving at once): each entry's code is its own signature's.
+    import importlib
+
+    import numpy as np
+    from numba.core.registry import CPUDispatcher
+
+    from fastgmm import GaussianMixture
+    from fastgmm._reduction import ThreadedOrSerial
+
+    X = np.random.default_rng(0).standard_normal((50, 2))
+    GaussianMixture(2, random_state=0).fit(X)  # at least these entries exist
+    modules = ("_batch_kernels", "_copy", "_covariance", "_exp", "_kernels",
+               "_kmeans", "_mstep")  # fmt: skip
+    checked = 0
+    for name in modules:
+        module = importlib.import_module(f"fastgmm.{name}")
+        for value in vars(module).values():
+            twins = isinstance(value, ThreadedOrSerial)
+            for kernel in value.kernels if twins else (value,):
+                if (
+                    isinstance(kernel, CPUDispatcher)
+                    and kernel.__module__ == module.__name__
+                ):
+                    assert _numba_internals.mismatched_cache_entries(kernel) == []
+                    checked += len(kernel._cache._cache_file._load_index())
+    assert checked > 0
