@@ -57,6 +57,12 @@ SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
 # Set by the caller before ``fit_groups``: groups the kernel skips.
 NOT_FITTED = 3
 
+# k-means runs for groups of at most one block of rows, in one thread: the
+# serial twins of its passes (the same sums, without the parallel pipeline).
+_seed_centres_serial = _seed_centres.serial
+_lloyd_iterations_serial = _lloyd_iterations.serial
+lloyd_pass_serial = lloyd_pass.serial
+
 _KMEANS_MAX_ITER = 300
 _KMEANS_TOL = 1e-4
 
@@ -78,16 +84,16 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     mean, variances = column_mean_var(X)
     tol = kmeans_tolerance(variances, _KMEANS_TOL)
     first = _first_centre(weights, n_samples, total_weight, u)
-    centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
+    centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
-    _, state, centres, _, _, _ = _lloyd_iterations(
+    _, state, centres, _, _, _ = _lloyd_iterations_serial(
         X, mean, weights, centres, labels, tol, _KMEANS_MAX_ITER
     )
     if state == _EMPTY_CLUSTER:
         return False, False
     if state != _STRICTLY_CONVERGED:
         cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels)
+        lloyd_pass_serial(X, mean, weights, centres, cc, labels)
     return True, _n_distinct(labels, n_clusters) < n_clusters
 
 

@@ -18,9 +18,11 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   the kernel compiles, as on a miss).  It uses the ``FunctionCache`` class
   and its ``_cache_file`` and ``_load_overload``/``_save_overload`` hooks,
   and the dispatcher's ``_cache`` attribute.
-- **Serial twins of parallel entry points** (``serial_twin``): the same
-  Python function compiled without ``parallel``, under its own name, so
-  that its cache files are its own (Numba names them by qualified name).
+- **Serial twins of parallel entry points** (``twin``): the same Python
+  function compiled without ``parallel``, under its own name, so that its
+  cache files are its own (Numba names them by qualified name); for a
+  driver of passes, with the passes' names bound to their serial twins (a
+  globals mapping that is not the module's own dict).
 
 ``NUMBA_TESTED`` is the range of Numba versions this was tested with (also
 stated in ``pyproject.toml``); outside it the fallbacks are used.
@@ -155,26 +157,45 @@ def njit(*args, **options):
     return locked
 
 
-def serial_twin(function, name_suffix="_serial"):
+class _Overlay(dict):
+    """A module's globals with a few names bound otherwise.
+
+    The replaced names are the dict's own items; every other name is looked
+    up in the live module dict, so names defined later are found too.
+    """
+
+    def __init__(self, module_globals, replaced):
+        super().__init__(replaced)
+        self._module_globals = module_globals
+
+    def __missing__(self, name):
+        return self._module_globals[name]
+
+
+def twin(function, suffix, calls=None):
     """A copy of ``function`` under its own qualified name.
 
-    Compiled without ``parallel``, it is a parallel entry point's serial
-    twin: the same source, none of the parallel pipeline's compile time, and
-    cache files of its own (Numba names them after ``__qualname__`` and
-    keys entries by signature only, so two dispatchers of one function with
-    different options would share entries).
+    Compiled with other options (without ``parallel``: a parallel entry
+    point's serial twin), it has cache files of its own: Numba names them
+    after ``__qualname__`` and keys entries by signature only, so two
+    dispatchers of one function with different options would share entries.
+    ``calls`` binds global names the copy calls to other functions (the
+    serial twins of the passes a serial driver runs).
     """
-    twin = types.FunctionType(
+    namespace = function.__globals__
+    if calls:
+        namespace = _Overlay(namespace, calls)
+    copy = types.FunctionType(
         function.__code__,
-        function.__globals__,
-        function.__name__ + name_suffix,
+        namespace,
+        function.__name__ + suffix,
         function.__defaults__,
         function.__closure__,
     )
-    twin.__qualname__ = function.__qualname__ + name_suffix
-    twin.__module__ = function.__module__
-    twin.__doc__ = function.__doc__
-    return twin
+    copy.__qualname__ = function.__qualname__ + suffix
+    copy.__module__ = function.__module__
+    copy.__doc__ = function.__doc__
+    return copy
 
 
 def cache_index_path(dispatcher):

@@ -34,23 +34,34 @@ from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, prange_only
-from ._numba_internals import njit, serial_twin
+from ._numba_internals import njit, twin
 
 
 class ThreadedOrSerial:
-    """A pass's entry point compiled twice: with threads, and serial.
+    """A function compiled twice: with threads, and serial.
 
-    Called from Python with the rows first, it runs the threaded kernel
+    Either a pass's entry point (a ``prange`` loop over blocks, through
+    ``ordered_block_sums``) or a driver that calls such entry points: then
+    ``calls`` maps the global names it calls them by to their
+    ``ThreadedOrSerial``, and each twin calls the same kind of twin.
+    Called from Python with the rows first, it runs the threaded twin
     (``threaded``) on more than one block of rows and the serial one
-    (``serial``) otherwise.  Both run the same block function over the same
-    blocks, so their results are the same to the last bit; a fit of small
-    data compiles the serial one only, without the parallel pipeline (which
-    costs several times the compile time of the serial code).
+    (``serial``) otherwise; compiled callers name a twin.  Both run the same
+    block functions over the same blocks, so their results are the same to
+    the last bit; work on small data compiles the serial twins only, without
+    the parallel pipeline (which costs several times the compile time of the
+    serial code).
     """
 
-    def __init__(self, function, options):
-        self.threaded = njit(parallel=prange_only(), **options)(function)
-        self.serial = njit(**options)(serial_twin(function))
+    def __init__(self, function, options, calls=None):
+        if calls is None:  # an entry point: the threaded twin runs prange
+            self.threaded = njit(parallel=prange_only(), **options)(function)
+            self.serial = njit(**options)(twin(function, "_serial"))
+        else:
+            threaded = {name: f.threaded for name, f in calls.items()}
+            serial = {name: f.serial for name, f in calls.items()}
+            self.threaded = njit(**options)(twin(function, "", threaded))
+            self.serial = njit(**options)(twin(function, "_serial", serial))
         functools.update_wrapper(self, function)
 
     @property
@@ -63,9 +74,9 @@ class ThreadedOrSerial:
         return kernel(X, *args)
 
 
-def threaded_or_serial(**options):
-    """Decorator: ``ThreadedOrSerial(function, options)``."""
-    return functools.partial(ThreadedOrSerial, options=options)
+def threaded_or_serial(calls=None, **options):
+    """Decorator: ``ThreadedOrSerial(function, options, calls)``."""
+    return functools.partial(ThreadedOrSerial, options=options, calls=calls)
 
 
 def register_block_sums(args_class):

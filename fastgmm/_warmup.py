@@ -158,7 +158,8 @@ def _compile_dtype(dtype, covariance_types, progress=None):
     # More than a block of rows: the threaded entry points.
     big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
     # k-means ended by max_iter: its final relabelling, which Python calls.
-    kmeans_labels(X, 2, None, np.random.RandomState(0), max_iter=1)
+    for data in (X, big):
+        kmeans_labels(data, 2, None, np.random.RandomState(0), max_iter=1)
     lines = []
     for covariance_type in covariance_types:
         group_start = time.perf_counter()
