@@ -28,6 +28,24 @@ PARAMETER_ATTRIBUTES = (
 
 
 @functools.cache
+def local_cluster(n_workers):
+    """A ``distributed.LocalCluster`` of single-threaded worker processes and
+    its client, started quietly (port and resource warnings under pytest)."""
+    import distributed
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(
+            n_workers=n_workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        )
+        client = distributed.Client(cluster, set_as_default=False)
+    return cluster, client
+
+
 def _load(name):
     if name == "iris":
         return load_iris().data

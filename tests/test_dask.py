@@ -15,6 +15,7 @@ from conftest import (
     INIT_PARAMS,
     assert_same_fit,
     fit,
+    local_cluster,
     make_explicit_init,
     noisy_centres,
 )
@@ -66,17 +67,7 @@ def single_threaded_blas():
 
 @pytest.fixture(scope="module")
 def client():
-    with warnings.catch_warnings():
-        # Port and resource warnings of a cluster started under pytest.
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=50,
-        )
-        client = distributed.Client(cluster, set_as_default=False)
+    cluster, client = local_cluster(2)
     yield client
     client.close()
     cluster.close()

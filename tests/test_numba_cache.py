@@ -86,6 +86,19 @@ def _run_together(module_dir, env, assignments):
         assert proc.wait(timeout=300) == 0
 
 
+def _check_in_fresh_process(module_dir, env, types):
+    """CHECK's results, cache hits and misses, from a new process."""
+    proc = subprocess.run(
+        [sys.executable, "-c", CHECK, str(module_dir), *types],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=300,
+    )
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def test_processes_saving_at_once_keep_each_signature_its_code(tmp_path):
     (tmp_path / "kernel.py").write_text(KERNEL)
     env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path / "cache")}
@@ -99,15 +112,7 @@ def test_processes_saving_at_once_keep_each_signature_its_code(tmp_path):
     # A fresh process loads every signature from the cache (no compiling),
     # and each computes 5 * 3 + 1: code of another signature would read the
     # argument's bits as another type.
-    proc = subprocess.run(
-        [sys.executable, "-c", CHECK, str(tmp_path), *TYPES],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    checked = _check_in_fresh_process(tmp_path, env, TYPES)
     assert checked["misses"] == 0 and checked["hits"] == len(TYPES)
     assert checked["results"] == dict.fromkeys(TYPES, 16.0)
 
@@ -133,15 +138,7 @@ def test_an_entry_holding_another_signatures_code_is_not_loaded(tmp_path):
         """
     )
     subprocess.run([sys.executable, "-c", swap, str(tmp_path)], env=env, check=True)
-    proc = subprocess.run(
-        [sys.executable, "-c", CHECK, str(tmp_path), "int64", "float64"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=300,
-    )
-    checked = json.loads(proc.stdout.strip().splitlines()[-1])
+    checked = _check_in_fresh_process(tmp_path, env, ("int64", "float64"))
     assert checked["results"] == {"int64": 16.0, "float64": 16.0}
     assert checked["hits"] == 1 and checked["misses"] == 1
 

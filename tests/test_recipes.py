@@ -17,6 +17,7 @@ import warnings
 
 import numpy as np
 import pytest
+from conftest import local_cluster
 
 AFTER_COMPILE = textwrap.dedent(
     """
@@ -60,21 +61,12 @@ def test_after_compile_kernels_fits_need_no_other_kernel():
 
 
 def test_dask_workers_compile_before_the_first_fit():
-    distributed = pytest.importorskip("distributed")
+    pytest.importorskip("distributed")
     da = pytest.importorskip("dask.array")
     import fastgmm
     from fastgmm._warmup import kernel_overloads
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        cluster = distributed.LocalCluster(
-            n_workers=1,
-            threads_per_worker=1,
-            processes=True,
-            dashboard_address=None,
-            silence_logs=50,
-        )
-        client = distributed.Client(cluster, set_as_default=False)
+    cluster, client = local_cluster(1)
     try:
         client.run(fastgmm.compile_kernels, ["float64"], ["full"])
         (before,) = client.run(kernel_overloads).values()
