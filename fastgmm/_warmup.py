@@ -54,28 +54,34 @@ def kernels_cached():
     return index is None or os.path.exists(index)
 
 
-def kernel_overloads():
-    """{kernel name: overloads compiled or loaded in this process}.
-
-    Over the kernels of fastgmm's modules imported so far; a check that
-    ``compile_kernels`` covered what later ran (nothing new appears).
-    """
+def kernels():
+    """Every compiled kernel of fastgmm's modules imported so far, once each
+    (both twins of a ``ThreadedOrSerial``)."""
     import sys
 
     from numba.core.registry import CPUDispatcher
 
     from ._reduction import ThreadedOrSerial
 
-    counts = {}
+    seen = set()
     for name, module in list(sys.modules.items()):
         if not name.startswith(__package__):
             continue
-        for value in vars(module).values():
+        for value in list(vars(module).values()):
             twins = isinstance(value, ThreadedOrSerial)
             for kernel in value.kernels if twins else (value,):
-                if isinstance(kernel, CPUDispatcher):
-                    counts[kernel.py_func.__qualname__] = len(kernel.overloads)
-    return counts
+                if isinstance(kernel, CPUDispatcher) and id(kernel) not in seen:
+                    seen.add(id(kernel))
+                    yield kernel
+
+
+def kernel_overloads():
+    """{kernel name: overloads compiled or loaded in this process}.
+
+    Over ``kernels()``; a check that ``compile_kernels`` covered what later
+    ran (nothing new appears).
+    """
+    return {k.py_func.__qualname__: len(k.overloads) for k in kernels()}
 
 
 @functools.cache

@@ -24,29 +24,18 @@ MAX_IR_BYTES = 10_700_000
 
 FIRST_FIT = textwrap.dedent(
     """
-    import json, sys
-    from numba.core.registry import CPUDispatcher
+    import json
     from sklearn.datasets import load_iris
     from fastgmm import GaussianMixture
-    from fastgmm._reduction import ThreadedOrSerial
+    from fastgmm._warmup import kernels
 
     GaussianMixture(n_components=3, random_state=0).fit(load_iris().data)
-    seen, overloads, ir_bytes, hits = set(), [], 0, 0
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("fastgmm"):
-            continue
-        for value in vars(module).values():
-            twins = isinstance(value, ThreadedOrSerial)
-            for dispatcher in value.kernels if twins else (value,):
-                if not isinstance(dispatcher, CPUDispatcher):
-                    continue
-                if id(dispatcher) in seen:
-                    continue
-                seen.add(id(dispatcher))
-                hits += sum(dispatcher.stats.cache_hits.values())
-                for sig, cres in dispatcher.overloads.items():
-                    overloads.append(f"{dispatcher.py_func.__qualname__}{sig}")
-                    ir_bytes += len(cres.library.get_llvm_str())
+    overloads, ir_bytes, hits = [], 0, 0
+    for dispatcher in kernels():
+        hits += sum(dispatcher.stats.cache_hits.values())
+        for sig, cres in dispatcher.overloads.items():
+            overloads.append(f"{dispatcher.py_func.__qualname__}{sig}")
+            ir_bytes += len(cres.library.get_llvm_str())
     print(json.dumps({"overloads": overloads, "ir_bytes": ir_bytes, "hits": hits}))
     """
 )
