@@ -282,8 +282,9 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         with kernel_threads(self.n_jobs):
             kernels.score_groups(
                 X, layout.bounds, order, n_components, log_weights, means, prec3,
-                log_det, COVARIANCE_CODES[self.covariance_type], log_prob,
-                np.empty((0, fit.n_components)), np.empty(0, dtype=np.intp),
+                log_det, log_prob, np.empty((0, fit.n_components)),
+                np.empty(0, dtype=np.intp),
+                code=COVARIANCE_CODES[self.covariance_type],
             )  # fmt: skip
         return self._group_criteria(log_prob, layout, n_components)
 
@@ -312,7 +313,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         k_max = max(fit.n_components for fit in fits)
         n_features = self.n_features_in_
         code = COVARIANCE_CODES[self.covariance_type]
-        shape = kernel_shape(code, k_max, n_features)
+        shape = kernel_shape.py_func(code, k_max, n_features)
         dtype = fits[0].X.dtype
         weights = np.zeros((n_groups, k_max), dtype=dtype)
         means = np.full((n_groups, k_max, n_features), np.nan, dtype=dtype)
@@ -445,7 +446,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         with kernel_threads(self.n_jobs):
             kernels.score_groups(
                 Xs, layout.bounds, order, self.n_components_, log_weights,
-                self.means_, prec3, log_det, code, out_log_norm, out_resp, out_labels,
+                self.means_, prec3, log_det, out_log_norm, out_resp, out_labels,
+                code=code,
             )  # fmt: skip
         if resp:
             for g in np.flatnonzero(~fitted):
@@ -646,7 +648,7 @@ class _BatchFit:
         n_groups = len(layout.counts)
         n_features = X.shape[1]
         self.code = COVARIANCE_CODES[estimator.covariance_type]
-        shape = kernel_shape(self.code, n_components, n_features)
+        shape = kernel_shape.py_func(self.code, n_components, n_features)
         self.n_init = 1 if warm else estimator.n_init
         dtype = X.dtype
         self.out = _parameter_arrays(
@@ -720,7 +722,7 @@ class _BatchFit:
             and est.precisions_init is None
         )
         n_features = self.X.shape[1]
-        shape = kernel_shape(self.code, self.n_components, n_features)
+        shape = kernel_shape.py_func(self.code, self.n_components, n_features)
         starts = _parameter_arrays(
             (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
         )
@@ -759,6 +761,7 @@ class _BatchFit:
                 self.n_init, given, draws_u, draws_uniforms, n_trials, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
                 self.converged, self.lower_bounds, self.status, self.few_distinct,
+                code=self.code,
             )  # fmt: skip
         self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
         for g in np.flatnonzero(self.status == kernels.SINGLE_FIT):

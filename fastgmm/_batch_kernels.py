@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numba import prange
 
-from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS, prange_only
+from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS
 from ._copy import copy_into
 from ._covariance import TIED, kernel_shape
 from ._kernels import (
@@ -49,6 +49,7 @@ from ._mstep import (
 )
 from ._numba_internals import njit
 from ._reduction import ordered_block_sums
+from ._specialise import kernel
 
 # A group's ``status`` after ``fit_groups``.
 FITTED = 0
@@ -140,7 +141,7 @@ def _reference(weights, means, code, ref):
                 ref[k, i] = means[k, i]
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS)
 def _em_run(
     X, weights64, total_weight, code, reg_covar, eps, tol, max_iter, lower_bound,
     weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
@@ -158,7 +159,7 @@ def _em_run(
     for n_iter in range(1, max_iter + 1):
         previous_lower_bound = lower_bound
         _reference(weights, means, code, ref)
-        e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref, code)
+        e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
         # Inlined into this serial function, its prange is a plain loop: the
         # blocks' sums in block order, as a single fit adds them.
         log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
@@ -178,7 +179,7 @@ def _em_run(
     return True, n_iter, lower_bound, False
 
 
-@njit(parallel=prange_only(), **EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS)
 def fit_groups(
     X, weights64, weights_x, bounds, order, code, reg_covar, eps, tol, max_iter,
     n_init, given, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
@@ -197,7 +198,8 @@ def fit_groups(
     order : ndarray of int
         The groups to fit, largest first.
     code, reg_covar, eps, tol, max_iter, n_init
-        As for a single fit; ``eps`` is 10 eps of X's dtype.
+        As for a single fit; ``eps`` is 10 eps of X's dtype.  (The Python
+        call also passes ``code=``, which picks the copy compiled for it.)
     given : ndarray of shape (n_groups,), bool
         Whether ``starts`` holds the group's initial parameters; if not, they
         are drawn by k-means.
@@ -311,9 +313,9 @@ def group_log_determinants(prec_chol, code, n_components):
     return out
 
 
-@njit(parallel=prange_only(), **NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS)
 def score_groups(
-    X, bounds, order, n_components, log_weights, means, prec_chol, log_det, code,
+    X, bounds, order, n_components, log_weights, means, prec_chol, log_det,
     log_norm_out, resp_out, labels_out,
 ):  # fmt: skip
     """``fastgmm._kernels.score_rows_into`` for each group in ``order``.
@@ -333,6 +335,6 @@ def score_groups(
         for t in range(0, stop - start, TILE_ROWS):
             _score_tile(
                 Xg, t, min(t + TILE_ROWS, stop - start), log_weights[g, :k],
-                means[g, :k], prec_chol[g, :k], log_det[g, :k], code, log_norm,
-                resp, labels,
+                means[g, :k], prec_chol[g, :k], log_det[g, :k], log_norm, resp,
+                labels,
             )  # fmt: skip

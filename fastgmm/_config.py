@@ -27,6 +27,14 @@ TILE_ROWS = 256
 TILES_PER_BLOCK = 16
 BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
 
+# Up to this many features a full covariance's kernels are unrolled
+# (``fastgmm._unrolled``), at the narrowest of ``UNROLLED_WIDTHS`` that holds
+# them: data with d features runs that width, its missing features padded
+# with zeros, which add nothing to the sums that are kept.  A fit compiles
+# its own width only; fewer widths keep ``fastgmm compile`` shorter.
+MAX_UNROLLED_FEATURES = 8
+UNROLLED_WIDTHS = (2, 4, MAX_UNROLLED_FEATURES)
+
 # Blocks whose partial statistics are held at once before being reduced;
 # bounds the memory of the partial buffers independently of n_samples.
 BLOCKS_PER_BATCH = 32

@@ -37,7 +37,9 @@ def parameter_shape(covariance_type, n_components, n_features):
     }[covariance_type]
 
 
-@njit(**NJIT_OPTIONS)
+# Inlined: called with a kernel copy's constant ``CODE``, a function of its
+# own would be compiled again for each constant.
+@njit(inline="always", **NJIT_OPTIONS)
 def kernel_shape(code, n_components, n_features):
     """Shape of covariances, precision factors and second moments in the
     kernels' layout.

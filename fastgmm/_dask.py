@@ -296,7 +296,7 @@ def _block_e_step(X, sample_weight, start, index, shared):
     )
     with _one_kernel_thread():
         return _kernels.em_statistics(
-            X, weights, log_weights, means, prec_chol, log_det, ref, code
+            X, weights, log_weights, means, prec_chol, log_det, ref, code=code
         )
 
 

@@ -56,7 +56,7 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     out_resp = np.empty((n_samples if resp else 0, n_components), dtype=dtype)
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
     _kernels.score_rows_into(
-        X, *params.as_args(), params.code, out_log_norm, out_resp, out_labels
+        X, *params.as_args(), out_log_norm, out_resp, out_labels, code=params.code
     )
     return out_log_norm, out_resp, out_labels
 
@@ -102,7 +102,7 @@ class InMemoryData:
         """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
         weights = _EMPTY if self.sample_weight is None else self.sample_weight
         return _kernels.em_statistics(
-            self.X, weights, *params.as_args(), ref, params.code
+            self.X, weights, *params.as_args(), ref, code=params.code
         )
 
     def labels(self, params):

@@ -32,8 +32,9 @@ from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
 from ._numba_internals import njit
-from ._reduction import ordered_block_sums, register_block_sums, threaded_or_serial
-from ._unrolled import MAX_UNROLLED_FEATURES, add_moments, sq_norms
+from ._reduction import ordered_block_sums, register_block_sums
+from ._specialise import CODE, WIDTH, kernel
+from ._unrolled import add_moments, sq_norms
 
 _LOG_2PI = math.log(2.0 * math.pi)
 
@@ -110,14 +111,14 @@ def _triangular_sq_norms(diff, prec_chol, kp, sq, y):
             sq[b] += y[b] * y[b]
 
 
-@njit(**NJIT_OPTIONS)
-def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
+@kernel(**NJIT_OPTIONS)
+def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, out):
     """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
     diff = np.empty((n_features, n_rows), dtype=xt.dtype)
     y = np.empty(n_rows, dtype=xt.dtype)
-    if code == TIED:
+    if CODE == TIED:
         # (x - mean_k) U = (x - mean_0) U - (mean_k - mean_0) U: one product
         # of the rows with the shared factor, then a shift per component.
         base = np.empty((n_features, n_rows), dtype=xt.dtype)
@@ -129,14 +130,14 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
     for k in range(n_components):
         sq = out[k]
         sq[:] = 0.0
-        if code == DIAG or code == SPHERICAL:
+        if CODE == DIAG or CODE == SPHERICAL:
             for i in range(n_features):
                 mu = means[k, i]
                 p = prec_chol[k, 0, i]
                 for b in range(n_rows):
                     t = (xt[i, b] - mu) * p
                     sq[b] += t * t
-        elif code == TIED:
+        elif CODE == TIED:
             for j in range(n_features):
                 shift = 0.0
                 for i in range(j + 1):
@@ -144,7 +145,7 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, out):
                 for b in range(n_rows):
                     t = base[j, b] - shift
                     sq[b] += t * t
-        elif n_features <= MAX_UNROLLED_FEATURES:
+        elif WIDTH:
             sq_norms(xt, means, prec_chol, k, sq)
         else:
             for i in range(n_features):
@@ -233,8 +234,8 @@ def _add_weighted_scatter(diff, weights, out, z):
                     out[i1, j1] += a11
 
 
-@njit(**NJIT_OPTIONS)
-def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
+@kernel(**NJIT_OPTIONS)
+def _accumulate_moments(xt, resp, wc, ref, nk, s1, s2):
     """Add a tile's sufficient statistics to ``nk``, ``s1`` and ``s2``.
 
     ``resp`` already includes the row weights; ``s1`` and ``s2`` are first and
@@ -250,7 +251,7 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
-        if code == FULL and n_features <= MAX_UNROLLED_FEATURES:
+        if WIDTH:
             add_moments(xt, r, ref, k, s1, s2)
             continue
         for i in range(n_features):
@@ -264,22 +265,22 @@ def _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2):
                 diff[i, b] = t
                 acc += r[b] * t
             s1[k, i] += acc
-        if code == FULL:
+        if CODE == FULL:
             _add_weighted_scatter(diff, r, s2[k], z)
-        elif code == DIAG or code == SPHERICAL:
+        elif CODE == DIAG or CODE == SPHERICAL:
             for i in range(n_features):
                 acc = zero
                 for b in range(n_rows):
                     acc += r[b] * diff[i, b] * diff[i, b]
                 s2[k, 0, i] += acc
-    if code == TIED:
+    if CODE == TIED:
         # ``diff`` holds x - ref[last k], the shared reference point.
         _add_weighted_scatter(diff, wc, s2[0], z)
 
 
-@njit(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS)
 def _tile_statistics(
-    X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref, code,
+    X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref,
     nk, s1, s2,
 ):  # fmt: skip
     xt = _rows_transposed(X, start, stop)
@@ -289,7 +290,7 @@ def _tile_statistics(
     # vector width through the E-step (the statistics still add up in float64).
     resp = np.empty((means.shape[0], n_rows), dtype=X.dtype)
     log_norm = np.empty(n_rows)
-    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, resp)
+    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, resp)
     _normalise_rows(resp, log_norm)
     log_likelihood = 0.0
     for b in range(n_rows):
@@ -298,35 +299,20 @@ def _tile_statistics(
         for k in range(resp.shape[0]):
             for b in range(n_rows):
                 resp[k, b] *= wc[b]
-    _accumulate_moments(xt, resp, wc, ref, code, nk, s1, s2)
+    _accumulate_moments(xt, resp, wc, ref, nk, s1, s2)
     return log_likelihood
 
 
-@njit(**NJIT_OPTIONS)
-def _block_statistics(
-    X, sample_weight, block_start, block_stop, log_weights, means, prec_chol,
-    log_det, ref, code, nk, s1, s2,
-):  # fmt: skip
-    """Statistics of one block of rows, tile after tile, into nk, s1, s2."""
-    log_likelihood = 0.0
-    for start in range(block_start, block_stop, TILE_ROWS):
-        log_likelihood += _tile_statistics(
-            X, sample_weight, start, min(start + TILE_ROWS, block_stop),
-            log_weights, means, prec_chol, log_det, ref, code, nk, s1, s2,
-        )  # fmt: skip
-    return log_likelihood
-
-
-@njit(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS)
 def _score_tile(
-    X, start, stop, log_weights, means, prec_chol, log_det, code,
+    X, start, stop, log_weights, means, prec_chol, log_det,
     log_norm_out, resp_out, labels_out,
 ):  # fmt: skip
     n_rows = stop - start
     n_components = means.shape[0]
     xt = _rows_transposed(X, start, stop)
     wlp = np.empty((n_components, n_rows))
-    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, code, wlp)
+    _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, wlp)
     if labels_out.shape[0] != 0:
         for b in range(n_rows):
             best = 0
@@ -437,24 +423,28 @@ class _EStep(NamedTuple):
     prec_chol: np.ndarray
     log_det: np.ndarray
     ref: np.ndarray
-    code: int
 
 
 @register_block_sums(_EStep)
-@njit(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS)
 def _e_step_block(args, start, stop, out):
-    """One block's log-likelihood, and its statistics into ``out``."""
+    """One block's log-likelihood, and its statistics into ``out``, tile
+    after tile."""
     n_components, n_features = args.means.shape
-    shape = kernel_shape(args.code, n_components, n_features)
+    shape = kernel_shape(CODE, n_components, n_features)
     nk, s1, s2 = _statistics_layout(out, n_components, n_features, shape)
-    return _block_statistics(
-        args.X, args.sample_weight, start, stop, args.log_weights, args.means,
-        args.prec_chol, args.log_det, args.ref, args.code, nk, s1, s2,
-    )  # fmt: skip
+    log_likelihood = 0.0
+    for tile_start in range(start, stop, TILE_ROWS):
+        log_likelihood += _tile_statistics(
+            args.X, args.sample_weight, tile_start, min(tile_start + TILE_ROWS, stop),
+            args.log_weights, args.means, args.prec_chol, args.log_det, args.ref,
+            nk, s1, s2,
+        )  # fmt: skip
+    return log_likelihood
 
 
-@threaded_or_serial(**NJIT_OPTIONS)
-def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code):
+@kernel(twins=True, **NJIT_OPTIONS)
+def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref):
     """E-step fused with the sufficient statistics of the M-step.
 
     Parameters
@@ -470,8 +460,9 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         Log-determinant of each precision Cholesky factor.
     ref : ndarray of shape (n_components, n_features)
         Centre of each component's moments.
-    code : int
-        Covariance type, one of FULL, TIED, DIAG, SPHERICAL.
+    code : int, keyword-only
+        Covariance type, one of FULL, TIED, DIAG, SPHERICAL: the Python call
+        runs the copy compiled for it (``fastgmm._specialise``).
 
     Returns
     -------
@@ -485,17 +476,17 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         Second moments of x_i - ref_k (upper triangle for full and tied).
     """
     n_components, n_features = means.shape
-    shape = kernel_shape(code, n_components, n_features)
+    shape = kernel_shape(CODE, n_components, n_features)
     size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
-    e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref, code)
+    e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
     log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
     nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
     return log_likelihood, nk, s1, s2
 
 
-@threaded_or_serial(**NJIT_OPTIONS)
+@kernel(twins=True, **NJIT_OPTIONS)
 def score_rows_into(
-    X, log_weights, means, prec_chol, log_det, code, log_norm_out, resp_out, labels_out
+    X, log_weights, means, prec_chol, log_det, log_norm_out, resp_out, labels_out
 ):
     """Per-row outputs of the mixture, written tile by tile.
 
@@ -503,7 +494,7 @@ def score_rows_into(
     gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
     ``labels_out`` (n_samples,) the most probable component.  log p(x) and the
     responsibilities are float64 here; float32 outputs get them rounded on
-    store.
+    store.  Called from Python with ``code=``, as ``em_statistics``.
     """
     n_samples = X.shape[0]
     n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS
@@ -513,5 +504,5 @@ def score_rows_into(
         start = c * TILE_ROWS
         _score_tile(
             X, start, min(start + TILE_ROWS, n_samples), log_weights, means,
-            prec_chol, log_det, code, log_norm_out, resp_out, labels_out,
+            prec_chol, log_det, log_norm_out, resp_out, labels_out,
         )  # fmt: skip

@@ -39,7 +39,8 @@ from ._config import (
 )
 from ._copy import copy_into
 from ._numba_internals import njit
-from ._reduction import ordered_block_sums, register_block_sums, threaded_or_serial
+from ._reduction import ordered_block_sums, register_block_sums
+from ._specialise import kernel
 
 # Dot products as BLAS computes them: fused multiply-adds in feature order,
 # nothing reassociated.  Every other kernel rounds each operation as the
@@ -361,7 +362,7 @@ def _seeding_block(args, start, stop, out):
     return 0.0
 
 
-@threaded_or_serial(**EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -423,7 +424,7 @@ def _lloyd_layout(flat, n_clusters, n_features):
     return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
 
 
-@threaded_or_serial(**EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
@@ -503,7 +504,7 @@ def cumulative_search(sample_weight, closest, values):
     return indices
 
 
-@threaded_or_serial(calls={"seeding_pass": seeding_pass}, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
 def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     """Centred k-means++ centres from the first one's row and KMeans's draws.
 
@@ -596,7 +597,7 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     return new, _RUNNING
 
 
-@threaded_or_serial(calls={"lloyd_pass": lloyd_pass}, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
 def _lloyd_iterations(X, mean, sample_weight, centres, labels, tol, max_iter):
     """Up to ``max_iter`` Lloyd iterations.
 

@@ -18,9 +18,13 @@ the compiled function that sums one block of rows::
     def _my_block(args, start, stop, out):
         ...  # add the sums of rows start:stop into out; return a float
 
-    @njit(parallel=prange_only(), **NJIT_OPTIONS)
+    @kernel(twins=True, **NJIT_OPTIONS)  # threaded and serial copies
     def my_pass(X):
         total, sums = ordered_block_sums(MyPass(X), X.shape[0], size, X)
+
+A block function that is a ``Kernel`` specialised per variant (it reads
+``CODE``) has one subclass of the pass class per variant, which the pass's
+copies of that variant construct under the class's name.
 
 The block function is found from the pass's type when the caller is
 compiled, so that the caller calls it directly: passing it as a first-class
@@ -33,50 +37,9 @@ import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, prange_only
-from ._numba_internals import njit, twin
-
-
-class ThreadedOrSerial:
-    """A function compiled twice: with threads, and serial.
-
-    Either a pass's entry point (a ``prange`` loop over blocks, through
-    ``ordered_block_sums``) or a driver that calls such entry points: then
-    ``calls`` maps the global names it calls them by to their
-    ``ThreadedOrSerial``, and each twin calls the same kind of twin.
-    Called from Python with the rows first, it runs the threaded twin
-    (``threaded``) on more than one block of rows and the serial one
-    (``serial``) otherwise; compiled callers name a twin.  Both run the same
-    block functions over the same blocks, so their results are the same to
-    the last bit; work on small data compiles the serial twins only, without
-    the parallel pipeline (which costs several times the compile time of the
-    serial code).
-    """
-
-    def __init__(self, function, options, calls=None):
-        if calls is None:  # an entry point: the threaded twin runs prange
-            self.threaded = njit(parallel=prange_only(), **options)(function)
-            self.serial = njit(**options)(twin(function, "_serial"))
-        else:
-            threaded = {name: f.threaded for name, f in calls.items()}
-            serial = {name: f.serial for name, f in calls.items()}
-            self.threaded = njit(**options)(twin(function, "", threaded))
-            self.serial = njit(**options)(twin(function, "_serial", serial))
-        functools.update_wrapper(self, function)
-
-    @property
-    def kernels(self):
-        """Both dispatchers, threaded first."""
-        return self.threaded, self.serial
-
-    def __call__(self, X, *args):
-        kernel = self.threaded if X.shape[0] > BLOCK_ROWS else self.serial
-        return kernel(X, *args)
-
-
-def threaded_or_serial(calls=None, **options):
-    """Decorator: ``ThreadedOrSerial(function, options, calls)``."""
-    return functools.partial(ThreadedOrSerial, options=options, calls=calls)
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
+from ._numba_internals import njit
+from ._specialise import Kernel, register_binder
 
 
 def register_block_sums(args_class):
@@ -85,29 +48,52 @@ def register_block_sums(args_class):
     Its parameters must have those names (Numba matches an implementation's
     parameter names to the generic function's).
 
-    ``block_sums`` is a dispatcher; its Python function becomes the
-    implementation of ``_block_sums`` for ``args_class``, compiled with the
-    same options.  (A wrapper that called the dispatcher would put one more
-    function, and one more optimisation of the block code, in every
-    compilation of the pass.)
+    ``block_sums`` is a dispatcher or a ``Kernel``; its Python function
+    becomes the implementation of ``_block_sums`` for ``args_class``,
+    compiled with the same options.  (A wrapper that called the dispatcher
+    would put one more function, and one more optimisation of the block
+    code, in every compilation of the pass.)  A kernel specialised per
+    variant gets a subclass of ``args_class`` per variant, which the copies
+    of that variant construct in place of ``args_class``.
     """
 
     def register(block_sums):
-        options = {
-            key: value
-            for key, value in block_sums.targetoptions.items()
-            if key in ("fastmath", "error_model", "boundscheck")
-        }
-
-        @overload(_block_sums, jit_options=options)
-        def _block_sums_of(args, start, stop, out):
-            if getattr(args, "instance_class", None) is args_class:
-                return block_sums.py_func
-            return None
-
+        if not isinstance(block_sums, Kernel):
+            _implement(args_class, block_sums.py_func, block_sums.targetoptions)
+        elif not block_sums.per_variant:
+            _implement(args_class, block_sums.copy().py_func, block_sums.options)
+        else:
+            register_binder(
+                args_class, functools.partial(_pass_of, args_class, block_sums)
+            )
         return block_sums
 
     return register
+
+
+@functools.cache
+def _pass_of(args_class, block_sums, variant, threaded):
+    """The subclass of ``args_class`` whose block function is ``variant``'s."""
+    name = args_class.__name__ + variant.suffix
+    namespace = {"__slots__": (), "__module__": args_class.__module__}
+    cls = type(name, (args_class,), namespace)
+    cls.__qualname__ = args_class.__qualname__ + variant.suffix
+    _implement(cls, block_sums.copy(variant).py_func, block_sums.options)
+    return cls
+
+
+def _implement(args_class, function, options):
+    options = {
+        key: value
+        for key, value in options.items()
+        if key in ("fastmath", "error_model", "boundscheck")
+    }
+
+    @overload(_block_sums, jit_options=options)
+    def _block_sums_of(args, start, stop, out):
+        if getattr(args, "instance_class", None) is args_class:
+            return function
+        return None
 
 
 def _block_sums(args, start, stop, out):

@@ -8,27 +8,22 @@ products and sums fit in registers, so a pass that keeps them there does the
 same arithmetic with a fraction of the loads and stores: per tile and thread
 the norms are 2.7x faster at 8 features and 4x at 2, the moments 2x at 8
 and 2.5x at 4.  Numba cannot unroll over a run-time number of features, so
-functions of a few fixed widths are generated from their source here, and
-``sq_norms`` and ``add_moments`` pick among them.
+functions of a few fixed widths (``UNROLLED_WIDTHS``) are generated from
+their source here.  ``sq_norms`` and ``add_moments`` name them in the
+kernels: a kernel's copy for a variant with a width calls that width's
+function (``fastgmm._specialise``), so a fit compiles its own width only.
 
 The generated functions are compiled without Numba's cache, which cannot
 locate generated source; the cached kernels that call them keep their
 compiled code inline.
 """
 
+import functools
+
 from numba import njit
 
-from ._config import NJIT_OPTIONS
-
-# Up to this many features a full covariance's kernels are unrolled.
-MAX_UNROLLED_FEATURES = 8
-
-# The unrolled widths: data with d features runs the narrowest width >= d,
-# its missing features padded with zeros, which add nothing to the sums that
-# are kept.  Each width is a function compiled into every kernel that scores
-# rows (the one at 8 features takes seconds); three widths keep most of the
-# gain for a third of the compile time of one width per number of features.
-_WIDTHS = (2, 4, MAX_UNROLLED_FEATURES)
+from ._config import MAX_UNROLLED_FEATURES, NJIT_OPTIONS, UNROLLED_WIDTHS
+from ._specialise import register_binder
 
 # Sums one pass of ``add_moments`` keeps in registers: the moments' rows are
 # split into passes over the samples of at most this many sums each (more
@@ -114,40 +109,53 @@ def _moments_source(width):
     return "\n".join(lines)
 
 
-def _dispatch_source(name, arguments):
-    """``name(arguments)`` calls ``_<name>_<width>``, the narrowest width
-    that holds xt.shape[0] features."""
-    lines = [f"def {name}({arguments}):"]
-    for n, width in enumerate(_WIDTHS):
-        keyword = "if" if n == 0 else "elif"
-        lines.append(f"    {keyword} xt.shape[0] <= {width}:")
-        lines.append(f"        _{name}_{width}({arguments})")
-    return "\n".join(lines)
-
-
-def _compiled(source, namespace):
+def _compiled(source):
+    namespace = {}
     exec(compile(source, f"<{__name__}>", "exec"), namespace)
     name = source.split("(", 1)[0].removeprefix("def ")
     return njit(**{**NJIT_OPTIONS, "cache": False})(namespace[name])
 
 
-def _build(name, arguments, source):
-    namespace = {}
-    for width in _WIDTHS:
-        namespace[f"_{name}_{width}"] = _compiled(source(width), namespace)
-    return _compiled(_dispatch_source(name, arguments), namespace)
+class ByWidth:
+    """Generated functions of each unrolled width, compiled on first use.
+
+    Named in a kernel, it is bound to the function of the kernel copy's
+    width.  Called from Python (the tests), it runs the narrowest width that
+    holds ``xt.shape[0]`` features, and does nothing for more.
+    """
+
+    per_variant = True
+
+    def __init__(self, source, doc):
+        self._source = source
+        self.__doc__ = doc
+        register_binder(self, lambda variant, threaded: self.of_width(variant.width))
+
+    @functools.cache
+    def of_width(self, width):
+        """The compiled function of ``width``; None for width 0."""
+        return _compiled(self._source(width)) if width else None
+
+    def __call__(self, xt, *args):
+        if xt.shape[0] <= MAX_UNROLLED_FEATURES:
+            width = min(w for w in UNROLLED_WIDTHS if w >= xt.shape[0])
+            self.of_width(width)(xt, *args)
 
 
-sq_norms = _build("sq_norms", "xt, means, prec_chol, k, sq", _norms_source)
-sq_norms.__doc__ = """sq[b] = |(xt[:, b] - means[k]) @ prec_chol[k]|^2, for every row b.
+sq_norms = ByWidth(
+    _norms_source,
+    """sq[b] = |(xt[:, b] - means[k]) @ prec_chol[k]|^2, for every row b.
 
 For 1 to ``MAX_UNROLLED_FEATURES`` features (``xt.shape[0]``); ``prec_chol[k]``
-is upper triangular.  Leaves ``sq`` as it is for more features.
-"""
+is upper triangular.
+""",
+)
 
-add_moments = _build("add_moments", "xt, r, ref, k, s1, s2", _moments_source)
-add_moments.__doc__ = """Add sum_b r[b] d_b to s1[k] and sum_b r[b] d_b d_b^T to s2[k].
+add_moments = ByWidth(
+    _moments_source,
+    """Add sum_b r[b] d_b to s1[k] and sum_b r[b] d_b d_b^T to s2[k].
 
 d_b = xt[:, b] - ref[k]; only the upper triangle of s2[k] is written.  For 1
-to ``MAX_UNROLLED_FEATURES`` features; adds nothing for more.
-"""
+to ``MAX_UNROLLED_FEATURES`` features.
+""",
+)

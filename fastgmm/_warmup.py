@@ -8,6 +8,7 @@ them, so that the command line and ``verbose`` estimators can say so first.
 """
 
 import functools
+import glob
 import os
 import time
 import warnings
@@ -23,16 +24,18 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def _e_step_cache_index():
-    """Path of the serial E-step's index in Numba's cache, or None if unknown.
+    """Path of a serial E-step's index in Numba's cache, or None if unknown.
 
-    The serial twin: every fit runs it (its k-means start and a small fit
-    compile it), where only fits of more than a block of rows run the
-    threaded one.
+    A serial copy (of 'full' at 4 features): every fit runs one (its k-means
+    start and a small fit compile it), where only fits of more than a block
+    of rows run the threaded ones.
     """
     from . import _kernels
+    from ._covariance import FULL
     from ._numba_internals import cache_index_path
+    from ._specialise import Variant
 
-    return cache_index_path(_kernels.em_statistics.serial)
+    return cache_index_path(_kernels.em_statistics.copy(Variant.of(FULL, 4), False))
 
 
 def cache_directory():
@@ -43,7 +46,7 @@ def cache_directory():
 
 
 def kernels_cached():
-    """Whether Numba's cache holds the E-step kernel in this environment.
+    """Whether Numba's cache holds a serial E-step kernel in this environment.
 
     False means that a first fit compiles its kernels (tens of seconds).  A
     cache that holds some kernels but not those of another dtype or
@@ -51,25 +54,31 @@ def kernels_cached():
     be inspected.
     """
     index = _e_step_cache_index()
-    return index is None or os.path.exists(index)
+    if index is None:
+        return True
+    directory, name = os.path.split(index)
+    # Any variant's serial copy: its index is named like this one's.
+    prefix = name.split("_full4_serial-")[0]
+    pattern = os.path.join(glob.escape(directory), prefix + "_*_serial-*.nbi")
+    return bool(glob.glob(pattern))
 
 
 def kernels():
     """Every compiled kernel of fastgmm's modules imported so far, once each
-    (both twins of a ``ThreadedOrSerial``)."""
+    (every copy made so far of a ``Kernel``)."""
     import sys
 
     from numba.core.registry import CPUDispatcher
 
-    from ._reduction import ThreadedOrSerial
+    from ._specialise import Kernel
 
     seen = set()
     for name, module in list(sys.modules.items()):
         if not name.startswith(__package__):
             continue
         for value in list(vars(module).values()):
-            twins = isinstance(value, ThreadedOrSerial)
-            for kernel in value.kernels if twins else (value,):
+            copies = isinstance(value, Kernel)
+            for kernel in value.kernels if copies else (value,):
                 if isinstance(kernel, CPUDispatcher) and id(kernel) not in seen:
                     seen.add(id(kernel))
                     yield kernel
@@ -102,11 +111,14 @@ def compile_kernels(
 ):
     """Compile (or load) the kernels of every fit, prediction and score.
 
-    Each (dtype, covariance type) group fits a few rows with every
-    ``init_params``, with and without ``sample_weight``, and more than one
-    block of rows (the threaded kernels), then predicts and scores, with
-    ``GaussianMixture`` and with ``BatchGaussianMixture``, so that every
-    kernel they use is compiled into Numba's cache.
+    Kernels are compiled per dtype and variant (covariance type, and for
+    'full' the unrolled width of its number of features; see
+    ``fastgmm._specialise``).  Each group fits a few rows of that many
+    features with every ``init_params``, with and without
+    ``sample_weight``, and more than one block of rows (the threaded
+    kernels), then predicts and scores, with ``GaussianMixture`` and with
+    ``BatchGaussianMixture``, so that every kernel they use is compiled into
+    Numba's cache.
 
     Parameters
     ----------
@@ -116,10 +128,8 @@ def compile_kernels(
         Called with one line of text per group: what was compiled and the
         seconds it took.
     jobs : int, default=1
-        Processes that compile at once.  Kernels are compiled per dtype (the
-        covariance type is an argument), so each process takes one dtype's
-        groups in turn: more jobs than dtypes add nothing.  Numba's cache is
-        safe for processes that save at once (``fastgmm._numba_internals``).
+        Processes that compile groups at once.  Numba's cache is safe for
+        processes that save at once (``fastgmm._numba_internals``).
 
     Returns
     -------
@@ -127,12 +137,16 @@ def compile_kernels(
         The time it all took.
     """
     start = time.perf_counter()
-    dtypes, covariance_types = tuple(dtypes), tuple(covariance_types)
+    groups = [
+        (dtype, covariance_type, n_features)
+        for dtype in dtypes
+        for covariance_type, n_features in _variant_groups(covariance_types)
+    ]
     report = progress or (lambda line: None)
-    jobs = min(max(int(jobs), 1), len(dtypes))
+    jobs = min(max(int(jobs), 1), len(groups))
     if jobs == 1:
-        for dtype in dtypes:
-            _compile_dtype(dtype, covariance_types, report)
+        for group in groups:
+            report(_compile_group(*group))
         return time.perf_counter() - start
 
     import multiprocessing
@@ -141,24 +155,35 @@ def compile_kernels(
     # "spawn": a forked child would inherit Numba's threads and locks.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        units = [
-            pool.submit(_compile_dtype, dtype, covariance_types) for dtype in dtypes
-        ]
-        for unit in units:
-            for line in unit.result():
-                report(line)
+        for line in pool.map(_compile_group, *zip(*groups)):
+            report(line)
     return time.perf_counter() - start
 
 
-def _compile_dtype(dtype, covariance_types, progress=None):
-    """Compile the groups of one dtype; returns their progress lines."""
+def _variant_groups(covariance_types):
+    """(covariance type, n_features) of data that runs each variant."""
+    from ._config import MAX_UNROLLED_FEATURES
+    from ._specialise import Variant
+
+    for variant in Variant.every():
+        covariance_type = COVARIANCE_TYPES[variant.code]
+        if covariance_type in covariance_types:
+            wide = MAX_UNROLLED_FEATURES + 1 if covariance_type == "full" else 3
+            yield covariance_type, variant.width or wide
+
+
+def _compile_group(dtype, covariance_type, n_features):
+    """Compile the kernels of one group; returns its progress line."""
     from ._batch import BatchGaussianMixture
     from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
     from ._kmeans import kmeans_labels
 
+    group_start = time.perf_counter()
     rng = np.random.default_rng(0)
-    rows = np.concatenate([rng.standard_normal((30, 3)) + 4 * c for c in range(2)])
+    rows = np.concatenate(
+        [rng.standard_normal((30, n_features)) + 4 * c for c in range(2)]
+    )
     X = rows.astype(dtype)
     weights = rng.uniform(0.5, 2.0, len(rows))
     # More than a block of rows: the threaded entry points.
@@ -166,44 +191,39 @@ def _compile_dtype(dtype, covariance_types, progress=None):
     # k-means ended by max_iter: its final relabelling, which Python calls.
     for data in (X, big):
         kmeans_labels(data, 2, None, np.random.RandomState(0), max_iter=1)
-    lines = []
-    for covariance_type in covariance_types:
-        group_start = time.perf_counter()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for init_params in _INIT_PARAMS:
-                for sample_weight in (None, weights):
-                    model = GaussianMixture(
-                        2,
-                        covariance_type=covariance_type,
-                        init_params=init_params,
-                        max_iter=2,
-                        random_state=0,
-                    ).fit(X, sample_weight=sample_weight)
-            model.predict(X)
-            model.predict_proba(X)
-            model.score_samples(X)
-            # float64 log p(x) also for float32: another signature.
-            model.score(X)
-            big_model = GaussianMixture(
-                2, covariance_type=covariance_type, max_iter=2, random_state=0
-            ).fit(big)
-            big_model.predict_proba(big)
-            big_model.score(big)
-            groups = np.arange(len(X)) % 2
-            for init_params in ("kmeans", "random"):
-                batch = BatchGaussianMixture(
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for init_params in _INIT_PARAMS:
+            for sample_weight in (None, weights):
+                model = GaussianMixture(
                     2,
                     covariance_type=covariance_type,
                     init_params=init_params,
                     max_iter=2,
                     random_state=0,
-                ).fit(X, groups)
-            batch.predict(X, groups)
-            batch.predict_proba(X, groups)
-            batch.bic(X, groups)
-        seconds = time.perf_counter() - group_start
-        lines.append(f"{covariance_type:9s} {dtype}: {seconds:6.1f} s")
-        if progress is not None:
-            progress(lines[-1])
-    return lines
+                ).fit(X, sample_weight=sample_weight)
+        model.predict(X)
+        model.predict_proba(X)
+        model.score_samples(X)
+        # float64 log p(x) also for float32: another signature.
+        model.score(X)
+        big_model = GaussianMixture(
+            2, covariance_type=covariance_type, max_iter=2, random_state=0
+        ).fit(big)
+        big_model.predict_proba(big)
+        big_model.score(big)
+        groups = np.arange(len(X)) % 2
+        for init_params in ("kmeans", "random"):
+            batch = BatchGaussianMixture(
+                2,
+                covariance_type=covariance_type,
+                init_params=init_params,
+                max_iter=2,
+                random_state=0,
+            ).fit(X, groups)
+        batch.predict(X, groups)
+        batch.predict_proba(X, groups)
+        batch.bic(X, groups)
+    seconds = time.perf_counter() - group_start
+    features = f"  ({n_features} features)" if covariance_type == "full" else ""
+    return f"{covariance_type:9s} {dtype}: {seconds:6.1f} s{features}"

@@ -56,7 +56,7 @@ def kernel_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
         prec3,
         log_det,
         ref,
-        COVARIANCE_CODES[covariance_type],
+        code=COVARIANCE_CODES[covariance_type],
     )
 
 
@@ -196,10 +196,10 @@ def test_score_rows_matches_numpy(covariance_type):
         means,
         prec3,
         log_det,
-        COVARIANCE_CODES[covariance_type],
         log_norm,
         resp,
         labels,
+        code=COVARIANCE_CODES[covariance_type],
     )
     expected = naive_e_step(X, weights, means, prec_chol, covariance_type)
     np.testing.assert_allclose(log_norm, expected[0], rtol=1e-12)
@@ -226,8 +226,8 @@ def test_score_rows_float32_outputs_are_the_float64_ones_rounded(covariance_type
         resp = np.empty((n_samples, n_components), dtype=dtype)
         labels = np.empty(n_samples, dtype=np.intp)
         _kernels.score_rows_into(
-            X, np.log(weights), means, prec3, log_det,
-            COVARIANCE_CODES[covariance_type], log_norm, resp, labels,
+            X, np.log(weights), means, prec3, log_det, log_norm, resp, labels,
+            code=COVARIANCE_CODES[covariance_type],
         )  # fmt: skip
         outputs[dtype] = log_norm, resp, labels
     (log_norm64, resp64, labels64), (log_norm32, resp32, labels32) = outputs.values()
