@@ -243,29 +243,19 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _score(self, X, dtype=None, **outputs):
+    def _score(self, X, **outputs):
         """Per-row outputs of the fitted mixture on validated ``X``.
 
-        Lazy Dask arrays for a Dask array ``X``.  ``dtype``: that of log p(x)
-        and the responsibilities (see ``fastgmm._data.score_rows``).
+        Lazy Dask arrays for a Dask array ``X``; log p(x) and the
+        responsibilities in scikit-learn's dtype (see
+        ``fastgmm._data.output_dtype``).
         """
         if is_dask_array(X):
             from ._dask import score_lazily
 
-            return score_lazily(X, self._kernel_parameters(), dtype=dtype, **outputs)
+            return score_lazily(X, self._kernel_parameters(), **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(), dtype=dtype, **outputs)
-
-    def _log_likelihoods(self, X):
-        """log p(x) of each row of ``X`` in float64, whatever the dtypes.
-
-        What ``score``, ``bic``, ``aic`` and ``GaussianMixtureIC``'s criteria
-        sum: ``score_samples`` of float32 data on a float32 model is
-        float32, as scikit-learn's is, but the kernel's values are float64
-        and the sums keep those digits.
-        """
-        X = self._validate_for_predict(X)
-        return self._score(X, dtype=np.float64, log_norm=True)[0]
+            return score_rows(X, self._kernel_parameters(), **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -311,11 +301,13 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
-            Log-likelihood of `X` under the Gaussian mixture model: the mean
-            of the rows' log-likelihoods, taken over their float64 values
-            (before :meth:`score_samples` rounds them for float32 data).
+            Log-likelihood of `X` under the Gaussian mixture model:
+            ``score_samples(X).mean()``, as scikit-learn computes it, so the
+            mean is taken in the dtype of :meth:`score_samples` (float32 for
+            float32 data on a float32 model).  For a Dask ``X``, Dask's mean
+            of the lazy log-likelihoods, computed.
         """
-        return float(np.mean(self._log_likelihoods(X)))
+        return float(self.score_samples(X).mean())
 
     def predict(self, X):
         """Predict the labels for the data samples in X using the fitted model.
