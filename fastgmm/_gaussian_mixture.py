@@ -211,7 +211,8 @@ class GaussianMixture(BaseMixture):
             precisions,
         )  # fmt: skip
 
-    def _get_parameters(self):
+    def _get_parameters(self, dtype):
+        # The attributes keep the dtype of the fit, as scikit-learn's.
         return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,
@@ -232,7 +233,8 @@ class GaussianMixture(BaseMixture):
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _kernel_parameters(self):
+    def _kernel_parameters(self, dtype):
+        # The attributes as they are: scikit-learn scores with them too.
         return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,

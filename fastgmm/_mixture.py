@@ -158,7 +158,9 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             kernel_threads(self.n_jobs, data.parallel),
         ):
             if warm:
-                starts = [Start(self._get_parameters(), self.lower_bound_)]
+                starts = [
+                    Start(self._get_parameters(data.dtype), self._lower_bound_value())
+                ]
             else:
                 inits = assignments or [self.init_params] * self.n_init
                 starts = (
@@ -172,11 +174,10 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             self._set_parameters(run.params)
             self.converged_ = run.converged
             self.n_iter_ = run.n_iter
-            self.lower_bound_ = run.lower_bound
-            self.lower_bounds_ = run.lower_bounds
+            self._set_lower_bounds(run.lower_bound, run.lower_bounds)
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
-            return data.labels(self._kernel_parameters())
+            return data.labels(self._kernel_parameters(data.dtype))
 
     def _dask_data(self, X, sample_weight):
         """Validated data source for a Dask array (see ``fastgmm._dask``)."""
@@ -228,17 +229,29 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         """The EM engine's hooks (``fastgmm._em.MixtureModel``) for ``data``."""
         raise NotImplementedError
 
-    def _get_parameters(self):
-        """The fitted model as the engine's parameters (for ``warm_start``)."""
+    def _get_parameters(self, dtype):
+        """The fitted model as the engine's parameters (for ``warm_start``).
+
+        ``dtype``: that of the rows the fit continues on.
+        """
         raise NotImplementedError
 
     def _set_parameters(self, params):
         """The fitted attributes of the engine's parameters."""
         raise NotImplementedError
 
-    def _kernel_parameters(self):
-        """The kernels' inputs of the fitted attributes."""
+    def _kernel_parameters(self, dtype):
+        """The kernels' inputs of the fitted attributes, for rows of ``dtype``."""
         raise NotImplementedError
+
+    def _set_lower_bounds(self, lower_bound, lower_bounds):
+        """``lower_bound_`` and ``lower_bounds_`` of the engine's floats."""
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = lower_bounds
+
+    def _lower_bound_value(self):
+        """``lower_bound_`` as the engine's float (where a fit continues)."""
+        return float(self.lower_bound_)
 
     # ------------------------------------------------------------------
     # Using the fitted model
@@ -253,9 +266,9 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         if is_dask_array(X):
             from ._dask import score_lazily
 
-            return score_lazily(X, self._kernel_parameters(), **outputs)
+            return score_lazily(X, self._kernel_parameters(X.dtype), **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(), **outputs)
+            return score_rows(X, self._kernel_parameters(X.dtype), **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)

@@ -388,7 +388,7 @@ def test_float32_scores_round_float64_values_and_average_them_in_float32(
     X = separated_blobs.astype(np.float32)
     fast = fit(X, n_components=3, covariance_type=covariance_type, random_state=0)
     log_prob64 = score_rows(
-        X, fast._kernel_parameters(), log_norm=True, dtype=np.float64
+        X, fast._kernel_parameters(X.dtype), log_norm=True, dtype=np.float64
     )[0]
     # score_samples is the kernels' float64 log p(x) rounded once ...
     log_prob = fast.score_samples(X)
