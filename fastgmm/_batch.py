@@ -23,7 +23,7 @@ from ._covariance import (
 )
 from ._data import InMemoryData, output_dtype
 from ._em import Start, fit_em
-from ._gaussian_mixture import GaussianMixture
+from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 from ._gaussian_model import GaussianModel
 from ._parameters import MixtureParameters
 from ._threads import check_n_jobs, kernel_threads, thread_count
@@ -277,30 +277,37 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         failed = fit.status_names != "fitted"
         weights, means, _, prec3 = fit.out[:4]
         log_weights, log_det = _kernel_logs(weights, prec3, self.covariance_type)
-        log_prob = np.full(X.shape[0], np.nan)
+        # In score_samples's dtype, as each group's GaussianMixture.bic sums it.
+        dtype = output_dtype(X.dtype, weights, means, prec3)
+        log_prob = np.full(X.shape[0], np.nan, dtype=dtype)
         order = layout.largest_first(~failed)
         with kernel_threads(self.n_jobs):
             kernels.score_groups(
                 X, layout.bounds, order, n_components, log_weights, means, prec3,
-                log_det, log_prob, np.empty((0, fit.n_components)),
+                log_det, log_prob, np.empty((0, fit.n_components), dtype=dtype),
                 np.empty(0, dtype=np.intp),
                 code=COVARIANCE_CODES[self.covariance_type],
             )  # fmt: skip
         return self._group_criteria(log_prob, layout, n_components)
 
     def _group_criteria(self, sorted_log_prob, layout, n_components, kind=None):
-        """-2 log-likelihood + penalty of each group, from its rows' log p(x)."""
+        """BIC or AIC of each group, from its rows' log p(x) (in group order).
+
+        Each group's ``GaussianMixture.bic`` / ``.aic``: scikit-learn's formula
+        of the group's :meth:`score`; NaN for groups without rows.
+        """
         kind = kind or self.criterion
+        criterion = bic_from_score if kind == "bic" else aic_from_score
+        scores = _group_scores(sorted_log_prob, layout)
         n_params = {
             k: n_parameters(self.covariance_type, k, self.n_features_in_)
             for k in np.unique(n_components)
         }
         out = np.full(len(layout.counts), np.nan)
         for g in np.flatnonzero(layout.counts):
-            rows = sorted_log_prob[layout.bounds[g] : layout.bounds[g + 1]]
-            p = n_params[n_components[g]]
-            penalty = p * np.log(len(rows)) if kind == "bic" else 2 * p
-            out[g] = -2 * rows.mean() * len(rows) + penalty
+            out[g] = criterion(
+                scores[g], int(layout.counts[g]), n_params[n_components[g]]
+            )
         return out
 
     def _store(self, fits, best):
@@ -419,23 +426,23 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         )
         return tuple(layout.unsorted_rows(a) for a in outputs)
 
-    def _score_in_group_order(self, X, groups, log_norm=False, resp=False,
-                              labels=False, dtype=None):  # fmt: skip
+    def _score_in_group_order(
+        self, X, groups, log_norm=False, resp=False, labels=False
+    ):
         """The rows' layout, and their outputs with the rows in group order.
 
-        ``dtype``: that of log p(x) and the responsibilities; by default
-        that of each group's ``GaussianMixture`` (scikit-learn's: float32
-        for float32 rows and models), float64 for the criteria's sums.
+        log p(x) and the responsibilities have the dtype of each group's
+        ``GaussianMixture`` (scikit-learn's: float32 for float32 rows and
+        models).
         """
         check_is_fitted(self, "converged_")
         X, group_index = self._rows_of_fitted_groups(X, groups)
         layout = _GroupLayout(group_index, len(self.groups_), X.shape[0])
         Xs = layout.sorted_rows(X)
         n, k_max = X.shape[0], self.weights_.shape[1]
-        if dtype is None:
-            dtype = output_dtype(
-                X.dtype, self.weights_, self.means_, self.precisions_cholesky_
-            )
+        dtype = output_dtype(
+            X.dtype, self.weights_, self.means_, self.precisions_cholesky_
+        )
         out_log_norm = np.full(n if log_norm else 0, np.nan, dtype=dtype)
         out_resp = np.zeros((n if resp else 0, k_max), dtype=dtype)
         out_labels = np.full(n if labels else 0, -1, dtype=np.intp)
@@ -521,14 +528,43 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         """
         return self._score(X, groups, labels=True)[2]
 
+    def score(self, X, groups=None):
+        """Mean log-likelihood of each group's rows under its group's mixture.
+
+        Each group's ``GaussianMixture.score`` of its rows:
+        ``score_samples(X).mean()`` over them, in the dtype of
+        :meth:`score_samples`, as scikit-learn computes it.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or 3-D as in ``fit``
+        groups : array-like of shape (n_samples,), default=None
+            Each row's group; every label must be one of ``groups_``.
+
+        Returns
+        -------
+        score : ndarray of shape (n_groups,)
+            In the order of ``groups_``; NaN for groups without rows in ``X``
+            or not fitted.
+        """
+        layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
+        return _group_scores(log_prob, layout)
+
     def _criterion(self, X, groups, kind):
-        layout, (log_prob, _, _) = self._score_in_group_order(
-            X, groups, log_norm=True, dtype=np.float64
-        )
+        layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
         return self._group_criteria(log_prob, layout, self.n_components_, kind)
 
     def bic(self, X, groups=None):
         """Bayesian information criterion of each group's mixture on its rows.
+
+        Each group's ``GaussianMixture.bic`` of its rows, from its
+        :meth:`score` with scikit-learn's formula.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or 3-D as in ``fit``
+        groups : array-like of shape (n_samples,), default=None
+            Each row's group; every label must be one of ``groups_``.
 
         Returns
         -------
@@ -540,9 +576,19 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     def aic(self, X, groups=None):
         """Akaike information criterion of each group's mixture on its rows.
 
+        Each group's ``GaussianMixture.aic`` of its rows, from its
+        :meth:`score` with scikit-learn's formula.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features), or 3-D as in ``fit``
+        groups : array-like of shape (n_samples,), default=None
+            Each row's group; every label must be one of ``groups_``.
+
         Returns
         -------
         aic : ndarray of shape (n_groups,)
+            NaN for groups without rows in ``X`` or not fitted.
         """
         return self._criterion(X, groups, "aic")
 
@@ -866,6 +912,20 @@ def _kernel_logs(weights, prec3, covariance_type):
         prec3, COVARIANCE_CODES[covariance_type], weights.shape[1]
     )
     return log_weights, log_det
+
+
+def _group_scores(sorted_log_prob, layout):
+    """Each group's ``score``: the mean of its rows' log p(x), in their dtype.
+
+    The rows of group g are contiguous in group order, so the mean is NumPy's
+    over the same values a separate ``GaussianMixture.score`` averages.  NaN
+    for groups without rows.
+    """
+    scores = np.full(len(layout.counts), np.nan)
+    for g in np.flatnonzero(layout.counts):
+        rows = sorted_log_prob[layout.bounds[g] : layout.bounds[g + 1]]
+        scores[g] = float(rows.mean())
+    return scores
 
 
 def _label(value):

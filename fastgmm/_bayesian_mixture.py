@@ -115,7 +115,8 @@ class BayesianGaussianMixture(BaseMixture):
         The expected weights of the mixture components.
 
     means_ : ndarray of shape (n_components, n_features)
-        The mean of each mixture component.
+        The mean of each mixture component.  float64 for float32 data too,
+        as scikit-learn's, like the covariances and precisions.
 
     covariances_ : ndarray
         The covariance of each mixture component; the shape depends on
@@ -135,11 +136,12 @@ class BayesianGaussianMixture(BaseMixture):
         Number of steps used by the best fit of inference to reach
         convergence.
 
-    lower_bound_ : float
+    lower_bound_ : float or ndarray of shape (1,)
         Lower bound value on the model evidence (of the training data) of the
-        best fit of inference.
+        best fit of inference; a one-element array for 'tied', as in
+        scikit-learn.
 
-    lower_bounds_ : list of float
+    lower_bounds_ : list of float or of ndarray of shape (1,)
         The lower bound of each iteration of the best fit of inference.
 
     weight_concentration_prior_ : float
@@ -307,16 +309,18 @@ class BayesianGaussianMixture(BaseMixture):
             1.0 if self.mean_precision_prior is None else self.mean_precision_prior,
             mean_prior,
             degrees_of_freedom_prior,
-            self._covariance_prior(moments, n_features),
+            self._covariance_prior(moments, n_features, data.dtype),
         )
 
-    def _covariance_prior(self, moments, n_features):
+    def _covariance_prior(self, moments, n_features, dtype):
         covariance_type = self.covariance_type
         if self.covariance_prior is None:
+            # scikit-learn's np.cov is float64 for any data, its np.var of
+            # 'diag' and 'spherical' has the data's dtype.
             covariance = moments[1]
             if covariance_type in ("full", "tied"):
                 return np.atleast_2d(covariance)
-            variances = np.diag(covariance).copy()
+            variances = np.diag(covariance).astype(dtype)
             return variances if covariance_type == "diag" else variances.mean()
         if covariance_type == "spherical":
             return self.covariance_prior
@@ -333,30 +337,48 @@ class BayesianGaussianMixture(BaseMixture):
             _check_positive(prior, covariance_type)
         return prior
 
-    def _get_parameters(self):
+    def _get_parameters(self, dtype):
         return VariationalParameters(
             self.covariance_type, self.weight_concentration_, self.mean_precision_,
             self.means_, self.degrees_of_freedom_, self.covariances_,
-            self.precisions_cholesky_,
+            self.precisions_cholesky_, dtype,
         )  # fmt: skip
 
     def _set_parameters(self, params):
+        # float64 for any data, as scikit-learn's posterior is.
         self.weight_concentration_ = params.weight_concentration
         self.mean_precision_ = params.mean_precision
         self.degrees_of_freedom_ = params.degrees_of_freedom
         self.weights_ = params.weights
-        self.means_ = params.means
-        self.covariances_ = np.ascontiguousarray(params.covariances)
-        self.precisions_cholesky_ = np.ascontiguousarray(params.precisions_cholesky)
+        self.means_ = params.fitted_means
+        self.covariances_ = np.ascontiguousarray(params.fitted_covariances)
+        self.precisions_cholesky_ = np.ascontiguousarray(
+            params.fitted_precisions_cholesky
+        )
         self.precisions_ = _mstep.precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
 
+    def _set_lower_bounds(self, lower_bound, lower_bounds):
+        # scikit-learn's types: NumPy floats, and for 'tied' one-element
+        # arrays (its single Wishart term is an array of one).
+        if self.covariance_type == "tied":
+            self.lower_bound_ = np.array([lower_bound])
+            self.lower_bounds_ = [np.array([bound]) for bound in lower_bounds]
+        else:
+            self.lower_bound_ = np.float64(lower_bound)
+            self.lower_bounds_ = [np.float64(bound) for bound in lower_bounds]
+
+    def _lower_bound_value(self):
+        return float(np.reshape(self.lower_bound_, -1)[0])
+
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _kernel_parameters(self):
-        return self._get_parameters()
+    def _kernel_parameters(self, dtype):
+        # float32 rows are scored by the float32 kernels, with the
+        # parameters rounded to float32, as the fit's E-steps read them.
+        return self._get_parameters(dtype)
 
 
 def _default_moments(data):

@@ -46,6 +46,13 @@ class Priors(NamedTuple):
 class VariationalParameters(MixtureParameters):
     """The posterior, and the E-step's inputs it gives.
 
+    ``means``, ``covariances`` and ``precisions_cholesky`` are the posterior's
+    in scikit-learn's layout, kept in float64 as the fitted attributes
+    (``fitted_means``, ``fitted_covariances``,
+    ``fitted_precisions_cholesky``), as scikit-learn's are for any data.  The
+    kernels read the means and factors rounded to ``dtype``, that of the rows
+    they score, so float32 rows run the float32 kernels.
+
     ``log_weights`` (the kernels' per-component constant) is
     E[log weight] + (E[log det precision] - n_features log dof
     - n_features / mean_precision) / 2 with the log-determinant of the
@@ -54,13 +61,18 @@ class VariationalParameters(MixtureParameters):
 
     def __init__(
         self, covariance_type, weight_concentration, mean_precision, means,
-        degrees_of_freedom, covariances, precisions_cholesky,
+        degrees_of_freedom, covariances, precisions_cholesky, dtype,
     ):  # fmt: skip
         n_components, n_features = means.shape
         dirichlet_process = isinstance(weight_concentration, tuple)
+        means, covariances, precisions_cholesky = (
+            np.asarray(a, dtype=np.float64)
+            for a in (means, covariances, precisions_cholesky)
+        )
         arrays = MixtureParameters.from_arrays(
             _expected_weights(weight_concentration, dirichlet_process),
-            means, precisions_cholesky, covariance_type, covariances,
+            means.astype(dtype), precisions_cholesky.astype(dtype), covariance_type,
+            covariances,
         )  # fmt: skip
         log_lambda = n_features * np.log(2.0) + np.sum(
             digamma(
@@ -74,13 +86,17 @@ class VariationalParameters(MixtureParameters):
             + 0.5 * (log_lambda - n_features / mean_precision)
         )
         super().__init__(
-            covariance_type, arrays.weights, means, arrays.covariances3,
+            covariance_type, arrays.weights, arrays.means, arrays.covariances3,
             arrays.prec_chol, np.ascontiguousarray(constant, dtype=np.float64),
             arrays.log_det,
         )  # fmt: skip
         self.weight_concentration = weight_concentration
         self.mean_precision = mean_precision
         self.degrees_of_freedom = degrees_of_freedom
+        # The fitted attributes.
+        self.fitted_means = means
+        self.fitted_covariances = covariances
+        self.fitted_precisions_cholesky = precisions_cholesky
 
 
 def _expected_weights(weight_concentration, dirichlet_process):
@@ -188,9 +204,8 @@ class BayesianModel:
         )
         prec_chol = _mstep.precision_cholesky(covariances, self.covariance_type, dtype)
         return VariationalParameters(
-            self.covariance_type, weight_concentration, mean_precision,
-            means.astype(dtype), degrees_of_freedom, covariances.astype(dtype),
-            prec_chol.astype(dtype),
+            self.covariance_type, weight_concentration, mean_precision, means,
+            degrees_of_freedom, covariances, prec_chol, dtype,
         )  # fmt: skip
 
     def lower_bound(self, log_likelihood, statistics, e_step_params, params, data):

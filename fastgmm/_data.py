@@ -45,8 +45,7 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
 
     Only the outputs asked for are allocated; the others are returned empty.
     ``dtype``: that of log p(x) and the responsibilities; by default
-    scikit-learn's (``output_dtype``), float64 where sums of them must keep
-    float64's digits (``score``, BIC, AIC).
+    scikit-learn's (``output_dtype``).
     """
     n_samples = X.shape[0]
     n_components = params.means.shape[0]

@@ -211,7 +211,8 @@ class GaussianMixture(BaseMixture):
             precisions,
         )  # fmt: skip
 
-    def _get_parameters(self):
+    def _get_parameters(self, dtype):
+        # The attributes keep the dtype of the fit, as scikit-learn's.
         return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,
@@ -232,7 +233,8 @@ class GaussianMixture(BaseMixture):
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _kernel_parameters(self):
+    def _kernel_parameters(self, dtype):
+        # The attributes as they are: scikit-learn scores with them too.
         return MixtureParameters.from_arrays(
             self.weights_,
             self.means_,
@@ -259,12 +261,10 @@ class GaussianMixture(BaseMixture):
         Returns
         -------
         bic : float
-            The lower the better.
+            The lower the better: ``-2 * score(X) * n_samples +
+            n_parameters * log(n_samples)``, as scikit-learn computes it.
         """
-        n_samples = _num_rows(X)
-        return -2 * self.score(X) * n_samples + self._n_parameters() * math.log(
-            n_samples
-        )
+        return bic_from_score(self.score(X), _num_rows(X), self._n_parameters())
 
     def aic(self, X):
         """Akaike information criterion for the current model on the input X.
@@ -277,9 +277,24 @@ class GaussianMixture(BaseMixture):
         Returns
         -------
         aic : float
-            The lower the better.
+            The lower the better: ``-2 * score(X) * n_samples +
+            2 * n_parameters``, as scikit-learn computes it.
         """
-        return -2 * self.score(X) * _num_rows(X) + 2 * self._n_parameters()
+        return aic_from_score(self.score(X), _num_rows(X), self._n_parameters())
+
+
+def bic_from_score(score, n_samples, n_parameters):
+    """scikit-learn's BIC of a mean log-likelihood ``score`` over ``n_samples``.
+
+    Written as scikit-learn's ``GaussianMixture.bic`` writes it, so that the
+    same ``score`` gives the same float.
+    """
+    return -2 * score * n_samples + n_parameters * math.log(n_samples)
+
+
+def aic_from_score(score, n_samples, n_parameters):
+    """scikit-learn's AIC of a mean log-likelihood ``score`` over ``n_samples``."""
+    return -2 * score * n_samples + 2 * n_parameters
 
 
 def _num_rows(X):

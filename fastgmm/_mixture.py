@@ -158,7 +158,9 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             kernel_threads(self.n_jobs, data.parallel),
         ):
             if warm:
-                starts = [Start(self._get_parameters(), self.lower_bound_)]
+                starts = [
+                    Start(self._get_parameters(data.dtype), self._lower_bound_value())
+                ]
             else:
                 inits = assignments or [self.init_params] * self.n_init
                 starts = (
@@ -172,11 +174,10 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             self._set_parameters(run.params)
             self.converged_ = run.converged
             self.n_iter_ = run.n_iter
-            self.lower_bound_ = run.lower_bound
-            self.lower_bounds_ = run.lower_bounds
+            self._set_lower_bounds(run.lower_bound, run.lower_bounds)
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
-            return data.labels(self._kernel_parameters())
+            return data.labels(self._kernel_parameters(data.dtype))
 
     def _dask_data(self, X, sample_weight):
         """Validated data source for a Dask array (see ``fastgmm._dask``)."""
@@ -228,44 +229,46 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         """The EM engine's hooks (``fastgmm._em.MixtureModel``) for ``data``."""
         raise NotImplementedError
 
-    def _get_parameters(self):
-        """The fitted model as the engine's parameters (for ``warm_start``)."""
+    def _get_parameters(self, dtype):
+        """The fitted model as the engine's parameters (for ``warm_start``).
+
+        ``dtype``: that of the rows the fit continues on.
+        """
         raise NotImplementedError
 
     def _set_parameters(self, params):
         """The fitted attributes of the engine's parameters."""
         raise NotImplementedError
 
-    def _kernel_parameters(self):
-        """The kernels' inputs of the fitted attributes."""
+    def _kernel_parameters(self, dtype):
+        """The kernels' inputs of the fitted attributes, for rows of ``dtype``."""
         raise NotImplementedError
+
+    def _set_lower_bounds(self, lower_bound, lower_bounds):
+        """``lower_bound_`` and ``lower_bounds_`` of the engine's floats."""
+        self.lower_bound_ = lower_bound
+        self.lower_bounds_ = lower_bounds
+
+    def _lower_bound_value(self):
+        """``lower_bound_`` as the engine's float (where a fit continues)."""
+        return float(self.lower_bound_)
 
     # ------------------------------------------------------------------
     # Using the fitted model
 
-    def _score(self, X, dtype=None, **outputs):
+    def _score(self, X, **outputs):
         """Per-row outputs of the fitted mixture on validated ``X``.
 
-        Lazy Dask arrays for a Dask array ``X``.  ``dtype``: that of log p(x)
-        and the responsibilities (see ``fastgmm._data.score_rows``).
+        Lazy Dask arrays for a Dask array ``X``; log p(x) and the
+        responsibilities in scikit-learn's dtype (see
+        ``fastgmm._data.output_dtype``).
         """
         if is_dask_array(X):
             from ._dask import score_lazily
 
-            return score_lazily(X, self._kernel_parameters(), dtype=dtype, **outputs)
+            return score_lazily(X, self._kernel_parameters(X.dtype), **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(), dtype=dtype, **outputs)
-
-    def _log_likelihoods(self, X):
-        """log p(x) of each row of ``X`` in float64, whatever the dtypes.
-
-        What ``score``, ``bic``, ``aic`` and ``GaussianMixtureIC``'s criteria
-        sum: ``score_samples`` of float32 data on a float32 model is
-        float32, as scikit-learn's is, but the kernel's values are float64
-        and the sums keep those digits.
-        """
-        X = self._validate_for_predict(X)
-        return self._score(X, dtype=np.float64, log_norm=True)[0]
+            return score_rows(X, self._kernel_parameters(X.dtype), **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -311,11 +314,13 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         Returns
         -------
         log_likelihood : float
-            Log-likelihood of `X` under the Gaussian mixture model: the mean
-            of the rows' log-likelihoods, taken over their float64 values
-            (before :meth:`score_samples` rounds them for float32 data).
+            Log-likelihood of `X` under the Gaussian mixture model:
+            ``score_samples(X).mean()``, as scikit-learn computes it, so the
+            mean is taken in the dtype of :meth:`score_samples` (float32 for
+            float32 data on a float32 model).  For a Dask ``X``, Dask's mean
+            of the lazy log-likelihoods, computed.
         """
-        return float(np.mean(self._log_likelihoods(X)))
+        return float(self.score_samples(X).mean())
 
     def predict(self, X):
         """Predict the labels for the data samples in X using the fitted model.

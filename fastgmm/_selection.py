@@ -37,7 +37,7 @@ from sklearn.utils.validation import (
 )
 
 from ._covariance import COVARIANCE_TYPES
-from ._gaussian_mixture import GaussianMixture
+from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 from ._init import InitialAssignment, initial_assignment
 from ._threads import check_n_jobs, thread_count
 from ._validation import CachedParameterValidation
@@ -600,17 +600,17 @@ def _result_row(model, n_components, covariance_type, X, sample_weight):
             bic=np.nan, aic=np.nan, converged=False, n_iter=0, lower_bound=np.nan
         )
         return row
-    log_prob = model._log_likelihoods(X)
     n_parameters = model._n_parameters()
     if sample_weight is None:
-        # As GaussianMixture.bic and .aic compute them.
-        n_samples = X.shape[0]
-        log_likelihood = float(np.mean(log_prob)) * n_samples
+        # GaussianMixture.bic and .aic, from one pass over X.
+        score = model.score(X)
+        row["bic"] = bic_from_score(score, X.shape[0], n_parameters)
+        row["aic"] = aic_from_score(score, X.shape[0], n_parameters)
     else:
         n_samples = float(sample_weight.sum())
-        log_likelihood = float(sample_weight @ log_prob)
-    row["bic"] = -2 * log_likelihood + n_parameters * math.log(n_samples)
-    row["aic"] = -2 * log_likelihood + 2 * n_parameters
+        log_likelihood = float(sample_weight @ model.score_samples(X))
+        row["bic"] = -2 * log_likelihood + n_parameters * math.log(n_samples)
+        row["aic"] = -2 * log_likelihood + 2 * n_parameters
     row["converged"] = bool(model.converged_)
     row["n_iter"] = int(model.n_iter_)
     row["lower_bound"] = float(model.lower_bound_)

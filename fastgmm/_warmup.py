@@ -175,6 +175,7 @@ def _variant_groups(covariance_types):
 def _compile_group(dtype, covariance_type, n_features):
     """Compile the kernels of one group; returns its progress line."""
     from ._batch import BatchGaussianMixture
+    from ._bayesian_mixture import BayesianGaussianMixture
     from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
     from ._kmeans import kmeans_labels
@@ -205,13 +206,21 @@ def _compile_group(dtype, covariance_type, n_features):
         model.predict(X)
         model.predict_proba(X)
         model.score_samples(X)
-        # float64 log p(x) also for float32: another signature.
         model.score(X)
         big_model = GaussianMixture(
             2, covariance_type=covariance_type, max_iter=2, random_state=0
         ).fit(big)
         big_model.predict_proba(big)
         big_model.score(big)
+        # A Bayesian model's parameters are float64 for float32 rows too:
+        # float64 outputs of float32 rows, another signature.
+        bayesian = BayesianGaussianMixture(
+            n_components=2, covariance_type=covariance_type, max_iter=2,
+            random_state=0,
+        ).fit(X)  # fmt: skip
+        for data in (X, big):
+            bayesian.predict_proba(data)
+            bayesian.score_samples(data)
         groups = np.arange(len(X)) % 2
         for init_params in ("kmeans", "random"):
             batch = BatchGaussianMixture(

@@ -17,6 +17,19 @@ INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 # The message of the error a collapsed component raises (scikit-learn's).
 ILL_DEFINED = "ill-defined empirical covariance"
 
+# Lines tests/test_sklearn_suite.py leaves for the end of the run's report.
+SKLEARN_SUITE_SUMMARY = pytest.StashKey[list]()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    """What scikit-learn's own mixture tests did, when they ran."""
+    lines = config.stash.get(SKLEARN_SUITE_SUMMARY, None)
+    if lines:
+        terminalreporter.section("scikit-learn's mixture tests on fastgmm")
+        for line in lines:
+            terminalreporter.write_line(line)
+
+
 # The fitted attributes every GaussianMixture exposes after fit.
 PARAMETER_ATTRIBUTES = (
     "weights_",

@@ -151,7 +151,7 @@ def test_per_row_outputs_and_criteria_match_each_groups_estimator(
     # float32 rows on float32 models.
     expected = np.result_type(fit_dtype, data_dtype)
     assert proba.dtype == log_prob.dtype == expected
-    bic, aic = batch.bic(X, groups), batch.aic(X, groups)
+    score, bic, aic = batch.score(X, groups), batch.bic(X, groups), batch.aic(X, groups)
     for g in batch.groups_:
         rows = groups == g
         single = batch.estimator(g)
@@ -160,7 +160,9 @@ def test_per_row_outputs_and_criteria_match_each_groups_estimator(
         assert single_proba.dtype == expected
         np.testing.assert_array_equal(proba[rows], single_proba)
         np.testing.assert_array_equal(log_prob[rows], single.score_samples(X[rows]))
-        # Criteria from float64 sums, as GaussianMixture.bic and .aic.
+        # Means in score_samples's dtype, as GaussianMixture.score, .bic and
+        # .aic (and scikit-learn's) take them.
+        assert score[g] == single.score(X[rows])
         assert bic[g] == single.bic(X[rows])
         assert aic[g] == single.aic(X[rows])
 
@@ -203,6 +205,11 @@ def test_groups_that_cannot_be_fitted_do_not_stop_the_others():
     log_prob = batch.score_samples(X_finite, groups_finite)
     assert np.isnan(log_prob[~fitted]).all()
     assert np.isfinite(log_prob[fitted]).all()
+    # Groups not fitted, or without rows here (2), score NaN.
+    score = batch.score(X_finite, groups_finite)
+    assert np.isnan(score[[0, 2, 3]]).all()
+    for g in (1, 4):
+        assert score[g] == batch.estimator(g).score(X[groups == g])
 
 
 def test_errors_raise_names_the_group_and_keeps_the_earlier_fit():

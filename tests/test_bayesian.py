@@ -17,6 +17,7 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastgmm
+from fastgmm._data import score_rows
 from fastgmm._parameters import MixtureParameters
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
@@ -39,15 +40,29 @@ def make_pair(**params):
 
 
 def fit_pair(fast, sk, X):
-    """fit_both, with scikit-learn's lower bounds as floats.
+    """fit_both, and the lower bounds of scikit-learn's types and shapes.
 
     scikit-learn's 'tied' bound is a one-element array (its Wishart term is
-    one); fastgmm's is a float, as documented.
+    one), the others NumPy floats.
     """
     fit_both(fast, sk, X)
-    sk.lower_bound_ = float(np.ravel(sk.lower_bound_)[0])
-    sk.lower_bounds_ = [float(np.ravel(bound)[0]) for bound in sk.lower_bounds_]
+    assert_same_kind(fast.lower_bound_, sk.lower_bound_)
+    assert len(fast.lower_bounds_) == len(sk.lower_bounds_)
+    for got, expected in zip(fast.lower_bounds_, sk.lower_bounds_):
+        assert_same_kind(got, expected)
     return fast, sk
+
+
+def assert_same_kind(got, expected, name=""):
+    """The same type, dtype and shape (tuples and lists item by item)."""
+    assert type(got) is type(expected), (name, type(got), type(expected))
+    if isinstance(expected, (tuple, list)):
+        assert len(got) == len(expected), name
+        for got_item, expected_item in zip(got, expected):
+            assert_same_kind(got_item, expected_item, name)
+    elif isinstance(expected, (np.ndarray, np.generic)):
+        assert got.dtype == expected.dtype, (name, got.dtype, expected.dtype)
+        assert got.shape == expected.shape, (name, got.shape, expected.shape)
 
 
 def fit_quietly(model, X, **fit_params):
@@ -139,12 +154,59 @@ def test_float32_close_to_sklearn(covariance_type):
     )
     fit_quietly(fast, X)
     fit_quietly(sk, X)
+    # float64 parameters, as scikit-learn's (test_fitted_attributes_like_sklearn).
     for name in ("means_", "covariances_", "precisions_cholesky_"):
-        assert getattr(fast, name).dtype == np.float32, name
+        assert getattr(fast, name).dtype == np.float64, name
     np.testing.assert_allclose(fast.weights_, sk.weights_, rtol=1e-3, atol=1e-4)
     np.testing.assert_allclose(fast.means_, sk.means_, rtol=1e-3, atol=1e-3)
     np.testing.assert_allclose(fast.covariances_, sk.covariances_, rtol=1e-3, atol=1e-3)
     np.testing.assert_array_equal(fast.predict(X), sk.predict(X))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_fitted_attributes_like_sklearn(covariance_type, dtype):
+    # Every fitted attribute of scikit-learn's type, dtype and shape: float64
+    # parameters for float32 data too, float32 priors where scikit-learn's
+    # np.var and X.mean keep the data's dtype, a one-element 'tied' bound.
+    X = load_dataset("separated_blobs").astype(dtype)
+    fast, sk = make_pair(
+        n_components=3, covariance_type=covariance_type, random_state=0
+    )
+    fit_quietly(fast, X)
+    fit_quietly(sk, X)
+    names = sorted(name for name in vars(sk) if name.endswith("_"))
+    assert names == sorted(name for name in vars(fast) if name.endswith("_"))
+    for name in names:
+        assert_same_kind(getattr(fast, name), getattr(sk, name), name)
+    for method in ("score_samples", "predict_proba", "predict"):
+        assert_same_kind(getattr(fast, method)(X), getattr(sk, method)(X), method)
+    score = fast.score(X)
+    assert type(score) is type(sk.score(X)) is float
+    assert score == float(fast.score_samples(X).mean())
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_float32_rows_score_with_the_fits_float32_kernels(covariance_type):
+    # The attributes are float64; float32 rows are scored with them rounded
+    # to float32, as the fit's E-steps read them, so fit_predict(X) is
+    # fit(X).predict(X) and the scores are those of a float32 model.
+    X = load_dataset("blobs").astype(np.float32)
+    model = fastgmm.BayesianGaussianMixture(
+        n_components=4, covariance_type=covariance_type, max_iter=5, random_state=0
+    )
+    labels = fit_quietly(model, X).predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        np.testing.assert_array_equal(model.fit_predict(X), labels)
+    for name in ("means_", "covariances_", "precisions_cholesky_"):
+        assert getattr(model, name).dtype == np.float64
+    kernel_parameters = model._kernel_parameters(np.float32)
+    assert kernel_parameters.means.dtype == kernel_parameters.prec_chol.dtype
+    assert kernel_parameters.means.dtype == np.float32
+    log_prob = score_rows(X, kernel_parameters, log_norm=True)[0]
+    np.testing.assert_array_equal(model.score_samples(X), log_prob)
+    assert model.score_samples(X).dtype == np.float64
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

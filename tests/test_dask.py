@@ -192,9 +192,14 @@ def test_lazy_outputs_declare_the_dtype_they_compute(fit_dtype, data_dtype):
         in_memory = getattr(model, method)(X)
         assert in_memory.dtype == dtype, method
         np.testing.assert_array_equal(computed, in_memory, err_msg=method)
-    assert isinstance(model.score(Xd), float)
-    np.testing.assert_allclose(model.score(Xd), model.score(X), rtol=1e-12)
-    np.testing.assert_allclose(model.bic(Xd), model.bic(X), rtol=1e-12)
+    # score is score_samples(X).mean() in that dtype, as in memory (where
+    # NumPy adds the float32 values in another order than Dask's blocks).
+    score = model.score(Xd)
+    assert isinstance(score, float)
+    assert score == float(model.score_samples(Xd).mean().compute())
+    rtol = 1e-6 if float_dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(score, model.score(X), rtol=rtol)
+    np.testing.assert_allclose(model.bic(Xd), model.bic(X), rtol=rtol)
 
 
 def test_fit_predict_is_lazy_and_agrees_with_predict():

@@ -22,6 +22,7 @@ from conftest import (
 from sklearn.exceptions import ConvergenceWarning
 
 import fastgmm
+from fastgmm._data import score_rows
 
 
 def make_pair(**params):
@@ -361,12 +362,12 @@ def test_output_dtypes_like_sklearn(
     score = fast.score(X)
     assert type(score) is type(sk.score(X)) is float
     np.testing.assert_allclose(score, sk.score(X), rtol=1e-4 if close32 else 1e-6)
-    # With any float64 among the dtypes, scikit-learn's formulas exactly.
-    if not float32:
-        assert score == float(np.mean(log_prob))
-        n, p = X.shape[0], fast._n_parameters()
-        assert fast.bic(X) == -2 * score * n + p * math.log(n)
-        assert fast.aic(X) == -2 * score * n + 2 * p
+    # scikit-learn's formulas exactly, in score_samples's dtype: float32
+    # values averaged in float32.
+    assert score == float(log_prob.mean())
+    n, p = X.shape[0], fast._n_parameters()
+    assert fast.bic(X) == -2 * score * n + p * math.log(n)
+    assert fast.aic(X) == -2 * score * n + 2 * p
 
 
 def test_float32_weights_with_float64_parameters_score_in_float64(iris):
@@ -381,19 +382,21 @@ def test_float32_weights_with_float64_parameters_score_in_float64(iris):
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_float32_scores_round_float64_values_and_sums_keep_them(
+def test_float32_scores_round_float64_values_and_average_them_in_float32(
     covariance_type, separated_blobs
 ):
     X = separated_blobs.astype(np.float32)
     fast = fit(X, n_components=3, covariance_type=covariance_type, random_state=0)
-    log_prob64 = fast._log_likelihoods(X)
-    assert log_prob64.dtype == np.float64
+    log_prob64 = score_rows(
+        X, fast._kernel_parameters(X.dtype), log_norm=True, dtype=np.float64
+    )[0]
     # score_samples is the kernels' float64 log p(x) rounded once ...
-    np.testing.assert_array_equal(fast.score_samples(X), log_prob64.astype(np.float32))
-    # ... and score, bic and aic sum the values before that rounding, with
-    # scikit-learn's formulas.
+    log_prob = fast.score_samples(X)
+    np.testing.assert_array_equal(log_prob, log_prob64.astype(np.float32))
+    # ... and score is its float32 mean, as scikit-learn's
+    # score_samples(X).mean(), with bic and aic scikit-learn's formulas of it.
     score = fast.score(X)
-    assert score == float(np.mean(log_prob64))
+    assert score == float(log_prob.mean()) == float(np.float32(log_prob.mean()))
     n, p = X.shape[0], fast._n_parameters()
     assert fast.bic(X) == -2 * score * n + p * math.log(n)
     assert fast.aic(X) == -2 * score * n + 2 * p

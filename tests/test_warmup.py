@@ -40,8 +40,10 @@ def test_compile_kernels_reports_each_group():
 
 def test_compile_kernels_covers_every_scoring_signature():
     # In a new process, compile_kernels loads (or compiles) each scoring
-    # kernel's signatures; scoring float32 rows afterwards, in every dtype
-    # the outputs take, must need no other.
+    # kernel's signatures; scoring float32 rows afterwards must need no
+    # other.  The maximum-likelihood estimators return float32 outputs for
+    # float32 rows and models, and their score averages those (as
+    # scikit-learn's score_samples(X).mean()).
     code = textwrap.dedent(
         """
         import warnings
@@ -92,6 +94,44 @@ def test_compile_kernels_covers_every_scoring_signature():
         "score_groups_diag []",
         "score_rows_into_diag []",
         "score_rows_into_diag_serial []",
+    ]
+
+
+def test_compile_kernels_covers_bayesian_float32_scoring():
+    code = textwrap.dedent(
+        """
+        import warnings
+        import numpy as np
+        from fastgmm import BayesianGaussianMixture, _warmup
+        from fastgmm._config import BLOCK_ROWS
+        from fastgmm._kernels import score_rows_into
+
+        _warmup.compile_kernels(("float32",), ("diag",))
+        before = {k.__name__: set(k.signatures) for k in score_rows_into.kernels}
+        X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
+        big = np.tile(X, (BLOCK_ROWS // len(X) + 1, 1))  # the threaded kernel
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            model = BayesianGaussianMixture(
+                n_components=2, covariance_type="diag", random_state=0
+            ).fit(X)
+        for rows in (X, big):
+            model.score_samples(rows), model.predict_proba(rows), model.score(rows)
+        for kernel in score_rows_into.kernels:
+            known = before.get(kernel.__name__, set())
+            print(kernel.__name__, len(set(kernel.signatures) - known))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    assert sorted(proc.stdout.splitlines()[-2:]) == [
+        "score_rows_into_diag 0",
+        "score_rows_into_diag_serial 0",
     ]
 
 
