@@ -4,7 +4,6 @@ import time
 import warnings
 from numbers import Integral
 
-import numba
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
@@ -26,7 +25,7 @@ from ._em import Start, fit_em
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 from ._gaussian_model import GaussianModel
 from ._parameters import MixtureParameters
-from ._threads import check_n_jobs, kernel_threads, thread_count
+from ._threads import check_n_jobs, kernel_threads, over_groups
 from ._validation import (
     _is_seed,
     _sum_is_finite,
@@ -281,13 +280,18 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         dtype = output_dtype(X.dtype, weights, means, prec3)
         log_prob = np.full(X.shape[0], np.nan, dtype=dtype)
         order = layout.largest_first(~failed)
-        with kernel_threads(self.n_jobs):
+        code = COVARIANCE_CODES[self.covariance_type]
+        no_resp = np.empty((0, fit.n_components), dtype=dtype)
+        no_labels = np.empty(0, dtype=np.intp)
+
+        def score(chunk):
             kernels.score_groups(
-                X, layout.bounds, order, n_components, log_weights, means, prec3,
-                log_det, log_prob, np.empty((0, fit.n_components), dtype=dtype),
-                np.empty(0, dtype=np.intp),
-                code=COVARIANCE_CODES[self.covariance_type],
+                X, layout.bounds, chunk, n_components, log_weights, means, prec3,
+                log_det, log_prob, no_resp, no_labels, code=code,
             )  # fmt: skip
+
+        with kernel_threads(self.n_jobs):
+            over_groups(score, order, self.n_jobs)
         return self._group_criteria(log_prob, layout, n_components)
 
     def _group_criteria(self, sorted_log_prob, layout, n_components, kind=None):
@@ -450,12 +454,16 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         fitted = self.fit_status_ == "fitted"
         order = layout.largest_first(fitted & (layout.counts > 0))
         code = COVARIANCE_CODES[self.covariance_type]
-        with kernel_threads(self.n_jobs):
+
+        def score(chunk):
             kernels.score_groups(
-                Xs, layout.bounds, order, self.n_components_, log_weights,
+                Xs, layout.bounds, chunk, self.n_components_, log_weights,
                 self.means_, prec3, log_det, out_log_norm, out_resp, out_labels,
                 code=code,
             )  # fmt: skip
+
+        with kernel_threads(self.n_jobs):
+            over_groups(score, order, self.n_jobs)
         if resp:
             for g in np.flatnonzero(~fitted):
                 out_resp[layout.bounds[g] : layout.bounds[g + 1]] = np.nan
@@ -796,19 +804,19 @@ class _BatchFit:
         weights_x = weights64.astype(self.X.dtype)
         eps = 10 * float(np.finfo(self.X.dtype).eps)
         order = self.layout.largest_first(in_kernel)
-        n_threads = thread_count(est.n_jobs)
-        with (
-            kernel_threads(est.n_jobs),
-            numba.parallel_chunksize(max(1, len(order) // (16 * n_threads))),
-        ):
+
+        def fit(chunk):
             kernels.fit_groups(
-                self.X, weights64, weights_x, self.layout.bounds, order, self.code,
+                self.X, weights64, weights_x, self.layout.bounds, chunk, self.code,
                 float(est.reg_covar), eps, float(est.tol), int(est.max_iter),
                 self.n_init, given, draws_u, draws_uniforms, n_trials, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
                 self.converged, self.lower_bounds, self.status, self.few_distinct,
                 code=self.code,
             )  # fmt: skip
+
+        with kernel_threads(est.n_jobs):
+            over_groups(fit, order, est.n_jobs)
         self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
         for g in np.flatnonzero(self.status == kernels.SINGLE_FIT):
             # k-means left a cluster empty: relocating it is Python code.

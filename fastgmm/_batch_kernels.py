@@ -3,21 +3,23 @@
 Each group's rows are a contiguous slice of the rows sorted by group, read
 in place by the single fit's serial kernels; a group of several blocks
 (``BLOCK_ROWS`` rows) has its blocks summed in block order, as a single fit
-sums them, in one thread.  ``fit_groups`` runs, for every group in a
-``prange`` (largest first), exactly what ``GaussianMixture`` runs on that
-group alone: the k-means start (``fastgmm._kmeans``), the initial moments,
-then the EM loop of ``fastgmm._em.fit_em`` over the same E-step block
-function and M-step kernel.  Every output is written to its group's slot, so
-nothing is reduced across threads and the result is the same for any
-number of threads.  The loop is compiled here rather than driven from
-Python because a Python round trip per iteration costs more than a small
-group's E-step.
+sums them, in one thread.  ``fit_groups`` runs, for each group of a list
+(largest first), exactly what ``GaussianMixture`` runs on that group alone:
+the k-means start (``fastgmm._kmeans``), the initial moments, then the EM
+loop of ``fastgmm._em.fit_em`` over the same E-step block function and
+M-step kernel.  The kernels here are serial; Python threads run them on
+chunks of the list at once (``fastgmm._threads.over_groups``: they release
+the GIL), which spares them Numba's parallel pipeline, tens of seconds of
+compiling per covariance type for a kernel this size.  Every output is
+written to its group's slot, so nothing is reduced across threads and the
+result is the same for any number of threads.  The loop is compiled here
+rather than driven from Python because a Python round trip per iteration
+costs more than a small group's E-step.
 """
 
 import math
 
 import numpy as np
-from numba import prange
 
 from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS
 from ._copy import copy_into
@@ -185,7 +187,7 @@ def fit_groups(
     n_init, given, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
     out, n_iter, lower_bound, converged, lower_bounds, status, few_distinct,
 ):  # fmt: skip
-    """Fit every group whose ``status`` is FITTED, largest first.
+    """Fit every group of ``order`` whose ``status`` is FITTED, in order.
 
     Parameters
     ----------
@@ -222,7 +224,7 @@ def fit_groups(
     """
     s_weights, s_means, s_covariances, s_prec, s_log_weights, s_log_det = starts
     o_weights, o_means, o_covariances, o_prec, o_log_weights, o_log_det = out
-    for i in prange(order.shape[0]):
+    for i in range(order.shape[0]):
         g = order[i]
         if status[g] != FITTED:
             continue
@@ -324,7 +326,7 @@ def score_groups(
     first ``n_components[g]`` components (``log_weights[g]``, ...), a tile
     at a time, into the same rows of the outputs that are non-empty.
     """
-    for i in prange(order.shape[0]):
+    for i in range(order.shape[0]):
         g = order[i]
         start, stop = bounds[g], bounds[g + 1]
         k = n_components[g]

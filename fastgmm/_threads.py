@@ -2,6 +2,7 @@
 
 import functools
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
 
 import numba
@@ -82,3 +83,25 @@ def _kernel_threads(n_jobs, parallel):
             yield
         finally:
             numba.set_num_threads(previous)
+
+
+def over_groups(call, order, n_jobs):
+    """Run ``call(chunk)`` over consecutive chunks of ``order``, in threads.
+
+    The batch kernels run one group at a time, serially, and release the GIL
+    (``nogil``): ``thread_count(n_jobs)`` Python threads run them at once
+    without Numba's parallel pipeline, whose compile time for a kernel that
+    holds a whole fit is tens of seconds per variant.  Free threads take the
+    next chunk in order (``order`` lists the largest groups first); each
+    group's outputs are its own, so the result is the same for any number
+    of threads.  Call it within ``kernel_threads`` (BLAS held to one thread).
+    """
+    n_threads = min(thread_count(n_jobs), len(order))
+    if n_threads <= 1:
+        call(order)
+        return
+    size = max(1, len(order) // (16 * n_threads))
+    chunks = [order[start : start + size] for start in range(0, len(order), size)]
+    with ThreadPoolExecutor(n_threads) as pool:
+        for _ in pool.map(call, chunks):
+            pass
