@@ -162,11 +162,6 @@ class Kernel:
         """The serial copy, for kernels not specialised per variant."""
         return self.copy(None, False)
 
-    @property
-    def threaded(self):
-        """The threaded copy, for kernels not specialised per variant."""
-        return self.copy(None, True)
-
     def __call__(self, X, *args, code=None):
         if self.per_variant and code is None:
             raise TypeError(f"{self.__name__} needs code=, the covariance type's code")

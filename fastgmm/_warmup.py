@@ -8,7 +8,6 @@ them, so that the command line and ``verbose`` estimators can say so first.
 """
 
 import functools
-import glob
 import os
 import time
 import warnings
@@ -23,26 +22,30 @@ DTYPES = ("float64", "float32")
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
-def _e_step_cache_index():
-    """Path of a serial E-step's index in Numba's cache, or None if unknown.
+def _e_step_cache_indexes():
+    """Paths of the serial E-step's indexes in Numba's cache, one per
+    variant, or None if unknown.
 
-    A serial copy (of 'full' at 4 features): every fit runs one (its k-means
-    start and a small fit compile it), where only fits of more than a block
-    of rows run the threaded ones.
+    The serial copies: every fit runs one (its k-means start and a small fit
+    compile it), where only fits of more than a block of rows run the
+    threaded ones.  (Naming a copy compiles nothing.)
     """
     from . import _kernels
-    from ._covariance import FULL
     from ._numba_internals import cache_index_path
     from ._specialise import Variant
 
-    return cache_index_path(_kernels.em_statistics.copy(Variant.of(FULL, 4), False))
+    paths = [
+        cache_index_path(_kernels.em_statistics.copy(variant, False))
+        for variant in Variant.every()
+    ]
+    return None if None in paths else paths
 
 
 def cache_directory():
     """Where Numba caches fastgmm's machine code (``NUMBA_CACHE_DIR`` or
     ``__pycache__`` beside the sources)."""
-    index = _e_step_cache_index()
-    return "(unknown)" if index is None else os.path.dirname(index)
+    indexes = _e_step_cache_indexes()
+    return "(unknown)" if indexes is None else os.path.dirname(indexes[0])
 
 
 def kernels_cached():
@@ -53,14 +56,8 @@ def kernels_cached():
     covariance type still answers True; so does a Numba whose cache cannot
     be inspected.
     """
-    index = _e_step_cache_index()
-    if index is None:
-        return True
-    directory, name = os.path.split(index)
-    # Any variant's serial copy: its index is named like this one's.
-    prefix = name.split("_full4_serial-")[0]
-    pattern = os.path.join(glob.escape(directory), prefix + "_*_serial-*.nbi")
-    return bool(glob.glob(pattern))
+    indexes = _e_step_cache_indexes()
+    return indexes is None or any(os.path.exists(path) for path in indexes)
 
 
 def kernels():

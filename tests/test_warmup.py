@@ -1,5 +1,6 @@
 """Compiling ahead of use (``fastgmm compile``) and the first-run message."""
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -9,6 +10,18 @@ from sklearn.datasets import load_iris
 
 from fastgmm import GaussianMixture, GaussianMixtureIC, _warmup
 from fastgmm.cli import main
+
+
+def run_python(code, env=None, timeout=600):
+    """Run ``code`` in a fresh interpreter; its completed process."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=None if env is None else {**os.environ, **env},
+        timeout=timeout,
+    )
 
 
 def test_compile_command_prints_one_line_per_group(capsys):
@@ -81,13 +94,7 @@ def test_compile_kernels_covers_every_scoring_signature():
             print(kernel.__name__, sorted(map(str, set(kernel.signatures) - known)))
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
+    proc = run_python(code)
     lines = proc.stdout.splitlines()
     assert lines[-4] == "['float32', 'float64']"
     assert sorted(lines[-3:]) == [
@@ -122,13 +129,7 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
             print(kernel.__name__, len(set(kernel.signatures) - known))
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
+    proc = run_python(code)
     assert sorted(proc.stdout.splitlines()[-2:]) == [
         "score_rows_into_diag 0",
         "score_rows_into_diag_serial 0",
@@ -148,15 +149,7 @@ def test_empty_cache_is_detected_without_compiling(tmp_path):
         print(_warmup.kernels_cached(), _warmup.cache_directory())
         """
     )
-    env = {"NUMBA_CACHE_DIR": str(tmp_path)}
-    proc = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        check=True,
-        env={**__import__("os").environ, **env},
-        timeout=300,
-    )
+    proc = run_python(code, env={"NUMBA_CACHE_DIR": str(tmp_path)}, timeout=300)
     cached, directory = proc.stdout.split()
     assert cached == "False"
     assert directory.startswith(str(tmp_path))
