@@ -74,9 +74,11 @@ def register_block_sums(args_class):
 @functools.cache
 def _pass_of(args_class, block_sums, variant, threaded):
     """The subclass of ``args_class`` whose block function is ``variant``'s."""
-    name = args_class.__name__ + variant.suffix
+    # The class's own name: the parallel lowering rebuilds the pass in its
+    # threads' function by this name, looked up as the global the caller
+    # named (the base class's).
     namespace = {"__slots__": (), "__module__": args_class.__module__}
-    cls = type(name, (args_class,), namespace)
+    cls = type(args_class.__name__, (args_class,), namespace)
     cls.__qualname__ = args_class.__qualname__ + variant.suffix
     _implement(cls, block_sums.copy(variant).py_func, block_sums.options)
     return cls

@@ -89,6 +89,26 @@ def _global_names(function):
     return set(function.__code__.co_names)
 
 
+def _runs_prange(function, seen=()):
+    """Whether ``function`` has a ``prange`` loop, its own or that of a
+    function inlined into it (``inline="always"``, as ``ordered_block_sums``)."""
+    names = _global_names(function)
+    if "prange" in names:
+        return True
+    for name in names:
+        callee = function.__globals__.get(name)
+        inner = getattr(callee, "py_func", None)
+        options = getattr(callee, "targetoptions", {})
+        if (
+            inner is not None
+            and options.get("inline") == "always"
+            and inner not in seen
+        ):
+            if _runs_prange(inner, (*seen, function)):
+                return True
+    return False
+
+
 class Kernel:
     """A compiled function, in copies per variant and thread mode (see the
     module docstring).
@@ -123,14 +143,16 @@ class Kernel:
 
     @property
     def parallel(self):
-        """Whether the function runs a ``prange`` loop of its own."""
-        return "prange" in _global_names(self.function)
+        """Whether the function runs a ``prange`` loop of its own (or of a
+        function inlined into it)."""
+        return _runs_prange(self.function)
 
     def copy(self, variant=None, threaded=False):
         """The dispatcher of one variant (ignored if not ``per_variant``)
-        and thread mode (ignored without ``twins``), made on first use."""
+        and thread mode (ignored without ``twins``: such a kernel is serial,
+        even with a ``prange`` loop inlined), made on first use."""
         variant = Variant(*variant) if self.per_variant else None
-        threaded = bool(threaded) if self.twins else self.parallel
+        threaded = bool(threaded) and self.twins
         key = (variant, threaded)
         if key not in self._copies:
             self._copies[key] = self._compile(variant, threaded)

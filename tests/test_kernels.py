@@ -5,10 +5,11 @@ import pytest
 from conftest import COVARIANCE_TYPES
 from naive import naive_e_step, naive_label_statistics, naive_statistics
 
-from fastgmm import _kernels, _mstep, _unrolled
+from fastgmm import _batch_kernels, _kernels, _kmeans, _mstep, _unrolled
 from fastgmm._config import BLOCK_ROWS
 from fastgmm._covariance import COVARIANCE_CODES, FULL
 from fastgmm._exp import exp_nonpositive, exp_nonpositive32
+from fastgmm._specialise import Variant
 
 
 def random_precision_cholesky(rng, covariance_type, n_components, n_features):
@@ -318,3 +319,36 @@ def test_log_positive32_close_to_float64_log():
     # Within one float32 ulp of the result's magnitude (at least of 1).
     tolerance = np.spacing(np.maximum(want, 1.0).astype(np.float32))
     assert np.all(np.abs(got - want) <= tolerance)
+
+
+@pytest.mark.parametrize(
+    "kernel",
+    [
+        _kernels.em_statistics,
+        _kernels.score_rows_into,
+        _kmeans.seeding_pass,
+        _kmeans.lloyd_pass,
+    ],
+    ids=lambda k: k.__name__,
+)
+def test_threaded_copies_run_their_blocks_in_threads(kernel):
+    # The prange loop of these passes is ordered_block_sums's (inlined) or
+    # their own: only the threaded copy is compiled with it as threads, and
+    # data of more than one block runs that copy.  (Making a copy compiles
+    # nothing.)
+    variant = Variant(FULL, 0)
+    threaded = kernel.copy(variant, True)
+    serial = kernel.copy(variant, False)
+    assert threaded.targetoptions.get("parallel", {}).get("prange") is True
+    assert "parallel" not in serial.targetoptions
+    X = np.zeros((BLOCK_ROWS + 1, 9))
+    assert (
+        kernel.copy(Variant.of(FULL, X.shape[1]), X.shape[0] > BLOCK_ROWS) is threaded
+    )
+
+
+def test_batch_kernels_are_serial():
+    # Their groups run in Python threads; the prange of ordered_block_sums,
+    # inlined into _em_run, must stay a plain loop there.
+    for kernel in (_batch_kernels.fit_groups, _batch_kernels._em_run):
+        assert "parallel" not in kernel.copy(Variant(FULL, 0), True).targetoptions
