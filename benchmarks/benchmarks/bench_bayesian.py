@@ -41,11 +41,9 @@ class BayesianFitEM:
         quiet()
         self.X, _ = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.gm = _estimator(BayesianGaussianMixture, covariance_type)
-        # Compile (or load from cache) every kernel fit uses, on tiny data of
-        # the same dtype and layout.
-        _estimator(BayesianGaussianMixture, covariance_type, max_iter=2).fit(
-            self.X[:500]
-        )
+        # Compile (or load from cache) every kernel fit uses: data of the
+        # same shape runs the same (threaded) copies.
+        _estimator(BayesianGaussianMixture, covariance_type, max_iter=1).fit(self.X)
 
     def time_fit(self, covariance_type):
         self.gm.fit(self.X)

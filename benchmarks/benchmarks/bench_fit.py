@@ -47,11 +47,9 @@ class FitEM:
         )
         self.init = initial_parameters(centers, covariance_type)
         self.gm = _estimator(GaussianMixture, covariance_type, self.init)
-        # Compile (or load from cache) every kernel fit uses, on tiny data of
-        # the same dtype and layout.
-        _estimator(GaussianMixture, covariance_type, self.init, max_iter=2).fit(
-            self.X[:500]
-        )
+        # Compile (or load from cache) every kernel fit uses: data of the
+        # same shape runs the same (threaded) copies.
+        _estimator(GaussianMixture, covariance_type, self.init, max_iter=1).fit(self.X)
 
     def time_fit(self, covariance_type, dtype):
         self.gm.fit(self.X)
@@ -71,7 +69,7 @@ class FitMemory:
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         init = initial_parameters(centers, covariance_type)
         self.gm = _estimator(GaussianMixture, covariance_type, init)
-        _estimator(GaussianMixture, covariance_type, init, max_iter=2).fit(self.X[:500])
+        _estimator(GaussianMixture, covariance_type, init, max_iter=1).fit(self.X)
 
     def peakmem_fit(self, covariance_type):
         self.gm.fit(self.X)
@@ -95,8 +93,7 @@ class SpeedupOverSklearn:
         init = initial_parameters(centers, covariance_type)
         self.fast = _estimator(GaussianMixture, covariance_type, init)
         self.sk = _estimator(SkGaussianMixture, covariance_type, init)
-        self.fast.fit(self.X[:500])
-        self.sk.fit(self.X[:500])
+        self.fast.fit(self.X)  # the kernels of data of this shape
 
     @staticmethod
     def _best_time(fit, X, repeats=3):
