@@ -125,6 +125,7 @@ class Kernel:
         self.options = options
         self.twins = twins
         self._copies = {}
+        self._calls = {}  # (code, n_features, threaded) -> copy
         functools.update_wrapper(self, function)
         register_binder(self, self.copy)
 
@@ -185,10 +186,17 @@ class Kernel:
         return self.copy(None, False)
 
     def __call__(self, X, *args, code=None):
-        if self.per_variant and code is None:
-            raise TypeError(f"{self.__name__} needs code=, the covariance type's code")
-        variant = Variant.of(code, X.shape[1]) if self.per_variant else None
-        return self.copy(variant, X.shape[0] > BLOCK_ROWS)(X, *args)
+        # Small fits call kernels thousands of times a second: one lookup.
+        key = (code, X.shape[1], X.shape[0] > BLOCK_ROWS)
+        dispatcher = self._calls.get(key)
+        if dispatcher is None:
+            if self.per_variant and code is None:
+                raise TypeError(
+                    f"{self.__name__} needs code=, the covariance type's code"
+                )
+            variant = Variant.of(code, X.shape[1]) if self.per_variant else None
+            dispatcher = self._calls[key] = self.copy(variant, key[2])
+        return dispatcher(X, *args)
 
 
 def kernel(twins=False, **options):
