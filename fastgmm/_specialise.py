@@ -186,6 +186,10 @@ class Kernel:
         return self.copy(None, False)
 
     def __call__(self, X, *args, code=None):
+        return self.copy_for(X, code)(X, *args)
+
+    def copy_for(self, X, code=None):
+        """The copy a call from Python with rows ``X`` runs."""
         # Small fits call kernels thousands of times a second: one lookup.
         key = (code, X.shape[1], X.shape[0] > BLOCK_ROWS)
         dispatcher = self._calls.get(key)
@@ -196,7 +200,7 @@ class Kernel:
                 )
             variant = Variant.of(code, X.shape[1]) if self.per_variant else None
             dispatcher = self._calls[key] = self.copy(variant, key[2])
-        return dispatcher(X, *args)
+        return dispatcher
 
 
 def kernel(twins=False, **options):

@@ -342,10 +342,8 @@ def test_threaded_copies_run_their_blocks_in_threads(kernel):
     # (Numba empties the options dict of "parallel" once it compiles.)
     assert "parallel" in threaded.targetoptions
     assert "parallel" not in serial.targetoptions
-    X = np.zeros((BLOCK_ROWS + 1, 9))
-    assert (
-        kernel.copy(Variant.of(FULL, X.shape[1]), X.shape[0] > BLOCK_ROWS) is threaded
-    )
+    assert kernel.copy_for(np.zeros((BLOCK_ROWS + 1, 9)), code=FULL) is threaded
+    assert kernel.copy_for(np.zeros((BLOCK_ROWS, 9)), code=FULL) is serial
 
 
 def test_batch_kernels_are_serial():
