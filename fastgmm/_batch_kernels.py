@@ -89,14 +89,16 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     first = _first_centre(weights, n_samples, total_weight, u)
     centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
+    bounds = np.zeros((3, n_samples))
+    previous = centres.copy()
     _, state, centres, _, _, _ = _lloyd_iterations_serial(
-        X, mean, weights, centres, labels, tol, _KMEANS_MAX_ITER
+        X, mean, weights, centres, labels, bounds, previous, tol, _KMEANS_MAX_ITER
     )
     if state == _EMPTY_CLUSTER:
         return False, False
     if state != _STRICTLY_CONVERGED:
         cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
-        lloyd_pass_serial(X, mean, weights, centres, cc, labels)
+        lloyd_pass_serial(X, mean, weights, centres, cc, labels, bounds, previous)
     return True, _n_distinct(labels, n_clusters) < n_clusters
 
 

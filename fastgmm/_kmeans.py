@@ -17,6 +17,10 @@ same order, and follows KMeans's arithmetic:
 - centres are weighted sums times ``1 / weight``, empty clusters relocated
   and convergence declared as in ``_kmeans_single_lloyd``.
 
+A Lloyd step ranks a row against every centre only where Hamerly's bounds
+(carried from step to step, with the ranking's rounding error as slack)
+leave its nearest centre in doubt; the labels are the full ranking's.
+
 Labels therefore agree with scikit-learn's except where two distances tie
 to the last bits and the rounding of scikit-learn's BLAS calls or of its
 per-thread sums decides (see ``tests/test_kmeans.py``).
@@ -249,44 +253,56 @@ def _seeding_distances(xt, n_rows, xx, centre, cc, out):
 
 
 @njit(**_FMA_OPTIONS)
-def _nearest_centres(xt, n_rows, centres, cc, dot, best, label):
+def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
     """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
 
     The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
-    forms them.
+    forms them.  ``best`` gets the smallest value, ``second`` the smallest
+    of the other centres' (infinite with one centre).
     """
     two = xt.dtype.type(2)
+    for b in range(n_rows):
+        best[b] = np.inf
+        second[b] = np.inf
+        label[b] = 0
     for k in range(centres.shape[0]):
+        # fma(x, c, 0) is x * c: the first product starts the sum.
+        c = centres[k, 0]
         for b in range(n_rows):
-            dot[b] = 0
-        for i in range(xt.shape[0]):
+            dot[b] = xt[0, b] * c
+        for i in range(1, xt.shape[0]):
             c = centres[k, i]
             for b in range(n_rows):
                 dot[b] += xt[i, b] * c
+        # Without branches, so that the loop runs in vector registers.
+        cck, kk = cc[k], np.int32(k)
         for b in range(n_rows):
-            d = cc[k] - two * dot[b]
-            if k == 0 or d < best[b]:
-                best[b] = d
-                label[b] = k
+            d = cck - two * dot[b]
+            closest = best[b]
+            second[b] = min(second[b], max(d, closest))
+            label[b] = kk if d < closest else label[b]
+            best[b] = min(d, closest)
 
 
 @njit(**EXACT_NJIT_OPTIONS)
-def _add_to_clusters(xt, n_rows, wc, label, sums, weights):
-    """sums[l] += w x and weights[l] += w, row after row, in the data's dtype.
+def _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights):
+    """sums[l] += w (x - mean) and weights[l] += w for rows t0:t0+n_rows, in order.
 
-    An empty ``wc`` means unit weights (``x * 1`` is exact, so it is skipped).
+    In the data's dtype.  An empty ``wc`` means unit weights (``x * 1`` is
+    exact, so it is skipped).
     """
     for b in range(n_rows):
-        k = label[b]
+        r = t0 + b
+        k = labels[r]
         if wc.shape[0] == 0:
             weights[k] += 1
-            for i in range(xt.shape[0]):
-                sums[k, i] += xt[i, b]
+            for i in range(X.shape[1]):
+                sums[k, i] += X[r, i] - mean[i]
         else:
             w = wc[b]
             weights[k] += w
-            for i in range(xt.shape[0]):
-                sums[k, i] += xt[i, b] * w
+            for i in range(X.shape[1]):
+                sums[k, i] += (X[r, i] - mean[i]) * w
 
 
 @njit(**EXACT_NJIT_OPTIONS)
@@ -388,6 +404,19 @@ class _LloydPass(NamedTuple):
     centres: np.ndarray
     cc: np.ndarray
     labels: np.ndarray
+    bounds: np.ndarray
+    shift: np.ndarray
+    # The largest shift, its centre, and the largest of the others'.
+    farthest: float
+    farthest_k: int
+    farther: float
+    # The largest norm of a centre.
+    reach: float
+
+
+# Rounding slack of the bounds' own float64 arithmetic (relative, one-sided).
+_UP = 1.0 + 2.0**-48
+_DOWN = 1.0 - 2.0**-48
 
 
 @register_block_sums(_LloydPass)
@@ -397,23 +426,82 @@ def _lloyd_block(args, start, stop, out):
 
     ``out`` holds the sums of the rows of each cluster, then the clusters'
     weights (see ``_lloyd_layout``).
+
+    A row is ranked against every centre only where its bounds (Hamerly's:
+    the distance to its centre, and to any other, moved on by how far the
+    centres moved) leave the ranking in doubt.  The bounds are kept with
+    four times the rounding error of the ranking as slack, so a row they
+    keep would have kept its label in the full ranking too: the labels are
+    the same bits as ranking every row.
     """
-    X, labels = args.X, args.labels
-    sums, weights = _lloyd_layout(out, args.centres.shape[0], X.shape[1])
-    xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
+    X, mean, labels, bounds, centres, shift = (
+        args.X, args.mean, args.labels, args.bounds, args.centres, args.shift,
+    )  # fmt: skip
+    n_clusters, n_features = centres.shape
+    sums, weights = _lloyd_layout(out, n_clusters, n_features)
+    farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
+    # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
+    # for unit roundoff eps / 2: the margin between two of them, 4x over.
+    rounding = 8.0 * (n_features + 2) * np.finfo(X.dtype).eps
+    xt = np.empty((n_features, TILE_ROWS), dtype=X.dtype)
+    rows = np.empty(TILE_ROWS, dtype=np.int64)
+    margin = np.empty(TILE_ROWS)
+    upper = np.empty(TILE_ROWS)
+    lower = np.empty(TILE_ROWS)
     dot = np.empty(TILE_ROWS, dtype=X.dtype)
     best = np.empty(TILE_ROWS, dtype=X.dtype)
+    second = np.empty(TILE_ROWS, dtype=X.dtype)
     label = np.empty(TILE_ROWS, dtype=np.int32)
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
-        _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
-        _nearest_centres(xt, n_rows, args.centres, args.cc, dot, best, label)
+        # The bounds moved on with the centres (a row's norm is kept in
+        # bounds[2] with them: it does not change).
         for b in range(n_rows):
-            changed += labels[t0 + b] != label[b]
-            labels[t0 + b] = label[b]
+            r = t0 + b
+            a = max(labels[r], 0)
+            edge = args.reach + bounds[2, r]
+            margin[b] = rounding * edge * edge
+            upper[b] = (bounds[0, r] + shift[a]) * _UP
+            moved = farther if a == farthest_k else farthest
+            lower[b] = max(bounds[1, r] - moved, 0.0) * _DOWN
+        n_doubtful = n_rows - n_rows  # (a literal 0 would compile the ranking twice)
+        for b in range(n_rows):
+            r = t0 + b
+            a = labels[r]
+            lo, up = lower[b], upper[b]
+            if a >= 0 and lo * lo - up * up <= margin[b]:
+                # Tighten the upper bound to the distance itself.
+                dist = 0.0
+                for i in range(n_features):
+                    t = np.float64(X[r, i] - mean[i]) - np.float64(centres[a, i])
+                    dist += t * t
+                up = np.sqrt(dist) * _UP
+            bounds[0, r] = up
+            bounds[1, r] = lo
+            if a < 0 or lo * lo - up * up <= margin[b]:
+                rows[n_doubtful] = b
+                for i in range(n_features):
+                    xt[i, n_doubtful] = X[r, i] - mean[i]
+                n_doubtful += 1
+        if n_doubtful:
+            _nearest_centres(xt, n_doubtful, centres, args.cc, dot, best, second, label)
+            for j in range(n_doubtful):
+                r = t0 + rows[j]
+                xx = 0.0
+                for i in range(n_features):
+                    xx += np.float64(xt[i, j]) * np.float64(xt[i, j])
+                edge = args.reach + np.sqrt(xx)
+                slack = 0.5 * rounding * edge * edge
+                bounds[0, r] = np.sqrt(max(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+                bounds[1, r] = (
+                    np.sqrt(max(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+                )
+                bounds[2, r] = np.sqrt(xx) * _UP
+                changed += labels[r] != label[j]
+                labels[r] = label[j]
         wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
-        _add_to_clusters(xt, n_rows, wc, label, sums, weights)
+        _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights)
     return np.float64(changed)
 
 
@@ -424,16 +512,46 @@ def _lloyd_layout(flat, n_clusters, n_features):
     return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
 
 
+def lloyd_state(n_samples, centres):
+    """Fresh ``(bounds, previous)`` for ``lloyd_pass``: every row ranked in full."""
+    return np.zeros((3, n_samples)), centres.copy()
+
+
 @kernel(twins=True, **EXACT_NJIT_OPTIONS)
-def lloyd_pass(X, mean, sample_weight, centres, cc, labels):
+def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
     Returns (labels changed, sums, weights), sums in the data's dtype.  (The
     sums cost little next to the distances, so the final relabelling, which
     does not need them, gets them too: one compiled kernel instead of two.)
+
+    ``bounds`` (3, n_samples) holds each row's upper bound on the distance
+    to its centre and lower bound on the distance to any other, for the
+    centres ``previous``, and its norm; the pass moves them on to
+    ``centres``.  Zeros (see ``lloyd_state``) rank every row in full, as do
+    labels of -1.
     """
     n_clusters, n_features = centres.shape
-    lloyd = _LloydPass(X, mean, sample_weight, centres, cc, labels)
+    shift = np.empty(n_clusters)
+    reach = 0.0
+    top, top_k, second = -np.inf, 0, -np.inf
+    for k in range(n_clusters):
+        moved = 0.0
+        norm = 0.0
+        for i in range(n_features):
+            moved += (np.float64(centres[k, i]) - np.float64(previous[k, i])) ** 2
+            norm += np.float64(centres[k, i]) ** 2
+            previous[k, i] = centres[k, i]
+        shift[k] = np.sqrt(moved) * _UP
+        reach = max(reach, np.sqrt(norm) * _UP)
+        if shift[k] > top:
+            top, top_k, second = shift[k], k, top
+        elif shift[k] > second:
+            second = shift[k]
+    lloyd = _LloydPass(
+        X, mean, sample_weight, centres, cc, labels, bounds, shift,
+        top, top_k, second, reach,
+    )  # fmt: skip
     changed, flat = ordered_block_sums(
         lloyd, X.shape[0], n_clusters * (n_features + 1), X
     )
@@ -598,7 +716,9 @@ def _finish_iteration(centres, sums, weights, changed, tol):
 
 
 @kernel(twins=True, **EXACT_NJIT_OPTIONS)
-def _lloyd_iterations(X, mean, sample_weight, centres, labels, tol, max_iter):
+def _lloyd_iterations(
+    X, mean, sample_weight, centres, labels, bounds, previous, tol, max_iter
+):
     """Up to ``max_iter`` Lloyd iterations.
 
     Stops at convergence, or before finishing an iteration that left a
@@ -611,7 +731,9 @@ def _lloyd_iterations(X, mean, sample_weight, centres, labels, tol, max_iter):
     changed = 0
     for it in range(max_iter):
         cc = _row_norms(centres, np.empty(centres.shape[0], dtype=centres.dtype))
-        changed, sums, weights = lloyd_pass(X, mean, sample_weight, centres, cc, labels)
+        changed, sums, weights = lloyd_pass(
+            X, mean, sample_weight, centres, cc, labels, bounds, previous
+        )
         if np.any(weights == 0):
             return it, _EMPTY_CLUSTER, centres, sums, weights, changed
         centres, state = _finish_iteration(centres, sums, weights, changed, tol)
@@ -709,11 +831,12 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=
     centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
 
     labels = np.full(n_samples, -1, dtype=np.int32)
+    bounds, previous = lloyd_state(n_samples, centres)
     done = 0
     state = _RUNNING
     while done < max_iter:
         n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
-            X, mean, weights, centres, labels, tol, max_iter - done
+            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
         )
         done += n_iter
         if state != _EMPTY_CLUSTER:
@@ -728,7 +851,7 @@ def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=
     if state != _STRICTLY_CONVERGED:
         # Labels of the final centres, as KMeans reruns its assignment.
         cc = _row_norms(centres, np.empty(n_clusters, dtype=dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels)
+        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
 
     distinct = _n_distinct(labels, n_clusters)
     if distinct < n_clusters:

@@ -219,7 +219,8 @@ def test_same_labels_for_any_number_of_threads():
             mean, _ = _kmeans.column_mean_var(X)
             centres = X[:10] - mean
             cc = np.einsum("ij,ij->i", centres, centres)
-            step = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels.copy())
+            state = _kmeans.lloyd_state(len(X), centres)
+            step = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels.copy(), *state)
             results.append((labels, step))
     finally:
         numba.set_num_threads(before)
@@ -377,7 +378,8 @@ def test_lloyd_pass_against_naive(dtype, n_samples):
     centres = Xc[rng.choice(n_samples, 7, replace=False)]
     cc = np.einsum("ij,ij->i", centres, centres)
     labels = np.full(n_samples, -1, dtype=np.int32)
-    changed, sums, weights = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels)
+    state = _kmeans.lloyd_state(n_samples, centres)
+    changed, sums, weights = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels, *state)
     expected = naive_nearest_centre(Xc, centres)
     np.testing.assert_array_equal(labels, expected)
     assert changed == n_samples
@@ -389,7 +391,7 @@ def test_lloyd_pass_against_naive(dtype, n_samples):
         np.testing.assert_array_equal(sums, expected_sums)
     # The same centres again: no label changes, the same sums.
     changed, sums_again, weights_again = _kmeans.lloyd_pass(
-        X, mean, w, centres, cc, labels
+        X, mean, w, centres, cc, labels, *state
     )
     assert changed == 0
     np.testing.assert_array_equal(sums_again, sums)
@@ -449,3 +451,33 @@ def test_kmeans_tolerance_is_numpys_mean_times_tol(dtype, n_features):
     got = kmeans_tolerance(variances, 1e-4)
     # (Returned to Python as a float: the float32 value exactly.)
     assert dtype(got) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_bounds_keep_the_full_ranking(dtype):
+    # Rows on an integer grid tie exactly between centres, and blobs give
+    # near-ties: the passes that skip rows by their bounds must give the
+    # labels, changes and sums of ranking every row against every centre.
+    rng = np.random.default_rng(1)
+    grid = rng.integers(-3, 4, size=(3000, 4)).astype(dtype)
+    X = np.concatenate([grid, blobs(6000, 4, 2, centers=6, dtype=dtype)])
+    mean, _ = _kmeans.column_mean_var(X)
+    centres = X[rng.choice(len(X), 9, replace=False)] - mean
+    labels = np.full(len(X), -1, dtype=np.int32)
+    full_labels = labels.copy()
+    state = _kmeans.lloyd_state(len(X), centres)
+    no_weights = np.empty(0, dtype=dtype)
+    for _ in range(25):
+        cc = _kmeans._row_norms(centres, np.empty(len(centres), dtype=dtype))
+        step = _kmeans.lloyd_pass(X, mean, no_weights, centres, cc, labels, *state)
+        full = _kmeans.lloyd_pass(
+            X, mean, no_weights, centres, cc, full_labels,
+            *_kmeans.lloyd_state(len(X), centres),
+        )  # fmt: skip
+        np.testing.assert_array_equal(labels, full_labels)
+        for a, b in zip(step, full):
+            np.testing.assert_array_equal(a, b)
+        changed, sums, weights = step
+        if np.any(weights == 0):
+            break
+        centres, _ = _kmeans._finish_iteration(centres, sums, weights, changed, 0.0)
