@@ -126,3 +126,20 @@ class SmallFits:
 
     def time_fit_small(self, init_params):
         self.gm.fit(self.X)
+
+
+class KMeansStart:
+    """The default start alone: ``fit`` with ``max_iter=0`` of 100000 x 8, K=16."""
+
+    timeout = 300
+
+    def setup(self):
+        from fastgmm import GaussianMixture
+
+        quiet()
+        self.X, _ = make_blobs(100_000, N_FEATURES, 16, seed=3)
+        self.gm = GaussianMixture(16, max_iter=0, random_state=0)
+        self.gm.fit(self.X)
+
+    def time_kmeans_start(self):
+        self.gm.fit(self.X)
