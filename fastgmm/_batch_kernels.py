@@ -90,6 +90,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
     bounds = np.zeros((3, n_samples))
+    bounds[0] = np.inf
     previous = centres.copy()
     _, state, centres, _, _, _ = _lloyd_iterations_serial(
         X, mean, weights, centres, labels, bounds, previous, tol, _KMEANS_MAX_ITER

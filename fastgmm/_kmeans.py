@@ -513,8 +513,10 @@ def _lloyd_layout(flat, n_clusters, n_features):
 
 
 def lloyd_state(n_samples, centres):
-    """Fresh ``(bounds, previous)`` for ``lloyd_pass``: every row ranked in full."""
-    return np.zeros((3, n_samples)), centres.copy()
+    """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
+    bounds = np.zeros((3, n_samples))
+    bounds[0] = np.inf
+    return bounds, centres.copy()
 
 
 @kernel(twins=True, **EXACT_NJIT_OPTIONS)
@@ -528,8 +530,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     ``bounds`` (3, n_samples) holds each row's upper bound on the distance
     to its centre and lower bound on the distance to any other, for the
     centres ``previous``, and its norm; the pass moves them on to
-    ``centres``.  Zeros (see ``lloyd_state``) rank every row in full, as do
-    labels of -1.
+    ``centres``.  Labels of -1 rank a row against every centre; fresh
+    bounds (see ``lloyd_state``: infinite upper bounds) make no row keep its
+    centre without computing the distance to it.
     """
     n_clusters, n_features = centres.shape
     shift = np.empty(n_clusters)

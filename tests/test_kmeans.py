@@ -464,18 +464,21 @@ def test_bounds_keep_the_full_ranking(dtype):
     mean, _ = _kmeans.column_mean_var(X)
     centres = X[rng.choice(len(X), 9, replace=False)] - mean
     labels = np.full(len(X), -1, dtype=np.int32)
-    full_labels = labels.copy()
     state = _kmeans.lloyd_state(len(X), centres)
     no_weights = np.empty(0, dtype=dtype)
     for _ in range(25):
         cc = _kmeans._row_norms(centres, np.empty(len(centres), dtype=dtype))
+        before = labels.copy()
         step = _kmeans.lloyd_pass(X, mean, no_weights, centres, cc, labels, *state)
+        # Labels of -1: every row ranked against every centre.
+        full_labels = np.full(len(X), -1, dtype=np.int32)
         full = _kmeans.lloyd_pass(
             X, mean, no_weights, centres, cc, full_labels,
             *_kmeans.lloyd_state(len(X), centres),
         )  # fmt: skip
         np.testing.assert_array_equal(labels, full_labels)
-        for a, b in zip(step, full):
+        assert step[0] == np.count_nonzero(before != full_labels)
+        for a, b in zip(step[1:], full[1:]):
             np.testing.assert_array_equal(a, b)
         changed, sums, weights = step
         if np.any(weights == 0):
