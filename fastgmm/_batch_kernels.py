@@ -89,7 +89,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     first = _first_centre(weights, n_samples, total_weight, u)
     centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
-    bounds = np.zeros((3, n_samples))
+    bounds = np.zeros((2, n_samples))
     bounds[0] = np.inf
     previous = centres.copy()
     _, state, centres, _, _, _ = _lloyd_iterations_serial(

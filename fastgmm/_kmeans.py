@@ -440,6 +440,7 @@ def _lloyd_block(args, start, stop, out):
     n_clusters, n_features = centres.shape
     sums, weights = _lloyd_layout(out, n_clusters, n_features)
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
+    reach = args.reach
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
     rounding = 8.0 * (n_features + 2) * np.finfo(X.dtype).eps
@@ -455,31 +456,33 @@ def _lloyd_block(args, start, stop, out):
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
-        # The bounds moved on with the centres (a row's norm is kept in
-        # bounds[2] with them: it does not change).
+        # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
+        # bounds the norm in the rounding margin.
         for b in range(n_rows):
             r = t0 + b
             a = max(labels[r], 0)
-            edge = args.reach + bounds[2, r]
-            margin[b] = rounding * edge * edge
             upper[b] = (bounds[0, r] + shift[a]) * _UP
             moved = farther if a == farthest_k else farthest
             lower[b] = max(bounds[1, r] - moved, 0.0) * _DOWN
+            edge = 2.0 * reach + upper[b]
+            margin[b] = rounding * edge * edge
         n_doubtful = n_rows - n_rows  # (a literal 0 would compile the ranking twice)
         for b in range(n_rows):
             r = t0 + b
             a = labels[r]
-            lo, up = lower[b], upper[b]
-            if a >= 0 and lo * lo - up * up <= margin[b]:
+            lo, up, gap = lower[b], upper[b], margin[b]
+            if a >= 0 and lo * lo - up * up <= gap:
                 # Tighten the upper bound to the distance itself.
                 dist = 0.0
                 for i in range(n_features):
                     t = np.float64(X[r, i] - mean[i]) - np.float64(centres[a, i])
                     dist += t * t
                 up = np.sqrt(dist) * _UP
+                edge = 2.0 * reach + up
+                gap = rounding * edge * edge
             bounds[0, r] = up
             bounds[1, r] = lo
-            if a < 0 or lo * lo - up * up <= margin[b]:
+            if a < 0 or lo * lo - up * up <= gap:
                 rows[n_doubtful] = b
                 for i in range(n_features):
                     xt[i, n_doubtful] = X[r, i] - mean[i]
@@ -491,13 +494,12 @@ def _lloyd_block(args, start, stop, out):
                 xx = 0.0
                 for i in range(n_features):
                     xx += np.float64(xt[i, j]) * np.float64(xt[i, j])
-                edge = args.reach + np.sqrt(xx)
+                edge = reach + np.sqrt(xx)
                 slack = 0.5 * rounding * edge * edge
-                bounds[0, r] = np.sqrt(max(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-                bounds[1, r] = (
-                    np.sqrt(max(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
-                )
-                bounds[2, r] = np.sqrt(xx) * _UP
+                up = np.sqrt(max(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+                lo = np.sqrt(max(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+                bounds[0, r] = up
+                bounds[1, r] = lo
                 changed += labels[r] != label[j]
                 labels[r] = label[j]
         wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
@@ -514,7 +516,7 @@ def _lloyd_layout(flat, n_clusters, n_features):
 
 def lloyd_state(n_samples, centres):
     """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
-    bounds = np.zeros((3, n_samples))
+    bounds = np.zeros((2, n_samples))
     bounds[0] = np.inf
     return bounds, centres.copy()
 
@@ -527,9 +529,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     sums cost little next to the distances, so the final relabelling, which
     does not need them, gets them too: one compiled kernel instead of two.)
 
-    ``bounds`` (3, n_samples) holds each row's upper bound on the distance
+    ``bounds`` (2, n_samples) holds each row's upper bound on the distance
     to its centre and lower bound on the distance to any other, for the
-    centres ``previous``, and its norm; the pass moves them on to
+    centres ``previous``; the pass moves them on to
     ``centres``.  Labels of -1 rank a row against every centre; fresh
     bounds (see ``lloyd_state``: infinite upper bounds) make no row keep its
     centre without computing the distance to it.
