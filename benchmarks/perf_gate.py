@@ -133,11 +133,14 @@ def continuous(tmp, session, base, head, bench, factor, *asv_options):
         ["asv", "machine", "--config", config_path, "--machine", MACHINE, "--yes"],
         cwd=HERE, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
+    # Each commit's kernels compiled once, into a cache of its own, for both
+    # sessions (benchmarks/__init__.py).
+    env = {**os.environ, "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba")}
     status = subprocess.run(
         ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
          "--interleave-rounds", "--factor", str(factor), "--no-only-changed",
          "--bench", bench, "--show-stderr", *asv_options, base, head],
-        cwd=HERE,
+        cwd=HERE, env=env,
     ).returncode  # fmt: skip
     if status == 0:
         return status, set()
