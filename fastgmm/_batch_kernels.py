@@ -103,7 +103,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     return True, _n_distinct(labels, n_clusters) < n_clusters
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _label_start(
     X, weights64, labels, code, reg_covar, eps, total_weight,
     weights, means, covariances, prec_chol, log_weights, log_det,
@@ -132,7 +132,7 @@ def _label_start(
     return True
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _reference(weights, means, code, ref):
     """``GaussianModel.reference``: each mean, or for 'tied' the mixture's."""
     if code == TIED:
@@ -146,7 +146,7 @@ def _reference(weights, means, code, ref):
                 ref[k, i] = means[k, i]
 
 
-@kernel(**EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _em_run(
     X, weights64, total_weight, code, reg_covar, eps, tol, max_iter, lower_bound,
     weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,

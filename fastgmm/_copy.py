@@ -4,7 +4,7 @@ from ._config import EXACT_NJIT_OPTIONS
 from ._numba_internals import njit
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def copy_into(dst, src):
     """``dst[...] = src`` for two arrays of the same shape, element by element.
 

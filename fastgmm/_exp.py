@@ -51,7 +51,7 @@ def _reinterpret(typingctx, x):
 
 
 # No reassociation here: it would fold the rounding trick away.
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, helper=True)
 def exp_nonpositive(x):
     """exp(x) for x <= 0 (or NaN), within 1 ulp; 0 below -708."""
     if x < _LOWEST:
@@ -89,7 +89,7 @@ _ZERO32 = np.float32(0.0)
 _C32 = tuple(np.float32(1.0 / f) for f in (5040, 720, 120, 24, 6, 2, 1, 1))
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, helper=True)
 def exp_nonpositive32(x):
     """exp(x) for float32 x <= 0 (or NaN), in float32; 0 below -87."""
     if x < _LOWEST32:
@@ -132,7 +132,7 @@ _TWO32 = np.float32(2.0)
 _A32 = tuple(np.float32(1.0 / f) for f in (9, 7, 5, 3))
 
 
-@njit(cache=True, fastmath={"contract"})
+@njit(cache=True, fastmath={"contract"}, helper=True)
 def log_positive32(x):
     """log(x) for float32 x >= 1, in float32 (vectorisable, no library call)."""
     bits = _reinterpret(x)

@@ -43,7 +43,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 # Leaf kernels: one tile of rows, serial
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _rows_transposed(X, start, stop):
     """Copy rows ``start:stop`` of X as an (n_features, rows) block."""
     n_rows = stop - start
@@ -55,7 +55,7 @@ def _rows_transposed(X, start, stop):
     return xt
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _tile_weights(sample_weight, start, stop):
     """Row weights of a tile; ones when ``sample_weight`` is empty."""
     if sample_weight.shape[0] == 0:
@@ -66,7 +66,7 @@ def _tile_weights(sample_weight, start, stop):
     return wc
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _triangular_column(diff, prec_chol, kp, j, out):
     """out[b] = (diff[:, b] @ U)[j] with U = prec_chol[kp] upper triangular.
 
@@ -98,7 +98,7 @@ def _triangular_column(diff, prec_chol, kp, j, out):
         i += 1
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _triangular_sq_norms(diff, prec_chol, kp, sq, y):
     """sq[b] += |diff[:, b] @ U|^2 with U = prec_chol[kp] upper triangular.
 
@@ -111,7 +111,7 @@ def _triangular_sq_norms(diff, prec_chol, kp, sq, y):
             sq[b] += y[b] * y[b]
 
 
-@kernel(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS, helper=True)
 def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, out):
     """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
     n_features, n_rows = xt.shape
@@ -162,7 +162,7 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, out):
             sq[b] = offset - half * sq[b]
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _normalise_rows(wlp, log_norm):
     """Turn weighted log-probabilities into responsibilities, in place.
 
@@ -191,7 +191,7 @@ def _normalise_rows(wlp, log_norm):
             wlp[k, b] *= total[b]
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _add_weighted_scatter(diff, weights, out, z):
     """out[i, j] += sum_b weights[b] diff[i, b] diff[j, b], upper triangle only.
 
@@ -234,7 +234,7 @@ def _add_weighted_scatter(diff, weights, out, z):
                     out[i1, j1] += a11
 
 
-@kernel(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS, helper=True)
 def _accumulate_moments(xt, resp, wc, ref, nk, s1, s2):
     """Add a tile's sufficient statistics to ``nk``, ``s1`` and ``s2``.
 
@@ -278,7 +278,7 @@ def _accumulate_moments(xt, resp, wc, ref, nk, s1, s2):
         _add_weighted_scatter(diff, wc, s2[0], z)
 
 
-@kernel(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS, helper=True)
 def _tile_statistics(
     X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref,
     nk, s1, s2,
@@ -303,7 +303,7 @@ def _tile_statistics(
     return log_likelihood
 
 
-@kernel(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS, helper=True)
 def _score_tile(
     X, start, stop, log_weights, means, prec_chol, log_det,
     log_norm_out, resp_out, labels_out,
@@ -403,7 +403,7 @@ def label_statistics(X, sample_weight, labels, code, n_components):
 # Parallel drivers over blocks of tiles
 
 
-@njit(**NJIT_OPTIONS)
+@njit(**NJIT_OPTIONS, helper=True)
 def _statistics_layout(flat, n_components, n_features, shape):
     """nk, s1 and s2 as views of one flat array (ordered_block_sums' partials)."""
     n_first = n_components * n_features
@@ -426,7 +426,7 @@ class _EStep(NamedTuple):
 
 
 @register_block_sums(_EStep)
-@kernel(**NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS, helper=True)
 def _e_step_block(args, start, stop, out):
     """One block's log-likelihood, and its statistics into ``out``, tile
     after tile."""

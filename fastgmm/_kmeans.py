@@ -59,13 +59,13 @@ _RUNNING, _CONVERGED, _STRICTLY_CONVERGED, _EMPTY_CLUSTER = 0, 1, 2, 3
 # Sums as NumPy rounds them
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _term(a, i, shift, square):
     t = a[i] - shift
     return t * t if square else t
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _leaf_sum(a, lo, n, shift, square):
     """One leaf of NumPy's pairwise sum (at most 128 elements)."""
     if n < 8:
@@ -88,7 +88,7 @@ def _leaf_sum(a, lo, n, shift, square):
     return res
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _pairwise_sum(a, shift, square):
     """``np.sum`` of a 1-D array, of ``(a - shift)**2`` if ``square``.
 
@@ -180,7 +180,7 @@ def _sum_of_ones(n, dtype):
     return dtype(_sum_of_ones(n2, dtype) + _sum_of_ones(n - n2, dtype))
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _einsum_sq_norms(xt, n_rows, out):
     """``np.einsum('ij,ij->i', x, x)`` of the rows ``xt[:, :n_rows]``, in out's dtype.
 
@@ -227,7 +227,7 @@ def _row_norms(rows, out):
 # inner loops run over contiguous samples
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _centred_tile(X, mean, start, stop, xt):
     """Rows ``start:stop`` of ``X - mean``, transposed, into ``xt[:, :rows]``."""
     for b in range(stop - start):
@@ -235,7 +235,7 @@ def _centred_tile(X, mean, start, stop, xt):
             xt[i, b] = X[start + b, i] - mean[i]
 
 
-@njit(**_FMA_OPTIONS)
+@njit(**_FMA_OPTIONS, helper=True)
 def _seeding_distances(xt, n_rows, xx, centre, cc, out):
     """out[b] = max((-2 x_b.c + |c|^2) + |x_b|^2, 0), in float64.
 
@@ -252,7 +252,7 @@ def _seeding_distances(xt, n_rows, xx, centre, cc, out):
         out[b] = max((-2.0 * out[b] + cc) + xx[b], 0.0)
 
 
-@njit(**_FMA_OPTIONS)
+@njit(**_FMA_OPTIONS, helper=True)
 def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
     """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
 
@@ -284,7 +284,7 @@ def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
             best[b] = min(d, closest)
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights):
     """sums[l] += w (x - mean) and weights[l] += w for rows t0:t0+n_rows, in order.
 
@@ -305,7 +305,7 @@ def _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights):
                 sums[k, i] += (X[r, i] - mean[i]) * w
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _tile_weight_view(sample_weight, start, stop):
     """Weights of rows ``start:stop``; empty (unit weights) if ``sample_weight`` is."""
     if sample_weight.shape[0] == 0:
@@ -313,7 +313,7 @@ def _tile_weight_view(sample_weight, start, stop):
     return sample_weight[start:stop]
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _weighted_tile_sum(v, wc, n_rows):
     """sum_b wc[b] v[b] (unit weights if ``wc`` is empty), in float64.
 
@@ -352,7 +352,7 @@ class _SeedingPass(NamedTuple):
 
 
 @register_block_sums(_SeedingPass)
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _seeding_block(args, start, stop, out):
     """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
 
@@ -378,7 +378,7 @@ def _seeding_block(args, start, stop, out):
     return 0.0
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -420,7 +420,7 @@ _DOWN = 1.0 - 2.0**-48
 
 
 @register_block_sums(_LloydPass)
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_block(args, start, stop, out):
     """Labels of one block's rows, and their weighted sums; labels changed.
 
@@ -507,7 +507,7 @@ def _lloyd_block(args, start, stop, out):
     return np.float64(changed)
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_layout(flat, n_clusters, n_features):
     """Cluster sums (n_clusters, n_features) and weights as views of ``flat``."""
     n_sums = n_clusters * n_features
@@ -590,7 +590,7 @@ def _first_centre(sample_weight, n_samples, total_weight, u):
     return n_samples - 1
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _argsort_few(values):
     """Stable argsort of a few values (insertion sort; np.argsort compiles slowly)."""
     order = np.arange(values.shape[0])
@@ -602,7 +602,7 @@ def _argsort_few(values):
     return order
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def cumulative_search(sample_weight, closest, values):
     """``np.searchsorted(np.cumsum(w * closest), values)`` without the cumsum.
 

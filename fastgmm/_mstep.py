@@ -104,7 +104,7 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
     return weights, means, covariances
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _cholesky_factor(a, out):
     """Upper-triangular U with U U^T = inverse(a), written to ``out``.
 

@@ -1,6 +1,6 @@
 """Everything fastgmm takes from Numba's internals, fenced in one module.
 
-Two things here reach past Numba's documented API; both are checked against
+Three things here reach past Numba's documented API; all are checked against
 the installed Numba when this module is imported, and where Numba differs
 fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
 
@@ -18,6 +18,17 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   the kernel compiles, as on a miss).  It uses the ``FunctionCache`` class
   and its ``_cache_file`` and ``_load_overload``/``_save_overload`` hooks,
   and the dispatcher's ``_cache`` attribute.
+- **No wrappers that nothing calls.**  Numba compiles, optimises and emits
+  two wrappers with every function: one that unboxes its arguments for
+  calls from Python, and one for first-class function values.  Kernels
+  are never used as function values, so ``njit`` compiles none of the
+  latter (``no_cfunc_wrapper``); a kernel only compiled code calls
+  (``helper=True``) gets no Python wrapper either (``no_cpython_wrapper``,
+  as Numba's own ``@overload`` implementations).  Both are options of
+  Numba's ``CPUTargetOptions``, not of its documented ``jit``.  Calling a
+  function without its Python wrapper from Python would jump to a null
+  address, so a helper is a ``Helper`` dispatcher: a call from Python
+  runs a copy compiled with the wrapper.
 - **Serial twins of parallel entry points** (``twin``): the same Python
   function compiled without ``parallel``, under its own name, so that its
   cache files are its own (Numba names them by qualified name); for a
@@ -33,7 +44,7 @@ import os
 import types
 
 import numba
-from numba.core import caching, sigutils
+from numba.core import caching, cpu, registry, sigutils
 
 try:  # POSIX; elsewhere saves are not locked (Numba's own behaviour)
     import fcntl
@@ -64,6 +75,16 @@ SUPPORTED = (
     NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
     and _cache_hooks_present()
     and fcntl is not None
+)
+
+# Whether kernels are compiled without the wrappers nothing calls.
+WRAPPERLESS = (
+    NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
+    and all(
+        hasattr(cpu.CPUTargetOptions, name)
+        for name in ("no_cpython_wrapper", "no_cfunc_wrapper")
+    )
+    and not numba.config.DISABLE_JIT
 )
 
 
@@ -134,13 +155,45 @@ class LockedCache(caching.FunctionCache):
         return cres
 
 
-def njit(*args, **options):
-    """``numba.njit``, with ``LockedCache`` where ``cache=True`` and supported.
+class Helper(registry.CPUDispatcher):
+    """A dispatcher whose code has no Python wrapper (see the module
+    docstring): compiled callers call it as any other; a call from Python
+    runs ``python_copy``."""
+
+    def __call__(self, *args, **kwargs):
+        return self.python_copy(*args, **kwargs)
+
+    @property
+    def python_copy(self):
+        """The same function compiled with its Python wrapper, under its own
+        name (so its own cache files), made on first use."""
+        copy = self.__dict__.get("_python_copy")
+        if copy is None:
+            options = {
+                key: value
+                for key, value in self.targetoptions.items()
+                if key not in ("no_cpython_wrapper", "nopython")
+            }
+            options["cache"] = not isinstance(self._cache, caching.NullCache)
+            copy = njit(**options)(twin(self.py_func, "_from_python"))
+            self._python_copy = copy
+        return copy
+
+
+def njit(*args, helper=False, **options):
+    """``numba.njit``, with ``LockedCache`` where ``cache=True`` and supported,
+    and without the wrappers nothing calls (see the module docstring).
 
     Used as ``@njit(**options)`` or ``njit(**options)(function)``.
+    ``helper=True`` marks a function that compiled code calls and Python
+    does not (a call from Python still works, through a copy).
     """
     if args:  # @njit without options
-        return njit(**options)(args[0])
+        return njit(helper=helper, **options)(args[0])
+    if WRAPPERLESS:
+        options = {"no_cfunc_wrapper": True, **options}
+        if helper:
+            return _helper(options)
     decorate = numba.njit(**options)
     if not (options.get("cache") and SUPPORTED):
         return decorate
@@ -155,6 +208,20 @@ def njit(*args, **options):
         return dispatcher
 
     return locked
+
+
+def _helper(options):
+    """``njit`` for a ``Helper``: compiled without its Python wrapper."""
+    decorate = njit(**options, no_cpython_wrapper=True)
+
+    def helper(function):
+        dispatcher = decorate(function)
+        if type(dispatcher) is not registry.CPUDispatcher:
+            return njit(**options)(function)  # not Numba's usual dispatcher
+        dispatcher.__class__ = Helper
+        return dispatcher
+
+    return helper
 
 
 class _Overlay(dict):

@@ -88,7 +88,7 @@ def _implement(args_class, function, options):
     options = {
         key: value
         for key, value in options.items()
-        if key in ("fastmath", "error_model", "boundscheck")
+        if key in ("fastmath", "error_model", "boundscheck", "no_cfunc_wrapper")
     }
 
     @overload(_block_sums, jit_options=options)

@@ -3,7 +3,7 @@
 import functools
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 
 import numba
 from threadpoolctl import ThreadpoolController
@@ -56,7 +56,8 @@ def kernel_threads(n_jobs, parallel=True):
     With ``parallel`` (kernels that will start threads), BLAS is held to one
     thread meanwhile: idle BLAS threads spinning between iterations would
     take the cores from the kernels' threads.  On Numba's workqueue layer
-    the calls of concurrent Python threads are serialised.
+    the calls of concurrent Python threads are serialised.  Without
+    ``parallel`` (serial kernels only) nothing is set.
     """
     if parallel and _needs_lock():
         with _WORKQUEUE_LOCK:
@@ -69,12 +70,14 @@ def kernel_threads(n_jobs, parallel=True):
 
 @contextmanager
 def _kernel_threads(n_jobs, parallel):
+    if not parallel:
+        # Serial kernels start no thread: Numba's thread pool is left
+        # unstarted (reading or setting its count starts it, which loads the
+        # threading layer: tens of milliseconds of a small fit's process).
+        yield
+        return
     previous = numba.get_num_threads()
-    if parallel:
-        blas_limit = _blas_controller().limit(limits=1, user_api="blas")
-    else:
-        blas_limit = nullcontext()
-    with blas_limit:
+    with _blas_controller().limit(limits=1, user_api="blas"):
         if n_jobs is None:
             yield
             return

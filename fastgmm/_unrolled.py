@@ -20,9 +20,8 @@ compiled code inline.
 
 import functools
 
-from numba import njit
-
 from ._config import MAX_UNROLLED_FEATURES, NJIT_OPTIONS, UNROLLED_WIDTHS
+from ._numba_internals import njit
 from ._specialise import register_binder
 
 # Sums one pass of ``add_moments`` keeps in registers: the moments' rows are
@@ -113,7 +112,7 @@ def _compiled(source):
     namespace = {}
     exec(compile(source, f"<{__name__}>", "exec"), namespace)
     name = source.split("(", 1)[0].removeprefix("def ")
-    return njit(**{**NJIT_OPTIONS, "cache": False})(namespace[name])
+    return njit(**{**NJIT_OPTIONS, "cache": False}, helper=True)(namespace[name])
 
 
 class ByWidth:

@@ -192,3 +192,29 @@ def test_every_entry_of_fastgmms_cache_holds_its_own_signature():
         if cache_file is not None:
             checked += len(cache_file._load_index())
     assert checked > 0
+
+
+def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
+    from fastgmm._numba_internals import WRAPPERLESS, Helper, njit
+
+    @njit(helper=True)
+    def plus_half(x):
+        return x + 0.5
+
+    @njit
+    def twice_plus_half(x):
+        return 2.0 * plus_half(x)
+
+    if not WRAPPERLESS:  # a Numba without the options: a plain dispatcher
+        assert not isinstance(plus_half, Helper)
+        return
+    assert isinstance(plus_half, Helper)
+    assert twice_plus_half(1.5) == 4.0
+    # Compiled for the compiled caller first, without the wrapper that a
+    # call from Python would jump through: Python calls run the copy.
+    (cres,) = plus_half.overloads.values()
+    assert cres.fndesc.llvm_cpython_wrapper_name not in cres.library.get_llvm_str()
+    assert plus_half(1.5) == 2.0
+    assert plus_half.python_copy.py_func.__qualname__.endswith("plus_half_from_python")
+    assert len(plus_half.python_copy.overloads) == 1
+    assert len(plus_half.overloads) == 1

@@ -58,10 +58,12 @@ def test_sklearn_mixture_tests_pass_on_fastgmm(tmp_path, request):
     shutil.copy(sklearn_suite.__file__, tmp_path / "sklearn_suite.py")
     (tmp_path / "pytest.ini").write_text("[pytest]\n")
     report_path = tmp_path / "report.json"
-    # This fastgmm (first on the path), scikit-learn's float32 tests on.
+    # This fastgmm (first on the path), the plugin beside the tests (named
+    # on the path: `python -m` does not add the working directory under
+    # PYTHONSAFEPATH), scikit-learn's float32 tests on.
     env = {key: value for key, value in os.environ.items() if key != "PYTEST_ADDOPTS"}
     env["PYTHONPATH"] = os.pathsep.join(
-        [str(Path(fastgmm.__file__).parent.parent)]
+        [str(Path(fastgmm.__file__).parent.parent), str(tmp_path)]
         + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p]
     )
     env["SKLEARN_RUN_FLOAT32_TESTS"] = "1"
