@@ -5,6 +5,7 @@ Run from the repository root::
 
     python benchmarks/compare_sklearn.py            # full sizes (minutes)
     python benchmarks/compare_sklearn.py --quick    # N / 10 (a few minutes)
+    python benchmarks/compare_sklearn.py --smoke    # --quick, each time once (CI)
     python benchmarks/compare_sklearn.py --bayesian-only   # only the last section
 
 How the comparison is kept fair:
@@ -512,13 +513,25 @@ def main(argv=None):
         action="store_true",
         help="only the BayesianGaussianMixture section",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="--quick sizes, each time taken once over 2 iterations: checks "
+        "that the script runs (CI), its timings are rough",
+    )
     args = parser.parse_args(argv)
 
+    global END_TO_END_REPEATS, COLD_START_RUNS
+    if args.smoke:
+        args.quick = True
+        END_TO_END_REPEATS = COLD_START_RUNS = 1
     shrink = 10 if args.quick else 1
-    n_iter = args.iters or (5 if args.quick else 10)
-    repeats = args.repeats or (2 if args.quick else 3)
-    bayes_repeats = args.repeats or (2 if args.quick else BAYES_REPEATS)
-    small_calls = 20 if args.quick else 50
+    n_iter = args.iters or (2 if args.smoke else 5 if args.quick else 10)
+    repeats = args.repeats or (1 if args.smoke else 2 if args.quick else 3)
+    bayes_repeats = args.repeats or (
+        1 if args.smoke else 2 if args.quick else BAYES_REPEATS
+    )
+    small_calls = 3 if args.smoke else 20 if args.quick else 50
 
     import numba
     from sklearn.cluster import KMeans

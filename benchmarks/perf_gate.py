@@ -134,8 +134,13 @@ def continuous(tmp, session, base, head, bench, factor, *asv_options):
         cwd=HERE, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
     # Each commit's kernels compiled once, into a cache of its own, for both
-    # sessions (benchmarks/__init__.py).
-    env = {**os.environ, "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba")}
+    # sessions (benchmarks/__init__.py), by the setups of the benchmarks run
+    # in one process per CPU before the first is timed (common.warm_up_gate).
+    env = {
+        **os.environ,
+        "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba"),
+        "FASTGMM_BENCH_WARM": bench,
+    }
     status = subprocess.run(
         ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
          "--interleave-rounds", "--factor", str(factor), "--no-only-changed",

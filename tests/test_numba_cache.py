@@ -170,7 +170,7 @@ def test_a_save_waits_for_the_lock_another_process_holds(tmp_path):
 
 
 def test_every_entry_of_fastgmms_cache_holds_its_own_signature():
-    # The cache this suite runs on (in CI, filled by `fastgmm compile --jobs 2`,
+    # The cache this suite runs on (in CI, filled by the suite's workers,
     # processes saving at once): each entry's code is its own signature's.
     import importlib
 

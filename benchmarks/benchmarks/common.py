@@ -5,6 +5,15 @@ Every timed fit starts from the same ``weights_init``/``means_init``/
 iterations and does the same work whatever the data's randomness.
 """
 
+import importlib
+import itertools
+import json
+import os
+import pkgutil
+import re
+import subprocess
+import sys
+import time
 import warnings
 
 import numpy as np
@@ -48,8 +57,89 @@ def initial_parameters(centers, covariance_type, seed=1):
     }
 
 
-def quiet():
-    """Silence the ConvergenceWarning that every tol=0 fit raises."""
+def prepare():
+    """The start of every ``setup``: silence the ConvergenceWarning that
+    every tol=0 fit raises, and under the performance gate, compile its
+    kernels first (``warm_up_gate``)."""
     from sklearn.exceptions import ConvergenceWarning
 
     warnings.filterwarnings("ignore", category=ConvergenceWarning)
+    warm_up_gate()
+
+
+# The performance gate's warm-up: see warm_up_gate.
+_RUN_SETUPS = """
+import importlib, json, sys
+for module, name, params in json.loads(sys.argv[1]):
+    getattr(importlib.import_module(module), name)().setup(*params)
+"""
+_PREFIXES = ("time_", "timeraw_", "peakmem_", "mem_", "track_")
+
+
+def warm_up_gate():
+    """Compile the gate's kernels once per commit, in parallel processes.
+
+    The performance gate (``../perf_gate.py``) names the benchmarks it runs
+    (``FASTGMM_BENCH_WARM``, asv's ``--bench`` pattern) and gives each commit
+    a Numba cache of its own (``__init__.py``).  The first of its benchmarks
+    to be set up runs the ``setup`` of every one of them, for every
+    parameter combination, in one process per CPU, filling that cache; the
+    benchmarks then load their kernels instead of each compiling its own on
+    one core.  Elsewhere (no gate) this does nothing.  A failed warm-up is
+    reported and left to the benchmarks' own setups.
+    """
+    pattern = os.environ.get("FASTGMM_BENCH_WARM")
+    cache = os.environ.get("NUMBA_CACHE_DIR")
+    if not (pattern and cache and os.environ.get("FASTGMM_BENCH_NUMBA_CACHES")):
+        return
+    marker = os.path.join(cache, "gate-warmed")
+    if os.path.exists(marker):
+        return
+    tasks = _setups_matching(pattern)
+    jobs = max(1, min(os.cpu_count() or 1, len(tasks)))
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+    env = {**os.environ, "PYTHONPATH": path}
+    del env["FASTGMM_BENCH_WARM"]  # the workers' setups warm nothing
+    start = time.perf_counter()
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-c", _RUN_SETUPS, json.dumps(tasks[i::jobs])], env=env
+        )
+        for i in range(jobs)
+    ]
+    statuses = [worker.wait() for worker in workers]
+    seconds = time.perf_counter() - start
+    if any(statuses):
+        print(f"gate warm-up failed ({statuses}); each benchmark compiles its own",
+              file=sys.stderr)  # fmt: skip
+        return
+    os.makedirs(cache, exist_ok=True)
+    with open(marker, "w") as f:
+        f.write(f"{len(tasks)} setups in {jobs} processes: {seconds:.1f} s\n")
+    print(f"gate warm-up: {len(tasks)} setups in {jobs} processes, {seconds:.1f} s",
+          file=sys.stderr)  # fmt: skip
+
+
+def _setups_matching(pattern):
+    """[module, class, params] of every benchmark asv's ``--bench pattern``
+    selects, once per class and parameter combination."""
+    package = __name__.rpartition(".")[0]
+    tasks = []
+    for info in pkgutil.iter_modules([os.path.dirname(os.path.abspath(__file__))]):
+        module = importlib.import_module(f"{package}.{info.name}")
+        for name, cls in sorted(vars(module).items()):
+            if not (isinstance(cls, type) and cls.__module__ == module.__name__):
+                continue
+            methods = [m for m in dir(cls) if m.startswith(_PREFIXES)]
+            selected = any(
+                re.search(pattern, f"{info.name}.{name}.{m}") for m in methods
+            )
+            if not (selected and hasattr(cls, "setup")):
+                continue
+            params = getattr(cls, "params", [])
+            if params and not isinstance(params[0], (list, tuple)):
+                params = [params]  # one parameter
+            for combination in itertools.product(*params):
+                tasks.append([module.__name__, name, list(combination)])
+    return tasks
