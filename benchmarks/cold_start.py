@@ -9,10 +9,9 @@ Run from the repository root::
 Each library runs in fresh interpreters (alternating, after one untimed
 fastgmm run so that Numba's cache is warm).  A process times, in order:
 importing scikit-learn's base and loading iris (which both pay), importing
-Numba, importing the library, setting up Numba's compiler registries (which
-Numba's cache loader does before the first kernel it loads), the first fit
-(loading the kernels) and a second fit; the rest of the process's wall time
-is the interpreter's start and exit.  For fastgmm it also counts the compiled
+Numba, importing the library, the first fit (loading the kernels) and a
+second fit; the rest of the process's wall time is the interpreter's start
+and exit.  For fastgmm it also counts the compiled
 kernels the first fit loaded from Numba's cache.
 ``benchmarks/compare_sklearn.py`` reports the total only.
 
@@ -52,10 +51,6 @@ if library == "fastgmm":
     marks.append(("import numba", time.perf_counter()))
     from fastgmm import GaussianMixture
     marks.append(("import the estimator", time.perf_counter()))
-    # What Numba's cache loader does before loading the first kernel.
-    from numba.core.registry import cpu_target
-    cpu_target.target_context.refresh()
-    marks.append(("Numba's compiler registries", time.perf_counter()))
 else:
     from sklearn.mixture import GaussianMixture
     marks.append(("import the estimator", time.perf_counter()))

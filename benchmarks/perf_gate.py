@@ -141,6 +141,9 @@ def continuous(tmp, session, base, head, bench, factor, *asv_options):
         "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba"),
         "FASTGMM_BENCH_WARM": bench,
     }
+    seed = installed_cache_of(head)
+    if seed:  # HEAD's kernels this environment compiled: its warm-up starts there
+        env["FASTGMM_BENCH_SEED"] = f"{head} {seed}"
     status = subprocess.run(
         ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
          "--interleave-rounds", "--factor", str(factor), "--no-only-changed",
@@ -155,6 +158,34 @@ def continuous(tmp, session, base, head, bench, factor, *asv_options):
         cwd=HERE, check=True, capture_output=True, text=True,
     ).stdout  # fmt: skip
     return status, slower_benchmarks(table)
+
+
+def installed_cache_of(commit):
+    """Numba's cache of the fastgmm installed here, if its sources are
+    ``commit``'s (every ``.py`` file, byte for byte), else None."""
+    try:
+        import fastgmm
+        from fastgmm import _copy
+        from fastgmm._numba_internals import cache_index_path
+    except ImportError:
+        return None
+    package = Path(fastgmm.__file__).resolve().parent
+    names = git("ls-tree", "-r", "--name-only", commit, "--", "fastgmm").split()
+    sources = {name for name in names if name.endswith(".py")}
+    installed = {
+        path.relative_to(package.parent).as_posix() for path in package.rglob("*.py")
+    }
+    if sources != installed:
+        return None
+    for name in sorted(sources):
+        committed = subprocess.run(
+            ["git", "show", f"{commit}:{name}"], cwd=HERE, check=True,
+            capture_output=True,
+        ).stdout  # fmt: skip
+        if (package.parent / name).read_bytes() != committed:
+            return None
+    index = cache_index_path(_copy.copy_into)
+    return os.path.dirname(index) if index else None
 
 
 def slower_benchmarks(table):

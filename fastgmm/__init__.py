@@ -6,23 +6,36 @@ Importing the package compiles nothing; kernels compile (or load from Numba's
 cache) on first use.
 """
 
-from ._batch import BatchGaussianMixture
-from ._bayesian_mixture import BayesianGaussianMixture
-from ._gaussian_mixture import GaussianMixture
-from ._selection import GaussianMixtureIC
-from ._warmup import compile_kernels
+import importlib
 
 __version__ = "0.1.0"
 
+# Each public name is imported on first use, so that ``import fastgmm`` and
+# ``from fastgmm import GaussianMixture`` load only what that estimator's fit
+# uses (saving and loading models, the batch estimator, model selection and
+# their kernels are not part of a GaussianMixture fit).
+_LAZY = {
+    "BatchGaussianMixture": "._batch",
+    "BayesianGaussianMixture": "._bayesian_mixture",
+    "GaussianMixture": "._gaussian_mixture",
+    "GaussianMixtureIC": "._selection",
+    "compile_kernels": "._warmup",
+    "load": "._persistence",
+    "save": "._persistence",
+}
+
 
 def __getattr__(name):
-    # Saving and loading models is not part of a fit: imported on first use,
-    # so that ``import fastgmm`` stays light.
-    if name in ("load", "save"):
-        from . import _persistence
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value
+    return value
 
-        return getattr(_persistence, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 
 __all__ = [

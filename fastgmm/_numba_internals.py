@@ -15,9 +15,11 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   beside the index (``fcntl.flock``: released by the kernel if the process
   dies), write the data before the index that names it, and whose loads
   check that the code loaded is that of the signature asked for (otherwise
-  the kernel compiles, as on a miss).  It uses the ``FunctionCache`` class
-  and its ``_cache_file`` and ``_load_overload``/``_save_overload`` hooks,
-  and the dispatcher's ``_cache`` attribute.
+  the kernel compiles, as on a miss).  Its loads skip Numba's refresh of
+  the whole compiler context, which machine code does not need (only the
+  runtime's symbols: ``rtsys.initialize``).  It uses the ``FunctionCache``
+  class and its ``_cache_file`` and ``load_overload``/``_load_overload``/
+  ``_save_overload`` hooks, and the dispatcher's ``_cache`` attribute.
 - **No wrappers that nothing calls.**  Numba compiles, optimises and emits
   two wrappers with every function: one that unboxes its arguments for
   calls from Python, and one for first-class function values.  Kernels
@@ -45,6 +47,7 @@ import types
 
 import numba
 from numba.core import caching, cpu, registry, sigutils
+from numba.core.runtime import rtsys
 
 try:  # POSIX; elsewhere saves are not locked (Numba's own behaviour)
     import fcntl
@@ -61,14 +64,19 @@ def _numba_version():
 def _cache_hooks_present():
     """Whether Numba's cache classes have the members ``LockedCache`` uses."""
     members = {
-        caching.FunctionCache: ("_load_overload", "_save_overload", "_index_key"),
+        caching.FunctionCache: (
+            "load_overload", "_load_overload", "_save_overload", "_index_key",
+            "_guard_against_spurious_io_errors",
+        ),
         caching.IndexDataCacheFile: (
             "_load_index", "_save_index", "_save_data", "_data_name", "save",
         ),
     }  # fmt: skip
-    return all(
-        hasattr(cls, name) for cls, names in members.items() for name in names
-    ) and hasattr(numba.core.dispatcher.Dispatcher, "enable_caching")
+    return (
+        all(hasattr(cls, name) for cls, names in members.items() for name in names)
+        and hasattr(numba.core.dispatcher.Dispatcher, "enable_caching")
+        and hasattr(rtsys, "initialize")
+    )
 
 
 SUPPORTED = (
@@ -144,6 +152,16 @@ class LockedCache(caching.FunctionCache):
             filename_base=self._impl.filename_base,
             source_stamp=old._source_stamp,
         )
+
+    def load_overload(self, sig, target_context):
+        # Numba's own first refreshes the whole target context: it imports
+        # and registers every implementation module Numba has, a sixth of a
+        # second of a warm start.  Machine code loaded from the cache needs
+        # only the runtime's symbols (the context's own are installed when
+        # it is created); a compile, on a miss, refreshes as always.
+        rtsys.initialize(target_context)
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
 
     def _load_overload(self, sig, target_context):
         cres = super()._load_overload(sig, target_context)

@@ -109,6 +109,23 @@ def test_import_loads_nothing_a_fit_does_not_use():
     assert _printed_by(code) == "[]"
 
 
+def test_an_estimators_import_loads_only_what_its_fit_uses():
+    # The other estimators (and their kernels) load when they are named.
+    code = (
+        "import sys; from fastgmm import GaussianMixture; "
+        "print(sorted(m for m in sys.modules if m in ('fastgmm._batch', "
+        "'fastgmm._batch_kernels', 'fastgmm._bayesian_mixture', "
+        "'fastgmm._selection')))"
+    )
+    assert _printed_by(code) == "[]"
+    code = (
+        "import fastgmm; "
+        "print(fastgmm.BatchGaussianMixture.__module__, "
+        "'BayesianGaussianMixture' in dir(fastgmm))"
+    )
+    assert _printed_by(code) == "fastgmm._batch True"
+
+
 def test_a_small_fit_leaves_numbas_thread_pool_unstarted():
     # Data of one block runs serial kernels only; starting Numba's thread
     # pool (loading its threading layer) would only add to a small fit's

@@ -218,3 +218,42 @@ def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
     assert plus_half.python_copy.py_func.__qualname__.endswith("plus_half_from_python")
     assert len(plus_half.python_copy.overloads) == 1
     assert len(plus_half.overloads) == 1
+
+
+_WARM_FIT = textwrap.dedent(
+    """
+    import sys
+    from numba.core import base
+
+    refreshes = []
+    refresh = base.BaseContext.refresh
+    base.BaseContext.refresh = lambda self: (refreshes.append(1), refresh(self))
+    import numpy as np
+    from fastgmm import BayesianGaussianMixture, GaussianMixture
+
+    X = np.random.default_rng(0).standard_normal((300, 3))
+    for model in (GaussianMixture(2, random_state=0), BayesianGaussianMixture(
+        n_components=2, covariance_type="diag", random_state=0)):
+        model.fit(X)
+        print(model.lower_bound_.hex(), model.score_samples(X).sum().hex())
+    print(len(refreshes))
+    """
+)
+
+
+def test_cached_kernels_load_without_refreshing_numbas_compiler():
+    # The first process compiles (or loads) and refreshes; the second loads
+    # machine code only, without Numba importing and registering its
+    # implementation modules, and gives the same answers.
+    def run():
+        proc = subprocess.run(
+            [sys.executable, "-c", _WARM_FIT], capture_output=True, text=True,
+            check=True,
+        )  # fmt: skip
+        *answers, refreshes = proc.stdout.split("\n")[:-1]
+        return answers, int(refreshes)
+
+    answers, _ = run()
+    warm_answers, refreshes = run()
+    assert warm_answers == answers
+    assert refreshes == 0
