@@ -170,7 +170,8 @@ def installed_cache_of(commit):
     except ImportError:
         return None
     package = Path(fastgmm.__file__).resolve().parent
-    names = git("ls-tree", "-r", "--name-only", commit, "--", "fastgmm").split()
+    names = git("ls-tree", "-r", "--name-only", "--full-tree", commit, "fastgmm")
+    names = names.split()
     sources = {name for name in names if name.endswith(".py")}
     installed = {
         path.relative_to(package.parent).as_posix() for path in package.rglob("*.py")
