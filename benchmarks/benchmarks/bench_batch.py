@@ -7,7 +7,7 @@ are compiled (or loaded) in ``setup`` by a fit of a few groups.
 
 import numpy as np
 
-from .common import prepare
+from .common import quiet
 
 
 def _equal_groups(n_groups, n_rows=400, n_features=2, seed=0):
@@ -34,7 +34,7 @@ class BatchFit:
     def setup(self):
         from fastgmm import BatchGaussianMixture
 
-        prepare()
+        quiet()
         self.cls = BatchGaussianMixture
         self.X3 = _equal_groups(1000)
         self.X, self.labels = _ragged_groups(200)

@@ -9,7 +9,7 @@ compiled (or loaded from Numba's cache) in ``setup``, never inside the timed
 code.
 """
 
-from .common import COVARIANCE_TYPES, make_blobs, prepare
+from .common import COVARIANCE_TYPES, make_blobs, quiet
 
 N_SAMPLES = 20_000
 N_FEATURES = 8
@@ -38,7 +38,7 @@ class BayesianFitEM:
     def setup(self, covariance_type):
         from fastgmm import BayesianGaussianMixture
 
-        prepare()
+        quiet()
         self.X, _ = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.gm = _estimator(BayesianGaussianMixture, covariance_type)
         # Compile (or load from cache) every kernel fit uses: data of the

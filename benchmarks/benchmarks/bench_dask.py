@@ -7,7 +7,7 @@ initial parameters (``tol=0``, ``MAX_ITER`` passes).  Compared with
 when dask is not installed.
 """
 
-from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, prepare
+from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, quiet
 
 N_SAMPLES = 200_000
 N_FEATURES = 8
@@ -37,7 +37,7 @@ class DaskFit:
 
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.X = da.from_array(X, chunks=(N_SAMPLES // N_BLOCKS, N_FEATURES))
         self.gm = GaussianMixture(
@@ -78,7 +78,7 @@ class DaskInit:
 
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         X, _ = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS, seed=3)
         self.X = da.from_array(X, chunks=(N_SAMPLES // N_BLOCKS, N_FEATURES))
         self.gm = GaussianMixture(

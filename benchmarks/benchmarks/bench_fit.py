@@ -11,7 +11,7 @@ import time
 
 import numpy as np
 
-from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, prepare
+from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, quiet
 
 N_SAMPLES = 20_000
 N_FEATURES = 8
@@ -41,7 +41,7 @@ class FitEM:
     def setup(self, covariance_type, dtype):
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, centers = make_blobs(
             N_SAMPLES, N_FEATURES, N_COMPONENTS, dtype=DTYPES[dtype]
         )
@@ -65,7 +65,7 @@ class FitMemory:
     def setup(self, covariance_type):
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         init = initial_parameters(centers, covariance_type)
         self.gm = _estimator(GaussianMixture, covariance_type, init)
@@ -88,7 +88,7 @@ class SpeedupOverSklearn:
 
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         init = initial_parameters(centers, covariance_type)
         self.fast = _estimator(GaussianMixture, covariance_type, init)
@@ -119,7 +119,7 @@ class SmallFits:
     def setup(self, init_params):
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, _ = make_blobs(500, 2, 3, seed=2)
         self.gm = GaussianMixture(3, init_params=init_params, random_state=0)
         self.gm.fit(self.X)
@@ -136,7 +136,7 @@ class KMeansStart:
     def setup(self):
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, _ = make_blobs(100_000, N_FEATURES, 16, seed=3)
         self.gm = GaussianMixture(16, max_iter=0, random_state=0)
         self.gm.fit(self.X)

@@ -6,7 +6,7 @@ E-step style scoring of 100000 x 8 samples (K=16) is timed.
 
 import time
 
-from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, prepare
+from .common import COVARIANCE_TYPES, initial_parameters, make_blobs, quiet
 
 N_SAMPLES = 100_000
 N_FEATURES = 8
@@ -32,7 +32,7 @@ class Score:
     def setup(self, covariance_type):
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.gm = _fitted(GaussianMixture, self.X, centers, covariance_type)
         # The kernels of data of this shape (threaded copies), outside the
@@ -63,7 +63,7 @@ class ScoreSpeedupOverSklearn:
 
         from fastgmm import GaussianMixture
 
-        prepare()
+        quiet()
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.fast = _fitted(GaussianMixture, self.X, centers, covariance_type)
         self.sk = _fitted(SkGaussianMixture, self.X, centers, covariance_type)

@@ -58,7 +58,7 @@ def initial_parameters(centers, covariance_type, seed=1):
     }
 
 
-def prepare():
+def quiet():
     """The start of every ``setup``: silence the ConvergenceWarning that
     every tol=0 fit raises, and under the performance gate, compile its
     kernels first (``warm_up_gate``)."""
