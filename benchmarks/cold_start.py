@@ -11,8 +11,8 @@ fastgmm run so that Numba's cache is warm).  A process times, in order:
 importing scikit-learn's base and loading iris (which both pay), importing
 Numba, importing the library, the first fit (loading the kernels) and a
 second fit; the rest of the process's wall time is the interpreter's start
-and exit.  For fastgmm it also counts the compiled
-kernels the first fit loaded from Numba's cache.
+and exit.  For fastgmm it also counts the compiled kernels the first fit
+loaded from Numba's cache.
 ``benchmarks/compare_sklearn.py`` reports the total only.
 
 Then the start-up targets, each the median of ``--empty-cache-runs`` fresh

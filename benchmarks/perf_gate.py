@@ -92,7 +92,8 @@ def main(argv=None):
     print(f"perf gate: {base[:8]} (recorded) against HEAD {head[:8]}, "
           f"factor {args.factor}", flush=True)  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="fastgmm-gate-") as tmp:
-        status, slower = continuous(tmp, "first", base, head, subset, args.factor)
+        env = gate_environment(tmp, head)
+        status, slower = continuous(tmp, "first", env, base, head, subset, args.factor)
         if status == 1 and slower:  # exit 1 with slower benchmarks: confirm them
             print(f"perf gate: slower in the first session: {_listed(slower)}; "
                   "running them again", flush=True)  # fmt: skip
@@ -100,7 +101,7 @@ def main(argv=None):
             again = "|".join(f"^{re.escape(name)}(?!\\w)" for name in names)
             # Twice the rounds: few benchmarks, and more samples for asv's test.
             status, slower_again = continuous(
-                tmp, "second", base, head, again, args.factor, "-a", "rounds=4"
+                tmp, "second", env, base, head, again, args.factor, "-a", "rounds=4"
             )
             if status == 1 and slower_again:
                 status = 0  # judged below, by what both sessions found
@@ -112,8 +113,23 @@ def main(argv=None):
     return status
 
 
-def continuous(tmp, session, base, head, bench, factor, *asv_options):
-    """``asv continuous`` of base and HEAD in ``tmp/session``.
+def gate_environment(tmp, head):
+    """The environment of both sessions' asv runs.
+
+    Each commit's kernels are compiled once, into a cache of its own under
+    ``tmp`` (benchmarks/__init__.py); HEAD's starts as a copy of this
+    environment's cache where this environment has HEAD's sources installed
+    (benchmarks/common.py, ``_seed``).
+    """
+    env = {**os.environ, "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba")}
+    seed = installed_cache_of(head)
+    if seed:
+        env["FASTGMM_BENCH_SEED"] = f"{head} {seed}"
+    return env
+
+
+def continuous(tmp, session, env, base, head, bench, factor, *asv_options):
+    """``asv continuous`` of base and HEAD in ``tmp/session``, in ``env``.
 
     Returns asv's exit status and the benchmarks (``name(params)``) it found
     slower by more than ``factor``.
@@ -133,17 +149,9 @@ def continuous(tmp, session, base, head, bench, factor, *asv_options):
         ["asv", "machine", "--config", config_path, "--machine", MACHINE, "--yes"],
         cwd=HERE, check=True, stdout=subprocess.DEVNULL,
     )  # fmt: skip
-    # Each commit's kernels compiled once, into a cache of its own, for both
-    # sessions (benchmarks/__init__.py), by the setups of the benchmarks run
-    # in one process per CPU before the first is timed (common.warm_up_gate).
-    env = {
-        **os.environ,
-        "FASTGMM_BENCH_NUMBA_CACHES": os.path.join(tmp, "numba"),
-        "FASTGMM_BENCH_WARM": bench,
-    }
-    seed = installed_cache_of(head)
-    if seed:  # HEAD's kernels this environment compiled: its warm-up starts there
-        env["FASTGMM_BENCH_SEED"] = f"{head} {seed}"
+    # The setups of the benchmarks run compile each commit's kernels in one
+    # process per CPU before the first is timed (common.warm_up_gate).
+    env = {**env, "FASTGMM_BENCH_WARM": bench}
     status = subprocess.run(
         ["asv", "continuous", "--config", config_path, "--machine", MACHINE,
          "--interleave-rounds", "--factor", str(factor), "--no-only-changed",
@@ -165,8 +173,7 @@ def installed_cache_of(commit):
     ``commit``'s (every ``.py`` file, byte for byte), else None."""
     try:
         import fastgmm
-        from fastgmm import _copy
-        from fastgmm._numba_internals import cache_index_path
+        from fastgmm._warmup import cache_directory
     except ImportError:
         return None
     package = Path(fastgmm.__file__).resolve().parent
@@ -185,8 +192,8 @@ def installed_cache_of(commit):
         ).stdout  # fmt: skip
         if (package.parent / name).read_bytes() != committed:
             return None
-    index = cache_index_path(_copy.copy_into)
-    return os.path.dirname(index) if index else None
+    directory = cache_directory()
+    return directory if os.path.isdir(directory) else None
 
 
 def slower_benchmarks(table):

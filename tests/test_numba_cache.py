@@ -222,7 +222,6 @@ def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
 
 _WARM_FIT = textwrap.dedent(
     """
-    import sys
     from numba.core import base
 
     refreshes = []

@@ -137,13 +137,11 @@ def _seed(cache):
     commit, _, source = os.environ.get("FASTGMM_BENCH_SEED", "").partition(" ")
     if not source or commit != os.environ.get("ASV_COMMIT"):
         return 0
-    from fastgmm import _copy
-    from fastgmm._numba_internals import cache_index_path
+    from fastgmm._warmup import cache_directory
 
-    index = cache_index_path(_copy.copy_into)
-    if index is None or not index.startswith(cache):
+    target = cache_directory()  # "(unknown)" where Numba hides it
+    if not target.startswith(cache):
         return 0
-    target = os.path.dirname(index)
     os.makedirs(target, exist_ok=True)
     copied = 0
     for name in os.listdir(source):
