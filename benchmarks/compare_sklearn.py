@@ -5,7 +5,7 @@ Run from the repository root::
 
     python benchmarks/compare_sklearn.py            # full sizes (minutes)
     python benchmarks/compare_sklearn.py --quick    # N / 10 (a few minutes)
-    python benchmarks/compare_sklearn.py --smoke    # --quick, each time once (CI)
+    python benchmarks/compare_sklearn.py --smoke    # N / 100, each time once (CI)
     python benchmarks/compare_sklearn.py --bayesian-only   # only the last section
 
 How the comparison is kept fair:
@@ -516,8 +516,8 @@ def main(argv=None):
     parser.add_argument(
         "--smoke",
         action="store_true",
-        help="--quick sizes, each time taken once over 2 iterations: checks "
-        "that the script runs (CI), its timings are rough",
+        help="N / 100, each time taken once over 2 iterations: checks that "
+        "the script runs (CI), its timings say nothing",
     )
     args = parser.parse_args(argv)
 
@@ -525,7 +525,7 @@ def main(argv=None):
     if args.smoke:
         args.quick = True
         END_TO_END_REPEATS = COLD_START_RUNS = 1
-    shrink = 10 if args.quick else 1
+    shrink = 100 if args.smoke else 10 if args.quick else 1
     n_iter = args.iters or (2 if args.smoke else 5 if args.quick else 10)
     repeats = args.repeats or (1 if args.smoke else 2 if args.quick else 3)
     bayes_repeats = args.repeats or (
@@ -551,7 +551,7 @@ def main(argv=None):
     peak = dgemm_flops_per_s()
     print(f"- dense float64 matmul (2000 x 2000): {peak / 1e9:.1f} GFLOP/s")
     print(
-        f"- settings: {'--quick (N / 10), ' if args.quick else ''}M = {n_iter} "
+        f"- settings: {f'N / {shrink}, ' if shrink > 1 else ''}M = {n_iter} "
         f"iterations per timed fit, best of R = {repeats}"
     )
     print()
