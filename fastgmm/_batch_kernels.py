@@ -33,6 +33,8 @@ from ._kernels import (
 from ._kmeans import (
     _EMPTY_CLUSTER,
     _STRICTLY_CONVERGED,
+    KMEANS_MAX_ITER,
+    KMEANS_TOL,
     _first_centre,
     _lloyd_iterations,
     _n_distinct,
@@ -66,9 +68,6 @@ _seed_centres_serial = _seed_centres.serial
 _lloyd_iterations_serial = _lloyd_iterations.serial
 lloyd_pass_serial = lloyd_pass.serial
 
-_KMEANS_MAX_ITER = 300
-_KMEANS_TOL = 1e-4
-
 
 @njit(**EXACT_NJIT_OPTIONS)
 def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
@@ -85,7 +84,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     else:
         total_weight = _pairwise_sum(weights, X.dtype.type(0), False)
     mean, variances = column_mean_var(X)
-    tol = kmeans_tolerance(variances, _KMEANS_TOL)
+    tol = kmeans_tolerance(variances, KMEANS_TOL)
     first = _first_centre(weights, n_samples, total_weight, u)
     centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
@@ -93,7 +92,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     bounds[0] = np.inf
     previous = centres.copy()
     _, state, centres, _, _, _ = _lloyd_iterations_serial(
-        X, mean, weights, centres, labels, bounds, previous, tol, _KMEANS_MAX_ITER
+        X, mean, weights, centres, labels, bounds, previous, tol, KMEANS_MAX_ITER
     )
     if state == _EMPTY_CLUSTER:
         return False, False

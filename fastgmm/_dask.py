@@ -46,6 +46,7 @@ from . import _kernels, _mstep
 from ._covariance import kernel_zeros
 from ._data import output_dtype, score_rows
 from ._init import initial_statistics
+from ._kmeans import KMEANS_TOL
 
 # Data sets of at most this many rows are sampled as in memory; on larger
 # ones 'k-means++' runs on a random sample of this many rows.
@@ -55,10 +56,9 @@ SMALL_SAMPLE_ROWS = 100_000
 # about OVERSAMPLING * n_components candidate centres.
 KMEANS_PARALLEL_ROUNDS = 5
 OVERSAMPLING = 2
-# Lloyd iterations (one pass each) after the seeding, and their tolerance on
-# the squared shift of the centres, relative to the mean feature variance.
+# Lloyd iterations (one pass each) after the seeding; their tolerance is
+# KMeans's (``KMEANS_TOL``, relative to the mean feature variance).
 LLOYD_MAX_ITER = 30
-LLOYD_TOL = 1e-4
 
 # k-means|| assumes that the cost falls at most this much in one round; a
 # steeper fall draws fewer candidates than asked for.
@@ -702,7 +702,7 @@ class DaskData:
         else:
             # No more distinct rows than clusters: each one is a centre.
             centres = np.resize(centres, (n_clusters, centres.shape[1]))
-        return self._lloyd(centres, LLOYD_TOL * variance.mean())
+        return self._lloyd(centres, KMEANS_TOL * variance.mean())
 
     def _lloyd(self, centres, tol):
         """Lloyd iterations, one pass each, until the centres move less than

@@ -51,6 +51,12 @@ from ._specialise import kernel
 # NumPy or Cython code it mirrors does (EXACT_NJIT_OPTIONS: no fast-math).
 _FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
 
+# KMeans's defaults, which GaussianMixture's k-means start keeps: the most
+# Lloyd iterations, and the tolerance on the squared shift of the centres
+# relative to the mean feature variance.
+KMEANS_MAX_ITER = 300
+KMEANS_TOL = 1e-4
+
 # How a run of Lloyd iterations ended.
 _RUNNING, _CONVERGED, _STRICTLY_CONVERGED, _EMPTY_CLUSTER = 0, 1, 2, 3
 
@@ -786,7 +792,9 @@ def _relocate_empty_clusters(X, mean, weights, centres, labels, sums, cluster_we
 # The algorithm, step for step as KMeans.fit with n_init=1
 
 
-def kmeans_labels(X, n_clusters, sample_weight, random_state, max_iter=300, tol=1e-4):
+def kmeans_labels(
+    X, n_clusters, sample_weight, random_state, max_iter=KMEANS_MAX_ITER, tol=KMEANS_TOL
+):
     """Labels of ``KMeans(n_clusters, n_init=1, random_state).fit(X, sample_weight)``.
 
     Parameters
