@@ -523,7 +523,6 @@ def main(argv=None):
 
     global END_TO_END_REPEATS, COLD_START_RUNS
     if args.smoke:
-        args.quick = True
         END_TO_END_REPEATS = COLD_START_RUNS = 1
     shrink = 100 if args.smoke else 10 if args.quick else 1
     n_iter = args.iters or (2 if args.smoke else 5 if args.quick else 10)
