@@ -31,6 +31,18 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   function without its Python wrapper from Python would jump to a null
   address, so a helper is a ``Helper`` dispatcher: a call from Python
   runs a copy compiled with the wrapper.
+- **Helpers as IR only.**  Numba optimises every function's module at O3
+  and makes machine code of it on its own, and then again in every caller,
+  which links the callee's IR in and optimises the whole.  A helper's own
+  optimised module and machine code are never run: callers run their own
+  copy of its code.  So a helper's code library (``_LinkOnlyLibrary``,
+  made by the compiler class ``_LinkOnlyCompiler``: the ``pipeline_class``
+  option of ``jit``) links its callees' IR and stops there; its callers
+  optimise it with their own code, once.  A fifth of an empty-cache first
+  fit's compile was helpers' optimisation and machine code.  Helpers are
+  therefore not cached (Numba caches machine code): a process that
+  compiles a kernel compiles the helpers it calls, and a process that
+  loads the kernel from the cache needs none of them.
 - **Serial twins of parallel entry points** (``twin``): the same Python
   function compiled without ``parallel``, under its own name, so that its
   cache files are its own (Numba names them by qualified name); for a
@@ -46,7 +58,7 @@ import os
 import types
 
 import numba
-from numba.core import caching, cpu, registry, sigutils
+from numba.core import caching, codegen, compiler, cpu, registry, sigutils
 from numba.core.runtime import rtsys
 
 try:  # POSIX; elsewhere saves are not locked (Numba's own behaviour)
@@ -94,6 +106,23 @@ WRAPPERLESS = (
     )
     and not numba.config.DISABLE_JIT
 )
+
+
+def _link_only_hooks_present():
+    """Whether Numba's code library and compiler have the members
+    ``_LinkOnlyLibrary`` and ``_LinkOnlyCompiler`` use."""
+    library = codegen.JITCodeLibrary
+    return all(
+        hasattr(library, name)
+        for name in (
+            "finalize", "get_pointer_to_function", "codegen",
+            "_get_module_for_linking", "_finalize_dynamic_globals",
+        )
+    ) and hasattr(compiler.Compiler, "compile_extra")  # fmt: skip
+
+
+# Whether helpers are compiled to IR only (``_LinkOnlyLibrary``).
+LINK_ONLY_HELPERS = WRAPPERLESS and _link_only_hooks_present()
 
 
 @contextlib.contextmanager
@@ -173,6 +202,59 @@ class LockedCache(caching.FunctionCache):
         return cres
 
 
+class _CodegenWithoutEnvironment:
+    """A codegen whose ``set_env`` does nothing: Numba sets a function's
+    environment in its machine code, which a ``_LinkOnlyLibrary`` has none
+    of (a caller that raises or boxes through it sets it in its own)."""
+
+    def __init__(self, target_codegen):
+        self._codegen = target_codegen
+
+    def set_env(self, env_name, env):
+        pass
+
+    def __getattr__(self, name):
+        return getattr(self._codegen, name)
+
+
+class _LinkOnlyLibrary(codegen.JITCodeLibrary):
+    """A helper's code library: its IR and its callees', linked, for callers
+    to link and optimise with their own code; never optimised or made
+    machine code on its own (see the module docstring)."""
+
+    @property
+    def codegen(self):
+        return _CodegenWithoutEnvironment(self._codegen)
+
+    def get_pointer_to_function(self, name):
+        return 0  # no machine code: callers call their own copy
+
+    def finalize(self):
+        # Numba's finalize() without the module passes and machine code.
+        seen = set()
+        for library in self._linking_libraries:
+            if library not in seen:
+                seen.add(library)
+                self._reload_init.update(library._reload_init)
+                self._final_module.link_in(
+                    library._get_module_for_linking(), preserve=True
+                )
+        self._final_module.verify()
+        self._finalize_dynamic_globals()
+        self._finalized = True
+
+
+class _LinkOnlyCompiler(compiler.Compiler):
+    """Numba's compiler, lowering into a ``_LinkOnlyLibrary``."""
+
+    def compile_extra(self, func):
+        if self.state.library is None:
+            self.state.library = _LinkOnlyLibrary(
+                self.state.targetctx.codegen(), func.__qualname__
+            )
+        return super().compile_extra(func)
+
+
 class Helper(registry.CPUDispatcher):
     """A dispatcher whose code has no Python wrapper (see the module
     docstring): compiled callers call it as any other; a call from Python
@@ -192,7 +274,7 @@ class Helper(registry.CPUDispatcher):
                 for key, value in self.targetoptions.items()
                 if key not in ("no_cpython_wrapper", "nopython")
             }
-            options["cache"] = not isinstance(self._cache, caching.NullCache)
+            options["cache"] = self.cached_from_python
             copy = njit(**options)(twin(self.py_func, "_from_python"))
             self._python_copy = copy
         return copy
@@ -229,14 +311,23 @@ def njit(*args, helper=False, **options):
 
 
 def _helper(options):
-    """``njit`` for a ``Helper``: compiled without its Python wrapper."""
-    decorate = njit(**options, no_cpython_wrapper=True)
+    """``njit`` for a ``Helper``: compiled without its Python wrapper, and to
+    IR only where supported (then not cached: Numba caches machine code)."""
+    if LINK_ONLY_HELPERS:
+        decorate = numba.njit(
+            **{**options, "cache": False},
+            no_cpython_wrapper=True,
+            pipeline_class=_LinkOnlyCompiler,
+        )
+    else:
+        decorate = njit(**options, no_cpython_wrapper=True)
 
     def helper(function):
         dispatcher = decorate(function)
         if type(dispatcher) is not registry.CPUDispatcher:
             return njit(**options)(function)  # not Numba's usual dispatcher
         dispatcher.__class__ = Helper
+        dispatcher.cached_from_python = bool(options.get("cache"))
         return dispatcher
 
     return helper

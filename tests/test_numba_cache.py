@@ -220,6 +220,34 @@ def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
     assert len(plus_half.overloads) == 1
 
 
+def test_a_helper_is_compiled_to_ir_only_and_not_cached():
+    from numba.core import caching
+
+    from fastgmm._numba_internals import LINK_ONLY_HELPERS, njit
+
+    @njit(helper=True, cache=True)
+    def plus_one(x):
+        return x + 1.0
+
+    @njit
+    def twice_plus_one(x):
+        return 2.0 * plus_one(x)
+
+    assert twice_plus_one(1.5) == 5.0
+    (caller,) = twice_plus_one.overloads.values()
+    (helper,) = plus_one.overloads.values()
+    # Machine code is made for the caller, with the helper's code in it.
+    assert caller.library._compiled
+    if not LINK_ONLY_HELPERS:  # a Numba without the hooks: as Numba does
+        assert helper.library._compiled
+        return
+    assert not getattr(helper.library, "_compiled", False)
+    assert isinstance(plus_one._cache, caching.NullCache)
+    # A call from Python runs the wrapped copy, cached as asked.
+    assert plus_one(1.5) == 2.5
+    assert not isinstance(plus_one.python_copy._cache, caching.NullCache)
+
+
 _WARM_FIT = textwrap.dedent(
     """
     from numba.core import base
