@@ -255,6 +255,13 @@ class _LinkOnlyCompiler(compiler.Compiler):
         return super().compile_extra(func)
 
 
+def link_only_options():
+    """Options of ``numba.jit`` (or of an ``@overload``'s ``jit_options``)
+    that compile a function only compiled code calls to IR only; none where
+    this Numba lacks the members it takes."""
+    return {"pipeline_class": _LinkOnlyCompiler} if LINK_ONLY_HELPERS else {}
+
+
 class Helper(registry.CPUDispatcher):
     """A dispatcher whose code has no Python wrapper (see the module
     docstring): compiled callers call it as any other; a call from Python
@@ -317,7 +324,7 @@ def _helper(options):
         decorate = numba.njit(
             **{**options, "cache": False},
             no_cpython_wrapper=True,
-            pipeline_class=_LinkOnlyCompiler,
+            **link_only_options(),
         )
     else:
         decorate = njit(**options, no_cpython_wrapper=True)

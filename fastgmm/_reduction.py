@@ -38,7 +38,7 @@ from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
-from ._numba_internals import njit
+from ._numba_internals import link_only_options, njit
 from ._specialise import Kernel, register_binder
 
 
@@ -85,11 +85,13 @@ def _pass_of(args_class, block_sums, variant, threaded):
 
 
 def _implement(args_class, function, options):
+    # Only its pass calls a block function: compiled to IR only, which the
+    # pass optimises with its own code.
     options = {
         key: value
         for key, value in options.items()
         if key in ("fastmath", "error_model", "boundscheck", "no_cfunc_wrapper")
-    }
+    } | link_only_options()
 
     @overload(_block_sums, jit_options=options)
     def _block_sums_of(args, start, stop, out):
