@@ -116,7 +116,8 @@ def _link_only_hooks_present():
         hasattr(library, name)
         for name in (
             "finalize", "get_pointer_to_function", "codegen",
-            "_get_module_for_linking", "_finalize_dynamic_globals",
+            "_optimize_final_module", "_finalize_final_module",
+            "_finalize_dynamic_globals",
         )
     ) and hasattr(compiler.Compiler, "compile_extra")  # fmt: skip
 
@@ -229,17 +230,12 @@ class _LinkOnlyLibrary(codegen.JITCodeLibrary):
     def get_pointer_to_function(self, name):
         return 0  # no machine code: callers call their own copy
 
-    def finalize(self):
-        # Numba's finalize() without the module passes and machine code.
-        seen = set()
-        for library in self._linking_libraries:
-            if library not in seen:
-                seen.add(library)
-                self._reload_init.update(library._reload_init)
-                self._final_module.link_in(
-                    library._get_module_for_linking(), preserve=True
-                )
-        self._final_module.verify()
+    # Numba's finalize() links the callees' IR, then calls these two.
+    def _optimize_final_module(self):
+        pass  # callers optimise this IR with their own
+
+    def _finalize_final_module(self):
+        # Without adding the module to the JIT, which would make machine code.
         self._finalize_dynamic_globals()
         self._finalized = True
 
@@ -320,14 +316,9 @@ def njit(*args, helper=False, **options):
 def _helper(options):
     """``njit`` for a ``Helper``: compiled without its Python wrapper, and to
     IR only where supported (then not cached: Numba caches machine code)."""
-    if LINK_ONLY_HELPERS:
-        decorate = numba.njit(
-            **{**options, "cache": False},
-            no_cpython_wrapper=True,
-            **link_only_options(),
-        )
-    else:
-        decorate = njit(**options, no_cpython_wrapper=True)
+    link_only = link_only_options()
+    cache = bool(options.get("cache")) and not link_only
+    decorate = njit(**{**options, "cache": cache}, no_cpython_wrapper=True, **link_only)
 
     def helper(function):
         dispatcher = decorate(function)
