@@ -51,7 +51,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
-from ._numba_internals import njit
+from ._numba_internals import empty, njit, zeros
 from ._reduction import ordered_block_sums
 from ._specialise import kernel
 
@@ -88,7 +88,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     first = _first_centre(weights, n_samples, total_weight, u)
     centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
-    bounds = np.zeros((2, n_samples))
+    bounds = zeros((2, n_samples), np.float64)
     bounds[0] = np.inf
     previous = centres.copy()
     _, state, centres, _, _, _ = _lloyd_iterations_serial(
@@ -97,7 +97,7 @@ def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
     if state == _EMPTY_CLUSTER:
         return False, False
     if state != _STRICTLY_CONVERGED:
-        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
+        cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
         lloyd_pass_serial(X, mean, weights, centres, cc, labels, bounds, previous)
     return True, _n_distinct(labels, n_clusters) < n_clusters
 
@@ -118,7 +118,7 @@ def _label_start(
     weights_, means_, covariances_ = _moments(
         nk, s1, s2, ref, code, reg_covar, eps, total_weight
     )
-    factors = np.empty_like(covariances_)
+    factors = empty(covariances_.shape, covariances_.dtype)
     if not _precision_factors(covariances_, code, factors):
         return False
     copy_into(weights, weights_)
@@ -158,7 +158,7 @@ def _em_run(
     n_components, n_features = means.shape
     shape = kernel_shape(code, n_components, n_features)
     size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
-    ref = np.empty((n_components, n_features))
+    ref = empty((n_components, n_features), np.float64)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         previous_lower_bound = lower_bound
@@ -240,8 +240,8 @@ def fit_groups(
             total_weight = _pairwise_sum(w64, np.float64(0), False)
         drawn = not given[g]
         d = g if draws_u.shape[0] > 1 else 0
-        labels = np.empty(n_rows if drawn else 0, dtype=np.int32)
-        run_bounds = np.empty(max_iter)
+        labels = empty(n_rows if drawn else 0, np.int32)
+        run_bounds = empty(max_iter, np.float64)
         best = -np.inf
         for r in range(n_init):
             weights, means = s_weights[g, r], s_means[g, r]
@@ -311,7 +311,7 @@ def move_rows(src, group_of_row, bounds, to_groups, out):
 @njit(**EXACT_NJIT_OPTIONS)
 def group_log_determinants(prec_chol, code, n_components):
     """``fastgmm._mstep.log_determinants`` of each group's factors."""
-    out = np.empty((prec_chol.shape[0], n_components))
+    out = empty((prec_chol.shape[0], n_components), np.float64)
     for g in range(prec_chol.shape[0]):
         copy_into(out[g], log_determinants(prec_chol[g], code, n_components))
     return out

@@ -31,7 +31,7 @@ from ._config import (
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
-from ._numba_internals import njit
+from ._numba_internals import empty, njit, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
 from ._unrolled import add_moments, sq_norms
@@ -48,7 +48,7 @@ def _rows_transposed(X, start, stop):
     """Copy rows ``start:stop`` of X as an (n_features, rows) block."""
     n_rows = stop - start
     n_features = X.shape[1]
-    xt = np.empty((n_features, n_rows), dtype=X.dtype)
+    xt = empty((n_features, n_rows), X.dtype)
     for b in range(n_rows):
         for i in range(n_features):
             xt[i, b] = X[start + b, i]
@@ -58,9 +58,10 @@ def _rows_transposed(X, start, stop):
 @njit(**NJIT_OPTIONS, helper=True)
 def _tile_weights(sample_weight, start, stop):
     """Row weights of a tile; ones when ``sample_weight`` is empty."""
+    wc = empty(stop - start, np.float64)
     if sample_weight.shape[0] == 0:
-        return np.ones(stop - start)
-    wc = np.empty(stop - start)
+        wc[:] = 1.0
+        return wc
     for b in range(stop - start):
         wc[b] = sample_weight[start + b]
     return wc
@@ -116,12 +117,12 @@ def _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, out):
     """log(weight_k) + log N(x | mean_k, cov_k) into ``out`` (n_components, rows)."""
     n_features, n_rows = xt.shape
     n_components = means.shape[0]
-    diff = np.empty((n_features, n_rows), dtype=xt.dtype)
-    y = np.empty(n_rows, dtype=xt.dtype)
+    diff = empty((n_features, n_rows), xt.dtype)
+    y = empty(n_rows, xt.dtype)
     if CODE == TIED:
         # (x - mean_k) U = (x - mean_0) U - (mean_k - mean_0) U: one product
         # of the rows with the shared factor, then a shift per component.
-        base = np.empty((n_features, n_rows), dtype=xt.dtype)
+        base = empty((n_features, n_rows), xt.dtype)
         for i in range(n_features):
             for b in range(n_rows):
                 diff[i, b] = xt[i, b] - means[0, i]
@@ -170,12 +171,12 @@ def _normalise_rows(wlp, log_norm):
     in wlp's precision (float32 for float32 data in the E-step).
     """
     n_components, n_rows = wlp.shape
-    top = np.empty(n_rows, dtype=wlp.dtype)
+    top = empty(n_rows, wlp.dtype)
     top[:] = -np.inf
     for k in range(n_components):
         for b in range(n_rows):
             top[b] = max(top[b], wlp[k, b])
-    total = np.zeros(n_rows, dtype=wlp.dtype)
+    total = zeros(n_rows, wlp.dtype)
     for k in range(n_components):
         for b in range(n_rows):
             e = exp_nonpositive_of(wlp[k, b] - top[b])
@@ -246,8 +247,8 @@ def _accumulate_moments(xt, resp, wc, ref, nk, s1, s2):
     n_features, n_rows = xt.shape
     n_components = resp.shape[0]
     zero = xt.dtype.type(0)
-    diff = np.empty((n_features, n_rows), dtype=xt.dtype)
-    z = np.empty((2, n_rows), dtype=xt.dtype)
+    diff = empty((n_features, n_rows), xt.dtype)
+    z = empty((2, n_rows), xt.dtype)
     for k in range(n_components):
         r = resp[k]
         nk[k] += np.sum(r)
@@ -288,8 +289,8 @@ def _tile_statistics(
     n_rows = stop - start
     # Responsibilities in the data's precision: float32 data keeps float32's
     # vector width through the E-step (the statistics still add up in float64).
-    resp = np.empty((means.shape[0], n_rows), dtype=X.dtype)
-    log_norm = np.empty(n_rows)
+    resp = empty((means.shape[0], n_rows), X.dtype)
+    log_norm = empty(n_rows, np.float64)
     _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, resp)
     _normalise_rows(resp, log_norm)
     log_likelihood = 0.0
@@ -311,7 +312,7 @@ def _score_tile(
     n_rows = stop - start
     n_components = means.shape[0]
     xt = _rows_transposed(X, start, stop)
-    wlp = np.empty((n_components, n_rows))
+    wlp = empty((n_components, n_rows), np.float64)
     _weighted_log_prob(xt, log_weights, means, prec_chol, log_det, wlp)
     if labels_out.shape[0] != 0:
         for b in range(n_rows):
@@ -321,7 +322,7 @@ def _score_tile(
                     best = k
             labels_out[start + b] = best
     if log_norm_out.shape[0] != 0 or resp_out.shape[0] != 0:
-        log_norm = np.empty(n_rows)
+        log_norm = empty(n_rows, np.float64)
         _normalise_rows(wlp, log_norm)
         if log_norm_out.shape[0] != 0:
             copy_into(log_norm_out[start:stop], log_norm)
@@ -353,13 +354,13 @@ def label_statistics(X, sample_weight, labels, code, n_components):
     """
     n_samples, n_features = X.shape
     weighted = sample_weight.shape[0] != 0
-    nk = np.zeros(n_components)
-    s1 = np.zeros((n_components, n_features))
-    s2 = np.zeros(kernel_shape(code, n_components, n_features))
-    ref = np.zeros((n_components, n_features))
+    nk = zeros(n_components, np.float64)
+    s1 = zeros((n_components, n_features), np.float64)
+    s2 = zeros(kernel_shape(code, n_components, n_features), np.float64)
+    ref = zeros((n_components, n_features), np.float64)
     # Per component, or one row for 'tied': weights and weighted sums.
     n_refs = 1 if code == TIED else n_components
-    ref_weight = np.zeros(n_refs)
+    ref_weight = zeros(n_refs, np.float64)
     for b in range(n_samples):
         c = 0 if code == TIED else labels[b]
         if c < 0:
@@ -375,7 +376,7 @@ def label_statistics(X, sample_weight, labels, code, n_components):
     if code == TIED:
         for k in range(1, n_components):
             copy_into(ref[k], ref[0])
-    diff = np.empty(n_features)
+    diff = empty(n_features, np.float64)
     for b in range(n_samples):
         k = labels[b]
         if k < 0 and code != TIED:

@@ -42,7 +42,7 @@ from ._config import (
     TILE_ROWS,
 )
 from ._copy import copy_into
-from ._numba_internals import njit
+from ._numba_internals import empty, njit, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
 
@@ -79,7 +79,7 @@ def _leaf_sum(a, lo, n, shift, square):
         for i in range(lo, lo + n):
             res += _term(a, i, shift, square)
         return res
-    r = np.empty(8, dtype=a.dtype)
+    r = empty(8, a.dtype)
     for j in range(8):
         r[j] = _term(a, lo + j, shift, square)
     i = 8
@@ -103,10 +103,10 @@ def _pairwise_sum(a, shift, square):
     explicit stack (Numba cannot cache recursive functions): a node is
     split, its halves evaluated left first, then added.
     """
-    lo_stack = np.empty(200, dtype=np.int64)
-    n_stack = np.empty(200, dtype=np.int64)
-    split = np.empty(200, dtype=np.bool_)
-    values = np.empty(200, dtype=a.dtype)
+    lo_stack = empty(200, np.int64)
+    n_stack = empty(200, np.int64)
+    split = empty(200, np.bool_)
+    values = empty(200, a.dtype)
     top = 0
     n_values = 0
     lo_stack[0], n_stack[0], split[0] = 0, a.shape[0], False
@@ -141,14 +141,17 @@ def column_mean_var(X):
     if n_features == 1:
         column = X.reshape(n_samples)
         total = _pairwise_sum(column, X.dtype.type(0), False)
-        mean = np.full(1, X.dtype.type(np.float64(total) / n_samples))
+        mean = empty(1, X.dtype)
+        mean[0] = np.float64(total) / n_samples
         total = _pairwise_sum(column, mean[0], True)
-        return mean, np.full(1, X.dtype.type(np.float64(total) / n_samples))
-    acc = np.zeros(n_features, dtype=X.dtype)
+        variance = empty(1, X.dtype)
+        variance[0] = np.float64(total) / n_samples
+        return mean, variance
+    acc = zeros(n_features, X.dtype)
     for r in range(n_samples):
         for i in range(n_features):
             acc[i] += X[r, i]
-    mean = np.empty(n_features, dtype=X.dtype)
+    mean = empty(n_features, X.dtype)
     for i in range(n_features):
         mean[i] = np.float64(acc[i]) / n_samples
     acc[:] = 0
@@ -156,7 +159,7 @@ def column_mean_var(X):
         for i in range(n_features):
             t = X[r, i] - mean[i]
             acc[i] += t * t
-    var = np.empty(n_features, dtype=X.dtype)
+    var = empty(n_features, X.dtype)
     for i in range(n_features):
         var[i] = np.float64(acc[i]) / n_samples
     return mean, var
@@ -196,7 +199,7 @@ def _einsum_sq_norms(xt, n_rows, out):
     """
     n_features = xt.shape[0]
     lanes = 2 if out.itemsize == 8 else 4
-    acc = np.zeros((lanes, n_rows), dtype=out.dtype)
+    acc = zeros((lanes, n_rows), out.dtype)
     i = 0
     while i + 4 * lanes <= n_features:
         for v in range(3, -1, -1):
@@ -327,7 +330,7 @@ def _weighted_tile_sum(v, wc, n_rows):
     chain), added in a fixed order: the result does not depend on the
     number of threads.
     """
-    acc = np.zeros(8)
+    acc = zeros(8, np.float64)
     n8 = n_rows - n_rows % 8
     for b0 in range(0, n8, 8):
         for j in range(8):
@@ -365,10 +368,10 @@ def _seeding_block(args, start, stop, out):
     With a single centre, ``closest`` takes the minimum too.
     """
     X, closest, centres = args.X, args.closest, args.centres
-    xt = np.empty((X.shape[1], TILE_ROWS), dtype=X.dtype)
-    xx = np.empty(TILE_ROWS)
-    d = np.empty(TILE_ROWS)
-    nearest = np.empty(TILE_ROWS, dtype=closest.dtype)
+    xt = empty((X.shape[1], TILE_ROWS), X.dtype)
+    xx = empty(TILE_ROWS, np.float64)
+    d = empty(TILE_ROWS, np.float64)
+    nearest = empty(TILE_ROWS, closest.dtype)
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
         _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
@@ -397,7 +400,9 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     twice.
     """
     seeding = _SeedingPass(X, mean, sample_weight, centres, cc, closest)
-    potentials = ordered_block_sums(seeding, X.shape[0], centres.shape[0], np.empty(0))
+    potentials = ordered_block_sums(
+        seeding, X.shape[0], centres.shape[0], empty(0, np.float64)
+    )
     return potentials[1]
 
 
@@ -450,15 +455,15 @@ def _lloyd_block(args, start, stop, out):
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
     rounding = 8.0 * (n_features + 2) * np.finfo(X.dtype).eps
-    xt = np.empty((n_features, TILE_ROWS), dtype=X.dtype)
-    rows = np.empty(TILE_ROWS, dtype=np.int64)
-    margin = np.empty(TILE_ROWS)
-    upper = np.empty(TILE_ROWS)
-    lower = np.empty(TILE_ROWS)
-    dot = np.empty(TILE_ROWS, dtype=X.dtype)
-    best = np.empty(TILE_ROWS, dtype=X.dtype)
-    second = np.empty(TILE_ROWS, dtype=X.dtype)
-    label = np.empty(TILE_ROWS, dtype=np.int32)
+    xt = empty((n_features, TILE_ROWS), X.dtype)
+    rows = empty(TILE_ROWS, np.int64)
+    margin = empty(TILE_ROWS, np.float64)
+    upper = empty(TILE_ROWS, np.float64)
+    lower = empty(TILE_ROWS, np.float64)
+    dot = empty(TILE_ROWS, X.dtype)
+    best = empty(TILE_ROWS, X.dtype)
+    second = empty(TILE_ROWS, X.dtype)
+    label = empty(TILE_ROWS, np.int32)
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = min(TILE_ROWS, stop - t0)
@@ -543,7 +548,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     centre without computing the distance to it.
     """
     n_clusters, n_features = centres.shape
-    shift = np.empty(n_clusters)
+    shift = empty(n_clusters, np.float64)
     reach = 0.0
     top, top_k, second = -np.inf, 0, -np.inf
     for k in range(n_clusters):
@@ -599,7 +604,9 @@ def _first_centre(sample_weight, n_samples, total_weight, u):
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _argsort_few(values):
     """Stable argsort of a few values (insertion sort; np.argsort compiles slowly)."""
-    order = np.arange(values.shape[0])
+    order = empty(values.shape[0], np.int64)
+    for i in range(values.shape[0]):
+        order[i] = i
     for i in range(1, values.shape[0]):
         j = i
         while j > 0 and values[order[j - 1]] > values[order[j]]:
@@ -617,7 +624,8 @@ def cumulative_search(sample_weight, closest, values):
     ``n_samples``.
     """
     n_samples = closest.shape[0]
-    indices = np.full(values.shape[0], n_samples)
+    indices = empty(values.shape[0], np.int64)
+    indices[:] = n_samples
     total = closest.dtype.type(0)
     v = 0
     for i in range(n_samples):
@@ -643,16 +651,17 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     n_samples, n_features = X.shape
     n_clusters = 1 + uniforms.shape[0] // n_trials
     dtype = X.dtype.type
-    centres = np.empty((n_clusters, n_features), dtype=X.dtype)
+    centres = empty((n_clusters, n_features), X.dtype)
     for i in range(n_features):
         centres[0, i] = X[first, i] - mean[i]
-    closest = np.full(n_samples, np.inf, dtype=X.dtype)
-    cc = _row_norms(centres[:1], np.empty(1))
+    closest = empty(n_samples, X.dtype)
+    closest[:] = np.inf
+    cc = _row_norms(centres[:1], empty(1, np.float64))
     current_pot = dtype(
         seeding_pass(X, mean, sample_weight, centres[:1], cc, closest)[0]
     )
-    candidates = np.empty((n_trials, n_features), dtype=X.dtype)
-    ids = np.empty(n_trials, dtype=np.int64)
+    candidates = empty((n_trials, n_features), X.dtype)
+    ids = empty(n_trials, np.int64)
     for c in range(1, n_clusters):
         u = uniforms[(c - 1) * n_trials : c * n_trials]
         rand_vals = u * np.float64(current_pot)
@@ -664,7 +673,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
         for t in range(n_trials):
             for i in range(n_features):
                 candidates[t, i] = X[ids[t], i] - mean[i]
-        cc = _row_norms(candidates, np.empty(n_trials))
+        cc = _row_norms(candidates, empty(n_trials, np.float64))
         pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest)
         # Compared in the data's dtype, the first of equals, as scikit-learn's.
         best = 0
@@ -705,7 +714,7 @@ def _finish_iteration(centres, sums, weights, changed, tol):
                 new[k, i] = new[heaviest, i]
     if changed == 0:
         return new, _STRICTLY_CONVERGED
-    shift = np.empty(n_clusters, dtype=sums.dtype)
+    shift = empty(n_clusters, sums.dtype)
     for k in range(n_clusters):
         total = sums.dtype.type(0)
         i = 0
@@ -737,11 +746,11 @@ def _lloyd_iterations(
     finished, state, centres, and the last step's sums, weights and number
     of labels changed).
     """
-    sums = np.zeros_like(centres)
-    weights = np.zeros(centres.shape[0], dtype=centres.dtype)
+    sums = zeros(centres.shape, centres.dtype)
+    weights = zeros(centres.shape[0], centres.dtype)
     changed = 0
     for it in range(max_iter):
-        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=centres.dtype))
+        cc = _row_norms(centres, empty(centres.shape[0], centres.dtype))
         changed, sums, weights = lloyd_pass(
             X, mean, sample_weight, centres, cc, labels, bounds, previous
         )
@@ -756,7 +765,7 @@ def _lloyd_iterations(
 @njit(**EXACT_NJIT_OPTIONS)
 def _n_distinct(labels, n_clusters):
     """``len(set(labels))`` (``np.bincount`` would copy the labels to int64)."""
-    seen = np.zeros(n_clusters, dtype=np.bool_)
+    seen = zeros(n_clusters, np.bool_)
     for label in labels:
         seen[label] = True
     return seen.sum()

@@ -20,7 +20,7 @@ from ._covariance import (
     from_kernel_layout,
     to_kernel_layout,
 )
-from ._numba_internals import njit
+from ._numba_internals import empty, njit, zeros
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -57,14 +57,14 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
     n_components, n_features = s1.shape
     # scikit-learn's guard: an empty component keeps a tiny positive weight.
     nk_reg = nk + eps
-    means = np.empty((n_components, n_features))
-    delta = np.empty((n_components, n_features))
+    means = empty((n_components, n_features), np.float64)
+    delta = empty((n_components, n_features), np.float64)
     for k in range(n_components):
         for i in range(n_features):
             # sum_i r_ik x_i = nk ref_k + s1_k, divided as scikit-learn divides.
             means[k, i] = (nk[k] * ref[k, i] + s1[k, i]) / nk_reg[k]
             delta[k, i] = means[k, i] - ref[k, i]
-    covariances = np.zeros(s2.shape)
+    covariances = zeros(s2.shape, np.float64)
     if code == FULL or code == TIED:
         # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k, with S2_k
         # given as its upper triangle.
@@ -112,7 +112,7 @@ def _cholesky_factor(a, out):
     substitution.  Returns False when ``a`` is not positive definite.
     """
     n = a.shape[0]
-    lower = np.zeros((n, n))
+    lower = zeros((n, n), np.float64)
     for j in range(n):
         pivot = a[j, j]
         for p in range(j):
@@ -147,7 +147,7 @@ def _precision_factors(covariances, code, prec_chol):
     if not np.all(np.isfinite(covariances)):
         return False
     n_features = covariances.shape[2]
-    factor = np.empty((n_features, n_features))
+    factor = empty((n_features, n_features), np.float64)
     for c in range(covariances.shape[0]):
         if code == FULL or code == TIED:
             if not _cholesky_factor(covariances[c], factor):
@@ -168,7 +168,7 @@ def log_determinants(prec_chol, code, n_components):
     Equal to -log det(covariance) / 2; computed from the factors in their own
     dtype, as the kernels use them.
     """
-    log_det = np.empty(n_components)
+    log_det = empty(n_components, np.float64)
     for k in range(n_components):
         c = 0 if code == TIED else k
         total = 0.0
@@ -199,8 +199,8 @@ def _iteration_m_step(
     copy_into(covariances, covariances64)
     n_components = nk.shape[0]
     if not _precision_factors(covariances64, code, prec_chol):
-        return False, np.empty(0), np.empty(0)
-    log_weights = np.empty(n_components)
+        return False, empty(0, np.float64), empty(0, np.float64)
+    log_weights = empty(n_components, np.float64)
     for k in range(n_components):
         log_weights[k] = math.log(np.float64(weights[k]))
     return True, log_weights, log_determinants(prec_chol, code, n_components)

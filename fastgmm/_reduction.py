@@ -38,7 +38,7 @@ from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
-from ._numba_internals import link_only_options, njit
+from ._numba_internals import link_only_options, njit, zeros
 from ._specialise import Kernel, register_binder
 
 
@@ -137,7 +137,7 @@ def ordered_block_sums(args, n_rows, size, like):
     sums : ndarray of shape (size,)
         Sum of the partial arrays.
     """
-    sums = np.zeros(size, dtype=like.dtype)
+    sums = zeros(size, like.dtype)
     n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n_blocks <= 1:
         # Small data: no parallel region to start.  (The first row as a
@@ -147,8 +147,8 @@ def ordered_block_sums(args, n_rows, size, like):
     for first in range(0, n_blocks, BLOCKS_PER_BATCH):
         # A batch of blocks at a time bounds the memory of the partials.
         n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
-        part_total = np.zeros(n_batch)
-        part_sums = np.zeros((n_batch, size), dtype=like.dtype)
+        part_total = zeros(n_batch, np.float64)
+        part_sums = zeros((n_batch, size), like.dtype)
         for c in prange(n_batch):
             start = (first + c) * BLOCK_ROWS
             stop = min(start + BLOCK_ROWS, n_rows)

@@ -284,3 +284,37 @@ def test_cached_kernels_load_without_refreshing_numbas_compiler():
     warm_answers, refreshes = run()
     assert warm_answers == answers
     assert refreshes == 0
+
+
+def test_allocations_lowered_into_the_caller_match_numpys():
+    # ``empty`` and ``zeros`` give the arrays np.empty and np.zeros give,
+    # from code compiled once for any caller, and NumPy's error for a
+    # negative size.
+    import numba
+    import numpy as np
+
+    from fastgmm._numba_internals import INLINE_ALLOCATION, empty, zeros
+
+    @numba.njit(fastmath={"contract"}, error_model="numpy")
+    def allocate(n, like):
+        return (
+            zeros((n, 3), like.dtype), zeros(n, np.bool_), zeros(n, np.int32),
+            empty((n, 2, 2), np.float64), empty(0, like.dtype),
+        )  # fmt: skip
+
+    for like in (np.ones(1, np.float32), np.ones(1)):
+        arrays = allocate(5, like)
+        expected = (
+            np.zeros((5, 3), like.dtype), np.zeros(5, np.bool_),
+            np.zeros(5, np.int32), np.empty((5, 2, 2)), np.empty(0, like.dtype),
+        )  # fmt: skip
+        for got, want in zip(arrays, expected):
+            assert (got.shape, got.dtype) == (want.shape, want.dtype)
+            assert got.flags.c_contiguous and got.flags.writeable
+        for got in arrays[:3]:
+            assert not got.any()
+    with pytest.raises(ValueError, match="negative dimensions"):
+        allocate(-1, np.ones(1))
+    if INLINE_ALLOCATION:
+        # Lowered into the caller: no function of their own compiled.
+        assert allocate.inspect_llvm(allocate.signatures[0]).count("ol_np_") == 0
