@@ -32,18 +32,11 @@ from ._kernels import (
 )
 from ._kmeans import (
     _EMPTY_CLUSTER,
-    _STRICTLY_CONVERGED,
     KMEANS_MAX_ITER,
     KMEANS_TOL,
-    _first_centre,
-    _lloyd_iterations,
     _n_distinct,
     _pairwise_sum,
-    _row_norms,
-    _seed_centres,
-    column_mean_var,
-    kmeans_tolerance,
-    lloyd_pass,
+    kmeans_run,
 )
 from ._mstep import (
     _iteration_m_step,
@@ -51,7 +44,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
-from ._numba_internals import empty, njit, zeros
+from ._numba_internals import empty, njit
 from ._reduction import ordered_block_sums
 from ._specialise import kernel
 
@@ -63,43 +56,8 @@ SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
 NOT_FITTED = 3
 
 # k-means runs for groups of at most one block of rows, in one thread: the
-# serial twins of its passes (the same sums, without the parallel pipeline).
-_seed_centres_serial = _seed_centres.serial
-_lloyd_iterations_serial = _lloyd_iterations.serial
-lloyd_pass_serial = lloyd_pass.serial
-
-
-@njit(**EXACT_NJIT_OPTIONS)
-def _kmeans_labels(X, weights, u, uniforms, n_trials, labels):
-    """``fastgmm._kmeans.kmeans_labels`` from its draws, into ``labels``.
-
-    Returns (done, few_distinct): done is False where k-means left a cluster
-    empty (relocating it is left to the Python code), few_distinct where
-    fewer distinct clusters than components were found.
-    """
-    n_samples = X.shape[0]
-    n_clusters = 1 + uniforms.shape[0] // n_trials
-    if weights.shape[0] == 0:
-        total_weight = X.dtype.type(n_samples)
-    else:
-        total_weight = _pairwise_sum(weights, X.dtype.type(0), False)
-    mean, variances = column_mean_var(X)
-    tol = kmeans_tolerance(variances, KMEANS_TOL)
-    first = _first_centre(weights, n_samples, total_weight, u)
-    centres = _seed_centres_serial(X, mean, weights, first, uniforms, n_trials)
-    labels[:] = -1
-    bounds = zeros((2, n_samples), np.float64)
-    bounds[0] = np.inf
-    previous = centres.copy()
-    _, state, centres, _, _, _ = _lloyd_iterations_serial(
-        X, mean, weights, centres, labels, bounds, previous, tol, KMEANS_MAX_ITER
-    )
-    if state == _EMPTY_CLUSTER:
-        return False, False
-    if state != _STRICTLY_CONVERGED:
-        cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
-        lloyd_pass_serial(X, mean, weights, centres, cc, labels, bounds, previous)
-    return True, _n_distinct(labels, n_clusters) < n_clusters
+# serial copy of the driver (the same sums, without the parallel pipeline).
+_kmeans_run_serial = kmeans_run.serial
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -249,13 +207,19 @@ def fit_groups(
                 s_covariances[g, r], s_prec[g, r], s_log_weights[g, r], s_log_det[g, r]
             )  # fmt: skip
             if drawn:
-                done, few = _kmeans_labels(
-                    Xg, wx, draws_u[d, r], draws_uniforms[d, r], n_trials, labels
-                )
-                if not done:
+                # KMeans's total weight: in the data's dtype, NumPy's sum.
+                weight_x = Xg.dtype.type(n_rows)
+                if wx.shape[0]:
+                    weight_x = _pairwise_sum(wx, Xg.dtype.type(0), False)
+                state = _kmeans_run_serial(
+                    Xg, wx, weight_x, -1, draws_u[d, r], draws_uniforms[d, r],
+                    n_trials, KMEANS_TOL, KMEANS_MAX_ITER, labels,
+                )[0]  # fmt: skip
+                if state == _EMPTY_CLUSTER:
                     status[g] = SINGLE_FIT
                     break
-                few_distinct[g] |= few
+                n_clusters = means.shape[0]
+                few_distinct[g] |= _n_distinct(labels, n_clusters) < n_clusters
                 if not _label_start(
                     Xg, w64, labels, code, reg_covar, eps, total_weight, weights,
                     means, covariances, prec, log_w, log_det,

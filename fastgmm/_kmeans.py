@@ -129,7 +129,7 @@ def _pairwise_sum(a, shift, square):
     return a.dtype.type(0) + values[0]
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def column_mean_var(X):
     """``X.mean(axis=0)`` and ``np.var(X, axis=0)``, bit for bit.
 
@@ -165,7 +165,7 @@ def column_mean_var(X):
     return mean, var
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def kmeans_tolerance(variances, tol):
     """KMeans's absolute tolerance ``np.mean(variances) * tol``, bit for bit.
 
@@ -221,7 +221,7 @@ def _einsum_sq_norms(xt, n_rows, out):
             out[b] = (acc[0, b] + acc[1, b]) + (acc[2, b] + acc[3, b])
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _row_norms(rows, out):
     """Squared norms of a few rows (centres) into ``out``, as ``row_norms`` rounds them.
 
@@ -525,14 +525,15 @@ def _lloyd_layout(flat, n_clusters, n_features):
     return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
 
 
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def lloyd_state(n_samples, centres):
     """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
-    bounds = np.zeros((2, n_samples))
+    bounds = zeros((2, n_samples), np.float64)
     bounds[0] = np.inf
     return bounds, centres.copy()
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
@@ -579,7 +580,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
 # k-means++ seeding, as ``sklearn.cluster._kmeans._kmeans_plusplus``
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _first_centre(sample_weight, n_samples, total_weight, u):
     """``RandomState.choice(n_samples, p=w / w.sum())`` given its uniform draw ``u``.
 
@@ -641,7 +642,7 @@ def cumulative_search(sample_weight, closest, values):
     return indices
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
 def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     """Centred k-means++ centres from the first one's row and KMeans's draws.
 
@@ -692,7 +693,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
 # Lloyd iterations, as ``sklearn.cluster._kmeans._kmeans_single_lloyd``
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _finish_iteration(centres, sums, weights, changed, tol):
     """New centres from a step's sums, and whether the iterations have converged.
 
@@ -735,7 +736,7 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     return new, _RUNNING
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_iterations(
     X, mean, sample_weight, centres, labels, bounds, previous, tol, max_iter
 ):
@@ -762,7 +763,7 @@ def _lloyd_iterations(
     return max_iter, _RUNNING, centres, sums, weights, changed
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _n_distinct(labels, n_clusters):
     """``len(set(labels))`` (``np.bincount`` would copy the labels to int64)."""
     seen = zeros(n_clusters, np.bool_)
@@ -801,6 +802,43 @@ def _relocate_empty_clusters(X, mean, weights, centres, labels, sums, cluster_we
 # The algorithm, step for step as KMeans.fit with n_init=1
 
 
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter,
+               labels):  # fmt: skip
+    """k-means++ from KMeans's draws, then up to ``max_iter`` Lloyd iterations.
+
+    The whole of ``kmeans_labels`` but for the rare relocation of an empty
+    cluster, in one compiled call: the in-memory start runs it, and so does
+    each group of ``BatchGaussianMixture``.  ``first`` is the first centre's
+    row, or -1 to draw it from ``u`` as ``choice(p=w / w.sum())`` draws it;
+    ``tol`` is relative, as KMeans's.  Writes the labels into ``labels``;
+    returns (state, iterations done, and what relocating an empty cluster
+    and going on needs: the column mean, the absolute tolerance, centres,
+    the last step's sums, weights and labels changed, the bounds and
+    previous centres).  The labels are final unless state is
+    ``_EMPTY_CLUSTER``.
+    """
+    n_samples = X.shape[0]
+    mean, variances = column_mean_var(X)
+    tol = kmeans_tolerance(variances, tol)
+    if first < 0:
+        first = _first_centre(weights, n_samples, total_weight, u)
+    centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
+    labels[:] = -1
+    bounds, previous = lloyd_state(n_samples, centres)
+    n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
+        X, mean, weights, centres, labels, bounds, previous, tol, max_iter
+    )
+    if state != _EMPTY_CLUSTER and state != _STRICTLY_CONVERGED:
+        # Labels of the final centres, as KMeans reruns its assignment.
+        cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
+        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
+    return (
+        state, n_iter, mean, tol, centres, sums, cluster_weights, changed, bounds,
+        previous,
+    )  # fmt: skip
+
+
 def kmeans_labels(
     X, n_clusters, sample_weight, random_state, max_iter=KMEANS_MAX_ITER, tol=KMEANS_TOL
 ):
@@ -834,12 +872,11 @@ def kmeans_labels(
     else:
         weights = np.ascontiguousarray(sample_weight, dtype=dtype)
         total_weight = weights.sum()
-    mean, variances = column_mean_var(X)
-    tol = kmeans_tolerance(variances, tol)
 
     # k-means++: choice(n_samples, p=w / w.sum()) draws one uniform number,
     # then uniform(size=n_trials) draws n_trials for each further centre
     # (uniform(0, 1) is random_sample() exactly); the same numbers in order.
+    first, u = -1, 0.0
     if len(weights) and not (
         np.isfinite(total_weight) and total_weight > 0 and weights.min() >= 0
     ):
@@ -847,33 +884,15 @@ def kmeans_labels(
         first = random_state.choice(n_samples, p=weights / total_weight)
     else:
         u = random_state.random_sample()
-        first = _first_centre(weights, n_samples, total_weight, u)
     n_trials = 2 + int(np.log(n_clusters))
     uniforms = random_state.random_sample((n_clusters - 1) * n_trials)
-    centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
 
-    labels = np.full(n_samples, -1, dtype=np.int32)
-    bounds, previous = lloyd_state(n_samples, centres)
-    done = 0
-    state = _RUNNING
-    while done < max_iter:
-        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
-            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
-        )
-        done += n_iter
-        if state != _EMPTY_CLUSTER:
-            break
-        _relocate_empty_clusters(
-            X, mean, weights, centres, labels, sums, cluster_weights
-        )
-        centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
-        done += 1
-        if state != _RUNNING:
-            break
-    if state != _STRICTLY_CONVERGED:
-        # Labels of the final centres, as KMeans reruns its assignment.
-        cc = _row_norms(centres, np.empty(n_clusters, dtype=dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
+    labels = np.empty(n_samples, dtype=np.int32)
+    state, done, *rest = kmeans_run(
+        X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter, labels
+    )
+    if state == _EMPTY_CLUSTER:
+        _relocate_and_go_on(X, weights, max_iter, done, labels, *rest)
 
     distinct = _n_distinct(labels, n_clusters)
     if distinct < n_clusters:
@@ -885,3 +904,30 @@ def kmeans_labels(
             stacklevel=2,
         )
     return labels
+
+
+def _relocate_and_go_on(X, weights, max_iter, done, labels, mean, tol, centres,
+                        sums, cluster_weights, changed, bounds, previous):  # fmt: skip
+    """The rest of ``kmeans_labels`` after a step left a cluster empty (rare).
+
+    Relocates, finishes that iteration, and runs the remaining ones, as often
+    as clusters empty; then the final labels, into ``labels``.
+    """
+    while True:
+        _relocate_empty_clusters(
+            X, mean, weights, centres, labels, sums, cluster_weights
+        )
+        centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
+        done += 1
+        if state != _RUNNING or done >= max_iter:
+            break
+        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
+            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
+        )
+        done += n_iter
+        if state != _EMPTY_CLUSTER:
+            break
+    if state != _STRICTLY_CONVERGED:
+        # Labels of the final centres, as KMeans reruns its assignment.
+        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
+        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)

@@ -186,11 +186,15 @@ def _compile_group(dtype, covariance_type, n_features):
     weights = rng.uniform(0.5, 2.0, len(rows))
     # More than a block of rows: the threaded entry points.
     big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
-    # k-means ended by max_iter: its final relabelling, which Python calls.
-    for data in (X, big):
-        kmeans_labels(data, 2, None, np.random.RandomState(0), max_iter=1)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # k-means leaving a cluster empty (three centres, two distinct rows):
+        # relocation and what follows it, which Python calls; stopped by
+        # max_iter right after, and run on.
+        for data in (X, big):
+            two_points = np.repeat(data[:2], len(data) // 2, axis=0)
+            for max_iter in (1, 300):
+                kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
         for init_params in _INIT_PARAMS:
             for sample_weight in (None, weights):
                 model = GaussianMixture(
