@@ -23,9 +23,15 @@ K=16 (the threaded kernels), and ``fastgmm compile --jobs N`` (every
 kernel); and, from the table above, the warm-cache import and fit against
 scikit-learn's.
 
-``--per-kernel`` instead fits iris once with an empty cache and prints the
-seconds Numba spent compiling each kernel (its own time, not counting the
-kernels it calls, which are listed on their own lines).
+The two first fits are timed as users run them, with the kernels after the
+k-means start compiled meanwhile in a second process (``fastgmm._warmup.
+compile_ahead``), and in one process (``FASTGMM_COMPILE_AHEAD=0``, as on a
+single CPU).
+
+``--per-kernel`` instead fits iris once with an empty cache, in one
+process, and prints the seconds Numba spent compiling each kernel (its own
+time, not counting the kernels it calls, which are listed on their own
+lines).
 """
 
 from __future__ import annotations
@@ -95,10 +101,13 @@ GaussianMixture(n_components=3, random_state=0).fit(load_iris().data)
 """
 
 
-def seconds_with_empty_cache(command):
-    """Wall time of ``command`` (argv) with an empty Numba cache of its own."""
+def seconds_with_empty_cache(command, one_process=False):
+    """Wall time of ``command`` (argv) with an empty Numba cache of its own;
+    ``one_process``: without a first fit's compile-ahead process."""
     with tempfile.TemporaryDirectory(prefix="fastgmm-cold-") as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        if one_process:
+            env["FASTGMM_COMPILE_AHEAD"] = "0"
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=env)
         return time.perf_counter() - start
@@ -133,7 +142,8 @@ print(json.dumps({"total": total, "own": own}))
 def print_per_kernel():
     """Seconds of compiling per kernel in one empty-cache fit of iris."""
     with tempfile.TemporaryDirectory(prefix="fastgmm-cold-") as cache:
-        env = {**os.environ, "NUMBA_CACHE_DIR": cache}
+        # Every kernel compiled in this process, where the events are.
+        env = {**os.environ, "NUMBA_CACHE_DIR": cache, "FASTGMM_COMPILE_AHEAD": "0"}
         out = subprocess.run(
             [sys.executable, "-c", PER_KERNEL],
             check=True,
@@ -167,24 +177,37 @@ GaussianMixture(n_components=16, random_state=0).fit(X)
 
 def print_targets(runs, warm_ratio, jobs):
     """The start-up targets, each the median of ``runs`` processes."""
-    first_fit = [
-        seconds_with_empty_cache([sys.executable, "-c", FIRST_FIT]) for _ in range(runs)
-    ]
-    big_fit = [
-        seconds_with_empty_cache([sys.executable, "-c", BIG_FIRST_FIT])
-        for _ in range(runs)
-    ]
+    first_fit, first_fit_alone, big_fit, big_fit_alone = [], [], [], []
+    for _ in range(runs):  # interleaved: the machine's speed drifts
+        for script, ahead, alone in (
+            (FIRST_FIT, first_fit, first_fit_alone),
+            (BIG_FIRST_FIT, big_fit, big_fit_alone),
+        ):
+            command = [sys.executable, "-c", script]
+            ahead.append(seconds_with_empty_cache(command))
+            alone.append(seconds_with_empty_cache(command, one_process=True))
     compile_all = [
         seconds_with_empty_cache(
             [sys.executable, "-m", "fastgmm", "compile", "--jobs", str(jobs)]
         )
         for _ in range(runs)
     ]
+    alone = ", in one process (s)"
     rows = [
         ("empty cache: import + fit iris (s)", statistics.median(first_fit), 10),
         (
+            "empty cache: import + fit iris" + alone,
+            statistics.median(first_fit_alone),
+            10,
+        ),
+        (
             "empty cache: import + fit 1,000,000 x 8, K=16 (s)",
             statistics.median(big_fit),
+            25,
+        ),
+        (
+            "empty cache: import + fit 1,000,000 x 8, K=16" + alone,
+            statistics.median(big_fit_alone),
             25,
         ),
         (

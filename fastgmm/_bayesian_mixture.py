@@ -196,6 +196,8 @@ class BayesianGaussianMixture(BaseMixture):
     array([0, 1])
     """
 
+    _compile_kind = "bayesian"
+
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "weight_concentration_prior_type": [

@@ -78,6 +78,8 @@ class InMemoryData:
         self.total_weight = (
             float(self.n_samples) if sample_weight is None else sample_weight.sum()
         )
+        # A ``fastgmm._warmup.CompileAhead`` of the kernels after the start.
+        self.compiling = None
 
     def initial_moments(
         self, start, n_components, covariance_type, reg_covar, random_state
@@ -92,6 +94,9 @@ class InMemoryData:
             assignment = initial_assignment(
                 self.X, self.sample_weight, n_components, start, random_state
             )
+        if self.compiling is not None:
+            self.compiling.wait()
+            self.compiling = None
         return initial_moments(
             self.X, self.sample_weight, assignment, n_components, covariance_type,
             reg_covar, self.total_weight,

@@ -146,6 +146,8 @@ class GaussianMixture(BaseMixture):
     array([1, 0])
     """
 
+    _compile_kind = "gaussian"
+
     _parameter_constraints: dict = {
         **BaseMixture._parameter_constraints,
         "weights_init": ["array-like", None],

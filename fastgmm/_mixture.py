@@ -6,6 +6,7 @@ conversion between the engine's parameters and its fitted attributes
 (``_get_parameters``, ``_set_parameters``, ``_kernel_parameters``).
 """
 
+import contextlib
 from numbers import Integral, Real
 
 import numpy as np
@@ -27,11 +28,15 @@ from ._validation import (
     random_state_for,
     validate_rows,
 )
-from ._warmup import announce_compiling
+from ._warmup import announce_compiling, compile_ahead
 
 
 class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     """Fit, score, predict and sample; the estimators' shared methods."""
+
+    # Which fit ``fastgmm._warmup.compile_ahead`` compiles for this estimator
+    # ('gaussian' or 'bayesian'); None: none.
+    _compile_kind = None
 
     # The parameters of scikit-learn's BaseMixture, and n_jobs.
     _parameter_constraints: dict = {
@@ -153,7 +158,9 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         if self.verbose:
             announce_compiling()
         warm = self.warm_start and hasattr(self, "converged_")
+        kmeans_start = not warm and assignments is None and self.init_params == "kmeans"
         with (
+            self._compiling_ahead(data, kmeans_start),
             random_state_for(self.random_state) as random_state,
             kernel_threads(self.n_jobs, data.parallel),
         ):
@@ -178,6 +185,24 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
             return data.labels(self._kernel_parameters(data.dtype))
+
+    @contextlib.contextmanager
+    def _compiling_ahead(self, data, kmeans_start):
+        """Within the block, a first fit's kernels after its k-means start
+        compile in another process (``fastgmm._warmup.compile_ahead``), where
+        that pays; the data source waits for it once the start's labels are
+        known.  A fit that ends before then stops it."""
+        if kmeans_start and self._compile_kind and isinstance(data, InMemoryData):
+            data.compiling = compile_ahead(
+                self._compile_kind, data.dtype, self.covariance_type,
+                data.X.shape[1], data.parallel,
+            )  # fmt: skip
+        try:
+            yield
+        finally:
+            if getattr(data, "compiling", None) is not None:
+                data.compiling.stop()
+                data.compiling = None
 
     def _dask_data(self, X, sample_weight):
         """Validated data source for a Dask array (see ``fastgmm._dask``)."""

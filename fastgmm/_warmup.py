@@ -7,8 +7,11 @@ of that ahead of time, for image builds and cluster nodes;
 them, so that the command line and ``verbose`` estimators can say so first.
 """
 
+import contextlib
 import functools
 import os
+import subprocess
+import sys
 import time
 import warnings
 
@@ -103,6 +106,179 @@ def announce_compiling():
         _announced()
 
 
+# ---------------------------------------------------------------------------
+# A first fit's compile in two processes
+
+# "0": a first fit compiles in its own process; "1": with a second process
+# whenever its kernels are not cached; unset: where a CPU is spare.
+COMPILE_AHEAD_VARIABLE = "FASTGMM_COMPILE_AHEAD"
+# The longest a fit waits for the process compiling ahead of it; past that it
+# stops it and compiles what is missing itself.
+COMPILE_AHEAD_TIMEOUT = 300.0
+_ahead_disabled = False
+
+
+@contextlib.contextmanager
+def _no_compile_ahead():
+    """Within the block, fits of this process compile in this process."""
+    global _ahead_disabled
+    previous, _ahead_disabled = _ahead_disabled, True
+    try:
+        yield
+    finally:
+        _ahead_disabled = previous
+
+
+def _available_cpus():
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def _spare_cpu():
+    """Whether a CPU is free for a second process: two or more to run on,
+    and fewer busy on average over the last minute than this process's
+    CPUs less one (``os.getloadavg``; parallel fits and test workers keep
+    them busy, and a second process would only slow them)."""
+    cpus = _available_cpus()
+    try:
+        load = os.getloadavg()[0]
+    except (AttributeError, OSError):  # pragma: no cover - not Unix
+        load = 0.0
+    return cpus >= 2 and load < cpus - 1
+
+
+class CompileAhead:
+    """A process compiling a fit's moments, EM and scoring kernels into
+    Numba's cache while the fit compiles and runs its k-means start.
+
+    Numba compiles under one lock per process, so threads would not help;
+    a process does, and the cache is safe for processes that save at once
+    (``fastgmm._numba_internals``).  ``wait`` is called once the k-means
+    labels are known: the kernels that follow are then loaded from the
+    cache, or, where the process failed, compiled as without it.
+    """
+
+    def __init__(self, process):
+        self._process = process
+
+    def wait(self):
+        """Wait for the process (at most ``COMPILE_AHEAD_TIMEOUT`` seconds)."""
+        if self._process is None:
+            return
+        try:
+            self._process.wait(timeout=COMPILE_AHEAD_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+    def stop(self):
+        """Stop the process, if still running (a fit that ended early)."""
+        if self._process is not None and self._process.poll() is None:
+            self._process.kill()
+            self._process.wait()
+        self._process = None
+
+
+def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
+    """Start compiling a first fit's kernels in another process, or not.
+
+    Only where it pays and is safe: a first fit of this variant in this
+    environment (its E-step is not in Numba's cache yet), a CPU to spare
+    (``_spare_cpu``; ``FASTGMM_COMPILE_AHEAD=1`` skips that check), fastgmm's
+    cache lock in use, and not disabled by ``FASTGMM_COMPILE_AHEAD=0`` or
+    within ``compile_kernels``.
+
+    Parameters
+    ----------
+    kind : {'gaussian', 'bayesian'}
+        The estimator whose kernels to compile.
+    dtype : numpy dtype
+    covariance_type : str
+    n_features : int
+    threaded : bool
+        Whether the fit's data has more than one block of rows.
+
+    Returns
+    -------
+    CompileAhead or None
+    """
+    from . import _kernels
+    from ._covariance import COVARIANCE_CODES
+    from ._numba_internals import SUPPORTED, cache_index_path
+    from ._specialise import Variant
+
+    setting = os.environ.get(COMPILE_AHEAD_VARIABLE, "")
+    if (
+        _ahead_disabled
+        or setting == "0"
+        or not SUPPORTED
+        or not sys.executable
+        or not (setting == "1" or _spare_cpu())
+    ):
+        return None
+    variant = Variant.of(COVARIANCE_CODES[covariance_type], n_features)
+    index = cache_index_path(_kernels.em_statistics.copy(variant, threaded))
+    if index is None or os.path.exists(index):
+        return None
+    # This fastgmm, into this process's cache, or nothing.
+    package = os.path.dirname(os.path.abspath(__file__))
+    code = (
+        f"import sys; sys.path.append({os.path.dirname(package)!r}); "
+        "import os, fastgmm; "
+        f"same = os.path.dirname(os.path.abspath(fastgmm.__file__)) == {package!r}; "
+        "from fastgmm._warmup import _compile_fit_kernels; "
+        f"same and _compile_fit_kernels({kind!r}, {np.dtype(dtype).name!r}, "
+        f"{covariance_type!r}, {int(n_features)}, {bool(threaded)})"
+    )
+    import numba
+
+    env = {**os.environ, COMPILE_AHEAD_VARIABLE: "0"}
+    env.pop("NUMBA_CACHE_DIR", None)
+    if numba.config.CACHE_DIR:
+        env["NUMBA_CACHE_DIR"] = numba.config.CACHE_DIR
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code], env=env, stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+    except OSError:
+        return None
+    return CompileAhead(process)
+
+
+def _compile_fit_kernels(kind, dtype, covariance_type, n_features, threaded):
+    """What a default fit runs after its k-means start, compiled into the cache.
+
+    A fit of two components from random responsibilities, on rows of the
+    fit's dtype, number of features and thread mode: the initial moments,
+    the EM iterations and the final labels; and the moments of k-means
+    labels.
+    """
+    from ._bayesian_mixture import BayesianGaussianMixture
+    from ._config import BLOCK_ROWS
+    from ._covariance import COVARIANCE_CODES
+    from ._gaussian_mixture import GaussianMixture
+    from ._kernels import label_statistics
+
+    rng = np.random.default_rng(0)
+    n_rows = BLOCK_ROWS + 2 if threaded else 60
+    X = rng.standard_normal((n_rows, n_features))
+    X[: n_rows // 2] += 4
+    X = X.astype(dtype)
+    estimator = GaussianMixture if kind == "gaussian" else BayesianGaussianMixture
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator(
+            n_components=2, covariance_type=covariance_type, init_params="random",
+            max_iter=2, random_state=0,
+        ).fit(X)  # fmt: skip
+    labels = (np.arange(n_rows) % 2).astype(np.int32)
+    label_statistics(X, np.empty(0), labels, COVARIANCE_CODES[covariance_type], 2)
+
+
 def compile_kernels(
     dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=None, jobs=1
 ):
@@ -171,6 +347,11 @@ def _variant_groups(covariance_types):
 
 def _compile_group(dtype, covariance_type, n_features):
     """Compile the kernels of one group; returns its progress line."""
+    with _no_compile_ahead():
+        return _compile_group_here(dtype, covariance_type, n_features)
+
+
+def _compile_group_here(dtype, covariance_type, n_features):
     from ._batch import BatchGaussianMixture
     from ._bayesian_mixture import BayesianGaussianMixture
     from ._config import BLOCK_ROWS

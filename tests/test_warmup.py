@@ -5,6 +5,7 @@ import subprocess
 import sys
 import textwrap
 
+import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
@@ -190,3 +191,99 @@ def test_cli_fit_announces_compiling(monkeypatch, capsys):
     assert out[0] == _warmup.COMPILING_MESSAGE
     _warmup._announced.cache_clear()
     assert out[1].startswith("data:")
+
+
+_FIRST_FIT_HITS = textwrap.dedent(
+    """
+    import json
+    from sklearn.datasets import load_iris
+    from fastgmm import BayesianGaussianMixture, GaussianMixture
+    from fastgmm._warmup import kernels
+
+    X = load_iris().data
+    gm = GaussianMixture(3, random_state=0).fit(X)
+    bgm = BayesianGaussianMixture(n_components=3, covariance_type="diag",
+                                  random_state=0).fit(X.astype("float32"))
+    hits = sorted(
+        k.py_func.__qualname__ for k in kernels() if sum(k.stats.cache_hits.values())
+    )
+    answers = [gm.lower_bound_.hex(), gm.means_.tobytes().hex(),
+               bgm.lower_bound_.hex(), bgm.means_.tobytes().hex()]
+    print(json.dumps({"hits": hits, "answers": answers}))
+    """
+)
+
+
+def first_fits(cache_dir, ahead):
+    """Kernels a fresh process's first fits loaded from the cache, and answers."""
+    import json
+
+    env = {"NUMBA_CACHE_DIR": str(cache_dir), "FASTGMM_COMPILE_AHEAD": ahead}
+    proc = run_python(_FIRST_FIT_HITS, env=env, timeout=900)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
+    # With an empty cache, the kernels after the k-means start are compiled
+    # by a second process while the fit runs k-means: the fit loads them
+    # from the cache.  In one process (FASTGMM_COMPILE_AHEAD=0) nothing is
+    # loaded; the answers are the same.  (FASTGMM_COMPILE_AHEAD=1: however
+    # busy the test workers keep the machine's CPUs.)
+    ahead = first_fits(tmp_path / "ahead", "1")
+    alone = first_fits(tmp_path / "alone", "0")
+    assert alone["hits"] == []
+    for kernel in (
+        "em_statistics_full4_serial", "_iteration_m_step", "label_statistics",
+        "score_rows_into_full4_serial", "em_statistics_diag_serial",
+    ):  # fmt: skip
+        assert kernel in ahead["hits"]
+    # The k-means start is the fit's own.
+    assert "kmeans_run_serial" not in ahead["hits"]
+    assert ahead["answers"] == alone["answers"]
+
+
+def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
+    from fastgmm import _numba_internals
+
+    def ahead():
+        started = _warmup.compile_ahead("gaussian", np.float64, "diag", 7, True)
+        if started is not None:
+            started.stop()
+        return started is not None
+
+    X = load_iris().data
+    GaussianMixture(2, random_state=0).fit(X)  # this variant is in the cache
+    monkeypatch.setenv("FASTGMM_COMPILE_AHEAD", "1")
+    assert _warmup.compile_ahead("gaussian", X.dtype, "full", 4, False) is None
+    # A variant whose E-step is not in the cache.
+    monkeypatch.setattr(
+        _numba_internals, "cache_index_path", lambda _: str(tmp_path / "none.nbi")
+    )
+    assert ahead()
+    with _warmup._no_compile_ahead():  # fastgmm compile compiles everything
+        assert not ahead()
+    monkeypatch.setenv("FASTGMM_COMPILE_AHEAD", "0")
+    assert not ahead()
+    # Unset: only with a CPU to spare.
+    monkeypatch.delenv("FASTGMM_COMPILE_AHEAD")
+    monkeypatch.setattr(_warmup, "_available_cpus", lambda: 4)
+    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    assert ahead()
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.5, 3.5))
+    assert not ahead()
+    monkeypatch.setattr(_warmup, "_available_cpus", lambda: 1)
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
+    assert not ahead()
+
+
+def test_compile_ahead_process_is_stopped_past_its_time(monkeypatch):
+    # A process that does not end is killed, and the fit goes on without it.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    monkeypatch.setattr(_warmup, "COMPILE_AHEAD_TIMEOUT", 0.5)
+    ahead = _warmup.CompileAhead(sleeper)
+    ahead.wait()
+    assert sleeper.returncode is not None
+    ahead.wait()  # waited for already: nothing left to do
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    _warmup.CompileAhead(other).stop()
+    assert other.returncode is not None
