@@ -23,10 +23,12 @@ K=16 (the threaded kernels), and ``fastgmm compile --jobs N`` (every
 kernel); and, from the table above, the warm-cache import and fit against
 scikit-learn's.
 
-The two first fits are timed as users run them, with the kernels after the
-k-means start compiled meanwhile in a second process (``fastgmm._warmup.
-compile_ahead``), and in one process (``FASTGMM_COMPILE_AHEAD=0``, as on a
-single CPU).
+The two first fits are timed both ways a first fit runs: with the kernels
+after the k-means start compiled meanwhile in a second process
+(``fastgmm._warmup.compile_ahead``, as where a CPU is spare; forced with
+``FASTGMM_COMPILE_AHEAD=1``, since this script's back-to-back processes keep
+the load average up), and in one process (``FASTGMM_COMPILE_AHEAD=0``, as on
+a single CPU or a busy machine).
 
 ``--per-kernel`` instead fits iris once with an empty cache, in one
 process, and prints the seconds Numba spent compiling each kernel (its own
@@ -101,13 +103,14 @@ GaussianMixture(n_components=3, random_state=0).fit(load_iris().data)
 """
 
 
-def seconds_with_empty_cache(command, one_process=False):
+def seconds_with_empty_cache(command, ahead=None):
     """Wall time of ``command`` (argv) with an empty Numba cache of its own;
-    ``one_process``: without a first fit's compile-ahead process."""
+    ``ahead``: FASTGMM_COMPILE_AHEAD for it ("1" a first fit's second
+    process, "0" none)."""
     with tempfile.TemporaryDirectory(prefix="fastgmm-cold-") as cache:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
-        if one_process:
-            env["FASTGMM_COMPILE_AHEAD"] = "0"
+        if ahead is not None:
+            env["FASTGMM_COMPILE_AHEAD"] = ahead
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True, env=env)
         return time.perf_counter() - start
@@ -184,8 +187,8 @@ def print_targets(runs, warm_ratio, jobs):
             (BIG_FIRST_FIT, big_fit, big_fit_alone),
         ):
             command = [sys.executable, "-c", script]
-            ahead.append(seconds_with_empty_cache(command))
-            alone.append(seconds_with_empty_cache(command, one_process=True))
+            ahead.append(seconds_with_empty_cache(command, ahead="1"))
+            alone.append(seconds_with_empty_cache(command, ahead="0"))
     compile_all = [
         seconds_with_empty_cache(
             [sys.executable, "-m", "fastgmm", "compile", "--jobs", str(jobs)]
@@ -194,14 +197,18 @@ def print_targets(runs, warm_ratio, jobs):
     ]
     alone = ", in one process (s)"
     rows = [
-        ("empty cache: import + fit iris (s)", statistics.median(first_fit), 10),
+        (
+            "empty cache: import + fit iris, two processes (s)",
+            statistics.median(first_fit),
+            10,
+        ),
         (
             "empty cache: import + fit iris" + alone,
             statistics.median(first_fit_alone),
             10,
         ),
         (
-            "empty cache: import + fit 1,000,000 x 8, K=16 (s)",
+            "empty cache: import + fit 1,000,000 x 8, K=16, two processes (s)",
             statistics.median(big_fit),
             25,
         ),

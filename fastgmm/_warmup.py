@@ -138,15 +138,16 @@ def _available_cpus():
 
 def _spare_cpu():
     """Whether a CPU is free for a second process: two or more to run on,
-    and fewer busy on average over the last minute than this process's
-    CPUs less one (``os.getloadavg``; parallel fits and test workers keep
-    them busy, and a second process would only slow them)."""
+    and the last minute's load average (``os.getloadavg``, this process
+    included) at least half a CPU below their number.  Parallel fits and
+    test workers keep every CPU busy, and a second process would only slow
+    them."""
     cpus = _available_cpus()
     try:
         load = os.getloadavg()[0]
     except (AttributeError, OSError):  # pragma: no cover - not Unix
         load = 0.0
-    return cpus >= 2 and load < cpus - 1
+    return cpus >= 2 and load < cpus - 0.5
 
 
 class CompileAhead:

@@ -267,9 +267,9 @@ def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
     # Unset: only with a CPU to spare.
     monkeypatch.delenv("FASTGMM_COMPILE_AHEAD")
     monkeypatch.setattr(_warmup, "_available_cpus", lambda: 4)
-    monkeypatch.setattr(os, "getloadavg", lambda: (1.0, 1.0, 1.0))
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.4, 3.4, 3.4))
     assert ahead()
-    monkeypatch.setattr(os, "getloadavg", lambda: (3.5, 3.5, 3.5))
+    monkeypatch.setattr(os, "getloadavg", lambda: (3.6, 3.6, 3.6))
     assert not ahead()
     monkeypatch.setattr(_warmup, "_available_cpus", lambda: 1)
     monkeypatch.setattr(os, "getloadavg", lambda: (0.0, 0.0, 0.0))
