@@ -44,7 +44,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
-from ._numba_internals import empty, njit
+from ._numba_internals import empty, njit, smaller
 from ._reduction import ordered_block_sums
 from ._specialise import kernel
 
@@ -302,7 +302,7 @@ def score_groups(
         labels = labels_out[start:stop]
         for t in range(0, stop - start, TILE_ROWS):
             _score_tile(
-                Xg, t, min(t + TILE_ROWS, stop - start), log_weights[g, :k],
+                Xg, t, smaller(t + TILE_ROWS, stop - start), log_weights[g, :k],
                 means[g, :k], prec_chol[g, :k], log_det[g, :k], log_norm, resp,
                 labels,
             )  # fmt: skip

@@ -31,7 +31,7 @@ from ._config import (
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
-from ._numba_internals import empty, njit, zeros
+from ._numba_internals import empty, larger, njit, smaller, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
 from ._unrolled import add_moments, sq_norms
@@ -175,7 +175,7 @@ def _normalise_rows(wlp, log_norm):
     top[:] = -np.inf
     for k in range(n_components):
         for b in range(n_rows):
-            top[b] = max(top[b], wlp[k, b])
+            top[b] = larger(top[b], wlp[k, b])
     total = zeros(n_rows, wlp.dtype)
     for k in range(n_components):
         for b in range(n_rows):
@@ -206,12 +206,12 @@ def _add_weighted_scatter(diff, weights, out, z):
     z1 = z[1]
     last = n_features - 1
     for i in range(0, n_features, 2):
-        i1 = min(i + 1, last)
+        i1 = smaller(i + 1, last)
         for b in range(n_rows):
             z0[b] = weights[b] * diff[i, b]
             z1[b] = weights[b] * diff[i1, b]
         for j in range(i, n_features, 2):
-            j1 = min(j + 1, last)
+            j1 = smaller(j + 1, last)
             a00 = zero
             a01 = zero
             a10 = zero
@@ -436,8 +436,9 @@ def _e_step_block(args, start, stop, out):
     nk, s1, s2 = _statistics_layout(out, n_components, n_features, shape)
     log_likelihood = 0.0
     for tile_start in range(start, stop, TILE_ROWS):
+        tile_stop = smaller(tile_start + TILE_ROWS, stop)
         log_likelihood += _tile_statistics(
-            args.X, args.sample_weight, tile_start, min(tile_start + TILE_ROWS, stop),
+            args.X, args.sample_weight, tile_start, tile_stop,
             args.log_weights, args.means, args.prec_chol, args.log_det, args.ref,
             nk, s1, s2,
         )  # fmt: skip
@@ -504,6 +505,6 @@ def score_rows_into(
     for c in prange(n_tiles):
         start = c * TILE_ROWS
         _score_tile(
-            X, start, min(start + TILE_ROWS, n_samples), log_weights, means,
+            X, start, smaller(start + TILE_ROWS, n_samples), log_weights, means,
             prec_chol, log_det, log_norm_out, resp_out, labels_out,
         )  # fmt: skip

@@ -42,7 +42,7 @@ from ._config import (
     TILE_ROWS,
 )
 from ._copy import copy_into
-from ._numba_internals import empty, njit, zeros
+from ._numba_internals import empty, larger, njit, smaller, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
 
@@ -209,7 +209,7 @@ def _einsum_sq_norms(xt, n_rows, out):
                     acc[lane, b] = x * x + acc[lane, b]
         i += 4 * lanes
     while i < n_features:
-        for lane in range(min(lanes, n_features - i)):
+        for lane in range(smaller(lanes, n_features - i)):
             for b in range(n_rows):
                 x = out.dtype.type(xt[i + lane, b])
                 acc[lane, b] = x * x + acc[lane, b]
@@ -258,7 +258,7 @@ def _seeding_distances(xt, n_rows, xx, centre, cc, out):
         for b in range(n_rows):
             out[b] += np.float64(xt[i, b]) * c
     for b in range(n_rows):
-        out[b] = max((-2.0 * out[b] + cc) + xx[b], 0.0)
+        out[b] = larger((-2.0 * out[b] + cc) + xx[b], 0.0)
 
 
 @njit(**_FMA_OPTIONS, helper=True)
@@ -288,9 +288,9 @@ def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
         for b in range(n_rows):
             d = cck - two * dot[b]
             closest = best[b]
-            second[b] = min(second[b], max(d, closest))
+            second[b] = smaller(second[b], larger(d, closest))
             label[b] = kk if d < closest else label[b]
-            best[b] = min(d, closest)
+            best[b] = smaller(d, closest)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -373,14 +373,14 @@ def _seeding_block(args, start, stop, out):
     d = empty(TILE_ROWS, np.float64)
     nearest = empty(TILE_ROWS, closest.dtype)
     for t0 in range(start, stop, TILE_ROWS):
-        n_rows = min(TILE_ROWS, stop - t0)
+        n_rows = smaller(TILE_ROWS, stop - t0)
         _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
         _einsum_sq_norms(xt, n_rows, xx)
         wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
         for c in range(centres.shape[0]):
             _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
             for b in range(n_rows):
-                nearest[b] = min(closest[t0 + b], closest.dtype.type(d[b]))
+                nearest[b] = smaller(closest[t0 + b], closest.dtype.type(d[b]))
             out[c] += _weighted_tile_sum(nearest, wc, n_rows)
         if centres.shape[0] == 1:
             copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
@@ -466,15 +466,15 @@ def _lloyd_block(args, start, stop, out):
     label = empty(TILE_ROWS, np.int32)
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
-        n_rows = min(TILE_ROWS, stop - t0)
+        n_rows = smaller(TILE_ROWS, stop - t0)
         # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
         # bounds the norm in the rounding margin.
         for b in range(n_rows):
             r = t0 + b
-            a = max(labels[r], 0)
+            a = larger(labels[r], 0)
             upper[b] = (bounds[0, r] + shift[a]) * _UP
             moved = farther if a == farthest_k else farthest
-            lower[b] = max(bounds[1, r] - moved, 0.0) * _DOWN
+            lower[b] = larger(bounds[1, r] - moved, 0.0) * _DOWN
             edge = 2.0 * reach + upper[b]
             margin[b] = rounding * edge * edge
         n_doubtful = n_rows - n_rows  # (a literal 0 would compile the ranking twice)
@@ -507,8 +507,8 @@ def _lloyd_block(args, start, stop, out):
                     xx += np.float64(xt[i, j]) * np.float64(xt[i, j])
                 edge = reach + np.sqrt(xx)
                 slack = 0.5 * rounding * edge * edge
-                up = np.sqrt(max(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-                lo = np.sqrt(max(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+                up = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+                lo = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
                 bounds[0, r] = up
                 bounds[1, r] = lo
                 changed += labels[r] != label[j]
@@ -560,7 +560,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
             norm += np.float64(centres[k, i]) ** 2
             previous[k, i] = centres[k, i]
         shift[k] = np.sqrt(moved) * _UP
-        reach = max(reach, np.sqrt(norm) * _UP)
+        reach = larger(reach, np.sqrt(norm) * _UP)
         if shift[k] > top:
             top, top_k, second = shift[k], k, top
         elif shift[k] > second:
@@ -670,7 +670,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
         order = _argsort_few(rand_vals)
         found = cumulative_search(sample_weight, closest, rand_vals[order])
         for t in range(n_trials):
-            ids[order[t]] = min(found[t], n_samples - 1)
+            ids[order[t]] = smaller(found[t], n_samples - 1)
         for t in range(n_trials):
             for i in range(n_features):
                 candidates[t, i] = X[ids[t], i] - mean[i]

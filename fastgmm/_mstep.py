@@ -20,7 +20,7 @@ from ._covariance import (
     from_kernel_layout,
     to_kernel_layout,
 )
-from ._numba_internals import empty, njit, zeros
+from ._numba_internals import empty, larger, njit, smaller, zeros
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -78,7 +78,8 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
                         - nk[k] * delta[k, i] * delta[k, j]
                     )
                     if code == FULL:
-                        covariances[c, i, j] = s2[c, min(i, j), max(i, j)] - correction
+                        upper = s2[c, smaller(i, j), larger(i, j)]
+                        covariances[c, i, j] = upper - correction
                     else:
                         covariances[c, i, j] -= correction
         for c in range(covariances.shape[0]):
@@ -86,7 +87,7 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
             for i in range(n_features):
                 for j in range(n_features):
                     if code == TIED:
-                        covariances[c, i, j] += s2[c, min(i, j), max(i, j)]
+                        covariances[c, i, j] += s2[c, smaller(i, j), larger(i, j)]
                     covariances[c, i, j] /= divisor
                 covariances[c, i, i] += reg_covar
     else:

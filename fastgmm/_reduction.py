@@ -38,7 +38,7 @@ from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
-from ._numba_internals import link_only_options, njit, zeros
+from ._numba_internals import link_only_options, njit, smaller, zeros
 from ._specialise import Kernel, register_binder
 
 
@@ -146,12 +146,12 @@ def ordered_block_sums(args, n_rows, size, like):
     total = 0.0
     for first in range(0, n_blocks, BLOCKS_PER_BATCH):
         # A batch of blocks at a time bounds the memory of the partials.
-        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
+        n_batch = smaller(BLOCKS_PER_BATCH, n_blocks - first)
         part_total = zeros(n_batch, np.float64)
         part_sums = zeros((n_batch, size), like.dtype)
         for c in prange(n_batch):
             start = (first + c) * BLOCK_ROWS
-            stop = min(start + BLOCK_ROWS, n_rows)
+            stop = smaller(start + BLOCK_ROWS, n_rows)
             part_total[c] = _block_sums(args, start, stop, part_sums[c])
         for c in range(n_batch):
             total += part_total[c]

@@ -318,3 +318,33 @@ def test_allocations_lowered_into_the_caller_match_numpys():
     if INLINE_ALLOCATION:
         # Lowered into the caller: no function of their own compiled.
         assert allocate.inspect_llvm(allocate.signatures[0]).count("ol_np_") == 0
+
+
+def test_two_number_max_and_min_lowered_into_the_caller_are_pythons():
+    # ``larger`` and ``smaller`` select as Python's max and min of two do:
+    # the first of equals (signed zeros), a NaN kept only when first, and
+    # the unified type of mixed arguments.
+    import math
+
+    import numba
+    import numpy as np
+
+    from fastgmm._numba_internals import larger, smaller
+
+    @numba.njit(error_model="numpy")
+    def both(a, b):
+        return larger(a, b), smaller(a, b)
+
+    pairs = [
+        (1.0, 2.0), (2.0, 1.0), (0.0, -0.0), (-0.0, 0.0), (math.nan, 1.0),
+        (1.0, math.nan), (3, 2), (-1, 5), (np.float32(1.5), 2), (np.int32(7), 3),
+    ]  # fmt: skip
+    for a, b in pairs:
+        got = both(a, b)
+        want = (max(a, b), min(a, b))
+        for g, w in zip(got, want):
+            assert math.isnan(g) == math.isnan(w)
+            if not math.isnan(w):
+                assert g == w and math.copysign(1, g) == math.copysign(1, w)
+    assert type(both(3, 2)[0]) is int
+    assert isinstance(both(np.float32(1.5), 2)[0], float)
