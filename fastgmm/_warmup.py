@@ -116,6 +116,10 @@ COMPILE_AHEAD_VARIABLE = "FASTGMM_COMPILE_AHEAD"
 # stops it and compiles what is missing itself.
 COMPILE_AHEAD_TIMEOUT = 300.0
 _ahead_disabled = False
+# (covariance type, n_features, threaded) of fits whose E-step was cached, or
+# compiled ahead, in this process: a later fit of the same kind skips every
+# check (a small fit takes a few hundred microseconds).
+_ahead_done = set()
 
 
 @contextlib.contextmanager
@@ -206,23 +210,23 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
     -------
     CompileAhead or None
     """
+    key = (covariance_type, n_features, bool(threaded))
+    if key in _ahead_done or _ahead_disabled:
+        return None
     from . import _kernels
     from ._covariance import COVARIANCE_CODES
     from ._numba_internals import SUPPORTED, cache_index_path
     from ._specialise import Variant
 
     setting = os.environ.get(COMPILE_AHEAD_VARIABLE, "")
-    if (
-        _ahead_disabled
-        or setting == "0"
-        or not SUPPORTED
-        or not sys.executable
-        or not (setting == "1" or _spare_cpu())
-    ):
+    if setting == "0" or not SUPPORTED or not sys.executable:
         return None
     variant = Variant.of(COVARIANCE_CODES[covariance_type], n_features)
     index = cache_index_path(_kernels.em_statistics.copy(variant, threaded))
     if index is None or os.path.exists(index):
+        _ahead_done.add(key)
+        return None
+    if not (setting == "1" or _spare_cpu()):
         return None
     # This fastgmm, into this process's cache, or nothing.
     package = os.path.dirname(os.path.abspath(__file__))
@@ -247,6 +251,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
         )  # fmt: skip
     except OSError:
         return None
+    _ahead_done.add(key)
     return CompileAhead(process)
 
 

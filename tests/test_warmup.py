@@ -245,11 +245,15 @@ def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
 def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
     from fastgmm import _numba_internals
 
-    def ahead():
+    def ahead(forget=True):
+        if forget:  # what this process saw before
+            _warmup._ahead_done.clear()
         started = _warmup.compile_ahead("gaussian", np.float64, "diag", 7, True)
         if started is not None:
             started.stop()
         return started is not None
+
+    monkeypatch.setattr(_warmup, "_ahead_done", set())
 
     X = load_iris().data
     GaussianMixture(2, random_state=0).fit(X)  # this variant is in the cache
@@ -260,6 +264,7 @@ def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
         _numba_internals, "cache_index_path", lambda _: str(tmp_path / "none.nbi")
     )
     assert ahead()
+    assert not ahead(forget=False)  # once per kind of fit and process
     with _warmup._no_compile_ahead():  # fastgmm compile compiles everything
         assert not ahead()
     monkeypatch.setenv("FASTGMM_COMPILE_AHEAD", "0")
