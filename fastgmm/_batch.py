@@ -801,21 +801,34 @@ class _BatchFit:
             )  # fmt: skip
         in_kernel = self.status == kernels.FITTED
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
-        weights_x = weights64.astype(self.X.dtype)
         eps = 10 * float(np.finfo(self.X.dtype).eps)
         order = self.layout.largest_first(in_kernel)
+        # k-means runs first, for every group: its kernel is compiled once per
+        # dtype, not once per covariance type as part of fit_groups.
+        labels = np.empty((self.n_init, len(self.X) if drawn else 0), dtype=np.int32)
+        empty_at = np.full(n_groups, self.n_init, dtype=np.intp)
+        weights_x = weights64.astype(self.X.dtype)
+
+        def start(chunk):
+            kernels.kmeans_groups(
+                self.X, weights_x, self.layout.bounds, chunk,
+                given, self.status, draws_u, draws_uniforms, n_trials, labels,
+                empty_at,
+            )  # fmt: skip
 
         def fit(chunk):
             kernels.fit_groups(
-                self.X, weights64, weights_x, self.layout.bounds, chunk, self.code,
+                self.X, weights64, self.layout.bounds, chunk, self.code,
                 float(est.reg_covar), eps, float(est.tol), int(est.max_iter),
-                self.n_init, given, draws_u, draws_uniforms, n_trials, starts,
+                self.n_init, given, labels, empty_at, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
                 self.converged, self.lower_bounds, self.status, self.few_distinct,
                 code=self.code,
             )  # fmt: skip
 
         with kernel_threads(est.n_jobs):
+            if drawn:
+                over_groups(start, order, est.n_jobs)
             over_groups(fit, order, est.n_jobs)
         self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
         for g in np.flatnonzero(self.status == kernels.SINGLE_FIT):

@@ -141,11 +141,57 @@ def _em_run(
     return True, n_iter, lower_bound, False
 
 
+@njit(**EXACT_NJIT_OPTIONS)
+def kmeans_groups(
+    X, weights_x, bounds, order, given, status, draws_u, draws_uniforms, n_trials,
+    labels, empty_at,
+):  # fmt: skip
+    """The k-means labels of every start ``fit_groups`` draws, group by group.
+
+    Compiled once per dtype, not per variant: ``fit_groups`` of each
+    covariance type reads the labels instead of compiling k-means again.
+    For each group of ``order`` that is FITTED and not ``given``, run ``r``
+    leaves its labels in ``labels[r, bounds[g]:bounds[g + 1]]``; a run that
+    leaves a cluster empty sets ``empty_at[g] = r`` and ends the group's runs
+    (its fit is done in Python).
+
+    Parameters
+    ----------
+    X, bounds, order, given, status, draws_u, draws_uniforms, n_trials
+        As for ``fit_groups``.
+    weights_x : ndarray of shape (n_rows,) or (0,)
+        Row weights in X's dtype (empty: all ones).
+    labels : ndarray of shape (n_init, n_rows), int32
+    empty_at : ndarray of shape (n_groups,), int
+        Left as given for a group whose runs leave no cluster empty.
+    """
+    for i in range(order.shape[0]):
+        g = order[i]
+        if status[g] != FITTED or given[g]:
+            continue
+        rows = slice(bounds[g], bounds[g + 1])
+        Xg = X[rows]
+        wx = weights_x[rows] if weights_x.shape[0] else weights_x
+        # KMeans's total weight: in the data's dtype, NumPy's sum.
+        weight_x = Xg.dtype.type(Xg.shape[0])
+        if wx.shape[0]:
+            weight_x = _pairwise_sum(wx, Xg.dtype.type(0), False)
+        d = g if draws_u.shape[0] > 1 else 0
+        for r in range(labels.shape[0]):
+            state = _kmeans_run_serial(
+                Xg, wx, weight_x, -1, draws_u[d, r], draws_uniforms[d, r],
+                n_trials, KMEANS_TOL, KMEANS_MAX_ITER, labels[r, rows],
+            )[0]  # fmt: skip
+            if state == _EMPTY_CLUSTER:
+                empty_at[g] = r
+                break
+
+
 @kernel(**EXACT_NJIT_OPTIONS)
 def fit_groups(
-    X, weights64, weights_x, bounds, order, code, reg_covar, eps, tol, max_iter,
-    n_init, given, draws_u, draws_uniforms, n_trials, starts, start_lower_bounds,
-    out, n_iter, lower_bound, converged, lower_bounds, status, few_distinct,
+    X, weights64, bounds, order, code, reg_covar, eps, tol, max_iter, n_init,
+    given, labels, empty_at, starts, start_lower_bounds, out, n_iter, lower_bound,
+    converged, lower_bounds, status, few_distinct,
 ):  # fmt: skip
     """Fit every group of ``order`` whose ``status`` is FITTED, in order.
 
@@ -153,10 +199,8 @@ def fit_groups(
     ----------
     X : ndarray of shape (n_rows, n_features)
         The rows sorted by group; group ``g`` is ``X[bounds[g]:bounds[g + 1]]``.
-        k-means starts are drawn here for groups of at most one block of
-        rows only (larger ones would start parallel passes in a thread).
-    weights64, weights_x : ndarray of shape (n_rows,) or (0,)
-        Row weights in float64 and in X's dtype (empty: all ones).
+    weights64 : ndarray of shape (n_rows,) or (0,)
+        Row weights in float64 (empty: all ones).
     order : ndarray of int
         The groups to fit, largest first.
     code, reg_covar, eps, tol, max_iter, n_init
@@ -164,10 +208,10 @@ def fit_groups(
         call also passes ``code=``, which picks the copy compiled for it.)
     given : ndarray of shape (n_groups,), bool
         Whether ``starts`` holds the group's initial parameters; if not, they
-        are drawn by k-means.
-    draws_u, draws_uniforms : ndarray of shape (d, n_init) and (d, n_init, m)
-        k-means++ draws of each initialisation, per group (``d`` = n_groups)
-        or the same for all (``d`` = 1); ``d`` = 0 when every start is given.
+        are the moments of the k-means labels of ``kmeans_groups``.
+    labels, empty_at
+        The outputs of ``kmeans_groups`` (``labels`` of shape (n_init, 0)
+        when every start is given).
     starts : tuple of ndarray
         (weights, means, covariances, prec_chol, log_weights, log_det), each
         of shape (n_groups, n_init, ...) in the kernels' layout: the given
@@ -191,14 +235,10 @@ def fit_groups(
         rows = slice(bounds[g], bounds[g + 1])
         Xg = X[rows]
         w64 = weights64[rows] if weights64.shape[0] else weights64
-        wx = weights_x[rows] if weights_x.shape[0] else weights_x
         n_rows = Xg.shape[0]
         total_weight = np.float64(n_rows)
         if w64.shape[0]:
             total_weight = _pairwise_sum(w64, np.float64(0), False)
-        drawn = not given[g]
-        d = g if draws_u.shape[0] > 1 else 0
-        labels = empty(n_rows if drawn else 0, np.int32)
         run_bounds = empty(max_iter, np.float64)
         best = -np.inf
         for r in range(n_init):
@@ -206,22 +246,15 @@ def fit_groups(
             covariances, prec, log_w, log_det = (
                 s_covariances[g, r], s_prec[g, r], s_log_weights[g, r], s_log_det[g, r]
             )  # fmt: skip
-            if drawn:
-                # KMeans's total weight: in the data's dtype, NumPy's sum.
-                weight_x = Xg.dtype.type(n_rows)
-                if wx.shape[0]:
-                    weight_x = _pairwise_sum(wx, Xg.dtype.type(0), False)
-                state = _kmeans_run_serial(
-                    Xg, wx, weight_x, -1, draws_u[d, r], draws_uniforms[d, r],
-                    n_trials, KMEANS_TOL, KMEANS_MAX_ITER, labels,
-                )[0]  # fmt: skip
-                if state == _EMPTY_CLUSTER:
+            if not given[g]:
+                if empty_at[g] == r:
                     status[g] = SINGLE_FIT
                     break
+                run_labels = labels[r, rows]
                 n_clusters = means.shape[0]
-                few_distinct[g] |= _n_distinct(labels, n_clusters) < n_clusters
+                few_distinct[g] |= _n_distinct(run_labels, n_clusters) < n_clusters
                 if not _label_start(
-                    Xg, w64, labels, code, reg_covar, eps, total_weight, weights,
+                    Xg, w64, run_labels, code, reg_covar, eps, total_weight, weights,
                     means, covariances, prec, log_w, log_det,
                 ):  # fmt: skip
                     status[g] = ILL_DEFINED

@@ -316,10 +316,14 @@ def compile_kernels(
         The time it all took.
     """
     start = time.perf_counter()
+    # Dtype after dtype within a variant: with several processes, the first
+    # groups of each process are of different dtypes, so that the kernels
+    # every group of a dtype shares (k-means, M-step) are compiled by one
+    # process, not by all at once.
     groups = [
         (dtype, covariance_type, n_features)
-        for dtype in dtypes
         for covariance_type, n_features in _variant_groups(covariance_types)
+        for dtype in dtypes
     ]
     report = progress or (lambda line: None)
     jobs = min(max(int(jobs), 1), len(groups))
