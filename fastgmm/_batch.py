@@ -818,9 +818,9 @@ class _BatchFit:
 
         def fit(chunk):
             kernels.fit_groups(
-                self.X, weights64, self.layout.bounds, chunk, self.code,
-                float(est.reg_covar), eps, float(est.tol), int(est.max_iter),
-                self.n_init, given, labels, empty_at, starts,
+                self.X, weights64, self.layout.bounds, chunk, float(est.reg_covar),
+                eps, float(est.tol), int(est.max_iter), self.n_init, given, labels,
+                empty_at, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
                 self.converged, self.lower_bounds, self.status, self.few_distinct,
                 code=self.code,
@@ -930,7 +930,7 @@ def _kernel_logs(weights, prec3, covariance_type):
     with np.errstate(divide="ignore", invalid="ignore"):
         log_weights = np.log(weights.astype(np.float64))
     log_det = kernels.group_log_determinants(
-        prec3, COVARIANCE_CODES[covariance_type], weights.shape[1]
+        prec3, weights.shape[1], code=COVARIANCE_CODES[covariance_type]
     )
     return log_weights, log_det
 

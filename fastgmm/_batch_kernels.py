@@ -46,7 +46,7 @@ from ._mstep import (
 )
 from ._numba_internals import empty, njit, smaller
 from ._reduction import ordered_block_sums
-from ._specialise import kernel
+from ._specialise import CODE, kernel
 
 # A group's ``status`` after ``fit_groups``.
 FITTED = 0
@@ -60,9 +60,9 @@ NOT_FITTED = 3
 _kmeans_run_serial = kmeans_run.serial
 
 
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _label_start(
-    X, weights64, labels, code, reg_covar, eps, total_weight,
+    X, weights64, labels, reg_covar, eps, total_weight,
     weights, means, covariances, prec_chol, log_weights, log_det,
 ):  # fmt: skip
     """``GaussianModel.initial_parameters`` of k-means labels, in place.
@@ -72,12 +72,12 @@ def _label_start(
     Returns False for an ill-defined covariance.
     """
     n_components = means.shape[0]
-    nk, s1, s2, ref = label_statistics(X, weights64, labels, code, n_components)
+    nk, s1, s2, ref = label_statistics(X, weights64, labels, n_components)
     weights_, means_, covariances_ = _moments(
-        nk, s1, s2, ref, code, reg_covar, eps, total_weight
+        nk, s1, s2, ref, reg_covar, eps, total_weight
     )
     factors = empty(covariances_.shape, covariances_.dtype)
-    if not _precision_factors(covariances_, code, factors):
+    if not _precision_factors(covariances_, factors):
         return False
     copy_into(weights, weights_)
     copy_into(means, means_)
@@ -85,14 +85,14 @@ def _label_start(
     copy_into(prec_chol, factors)
     for k in range(n_components):
         log_weights[k] = math.log(np.float64(weights[k]))
-    copy_into(log_det, log_determinants(prec_chol, code, n_components))
+    copy_into(log_det, log_determinants(prec_chol, n_components))
     return True
 
 
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _reference(weights, means, code, ref):
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+def _reference(weights, means, ref):
     """``GaussianModel.reference``: each mean, or for 'tied' the mixture's."""
-    if code == TIED:
+    if CODE == TIED:
         mixture_mean = np.dot(weights, means)
         for k in range(means.shape[0]):
             for i in range(means.shape[1]):
@@ -105,7 +105,7 @@ def _reference(weights, means, code, ref):
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _em_run(
-    X, weights64, total_weight, code, reg_covar, eps, tol, max_iter, lower_bound,
+    X, weights64, total_weight, reg_covar, eps, tol, max_iter, lower_bound,
     weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
 ):  # fmt: skip
     """One run of ``fastgmm._em.fit_em``'s loop, updating the parameters in place.
@@ -114,20 +114,20 @@ def _em_run(
     met an ill-defined covariance.
     """
     n_components, n_features = means.shape
-    shape = kernel_shape(code, n_components, n_features)
+    shape = kernel_shape(CODE, n_components, n_features)
     size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
     ref = empty((n_components, n_features), np.float64)
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         previous_lower_bound = lower_bound
-        _reference(weights, means, code, ref)
+        _reference(weights, means, ref)
         e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
         # Inlined into this serial function, its prange is a plain loop: the
         # blocks' sums in block order, as a single fit adds them.
         log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
         nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
         ok, new_log_weights, new_log_det = _iteration_m_step(
-            nk, s1, s2, ref, code, reg_covar, eps, weights, means, covariances,
+            nk, s1, s2, ref, reg_covar, eps, weights, means, covariances,
             prec_chol,
         )  # fmt: skip
         if not ok:
@@ -189,7 +189,7 @@ def kmeans_groups(
 
 @kernel(**EXACT_NJIT_OPTIONS)
 def fit_groups(
-    X, weights64, bounds, order, code, reg_covar, eps, tol, max_iter, n_init,
+    X, weights64, bounds, order, reg_covar, eps, tol, max_iter, n_init,
     given, labels, empty_at, starts, start_lower_bounds, out, n_iter, lower_bound,
     converged, lower_bounds, status, few_distinct,
 ):  # fmt: skip
@@ -203,9 +203,10 @@ def fit_groups(
         Row weights in float64 (empty: all ones).
     order : ndarray of int
         The groups to fit, largest first.
-    code, reg_covar, eps, tol, max_iter, n_init
+    reg_covar, eps, tol, max_iter, n_init
         As for a single fit; ``eps`` is 10 eps of X's dtype.  (The Python
-        call also passes ``code=``, which picks the copy compiled for it.)
+        call passes ``code=``, the covariance type's code, which picks the
+        copy compiled for it.)
     given : ndarray of shape (n_groups,), bool
         Whether ``starts`` holds the group's initial parameters; if not, they
         are the moments of the k-means labels of ``kmeans_groups``.
@@ -254,13 +255,13 @@ def fit_groups(
                 n_clusters = means.shape[0]
                 few_distinct[g] |= _n_distinct(run_labels, n_clusters) < n_clusters
                 if not _label_start(
-                    Xg, w64, run_labels, code, reg_covar, eps, total_weight, weights,
+                    Xg, w64, run_labels, reg_covar, eps, total_weight, weights,
                     means, covariances, prec, log_w, log_det,
                 ):  # fmt: skip
                     status[g] = ILL_DEFINED
                     break
             ok, run_iter, run_bound, run_converged = _em_run(
-                Xg, w64, total_weight, code, reg_covar, eps, tol, max_iter,
+                Xg, w64, total_weight, reg_covar, eps, tol, max_iter,
                 start_lower_bounds[g], weights, means, covariances, prec, log_w,
                 log_det, run_bounds,
             )  # fmt: skip
@@ -305,12 +306,12 @@ def move_rows(src, group_of_row, bounds, to_groups, out):
                 out[i, j] = src[p, j]
 
 
-@njit(**EXACT_NJIT_OPTIONS)
-def group_log_determinants(prec_chol, code, n_components):
+@kernel(**EXACT_NJIT_OPTIONS)
+def group_log_determinants(prec_chol, n_components):
     """``fastgmm._mstep.log_determinants`` of each group's factors."""
     out = empty((prec_chol.shape[0], n_components), np.float64)
     for g in range(prec_chol.shape[0]):
-        copy_into(out[g], log_determinants(prec_chol[g], code, n_components))
+        copy_into(out[g], log_determinants(prec_chol[g], n_components))
     return out
 
 

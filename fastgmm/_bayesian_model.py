@@ -24,7 +24,7 @@ import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
 from . import _mstep
-from ._covariance import from_kernel_layout, symmetric_from_upper
+from ._covariance import COVARIANCE_CODES, from_kernel_layout, symmetric_from_upper
 from ._parameters import MixtureParameters
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -176,10 +176,9 @@ class BayesianModel:
         nk, s1, s2, ref = statistics
         # weight_total=1: the "weights" _moments returns are nk + 10 eps.
         nk_reg, xk, sk3 = _mstep._moments(
-            *_mstep._moment_inputs(
-                nk, s1, s2, ref, self.covariance_type, self.reg_covar, data.dtype
-            ),
+            *_mstep._moment_inputs(nk, s1, s2, ref, self.reg_covar, data.dtype),
             1.0,
+            code=COVARIANCE_CODES[self.covariance_type],
         )
         sk = from_kernel_layout(sk3, self.covariance_type)
         return self._posterior(nk_reg, xk, sk, data.dtype)

@@ -156,7 +156,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     if labels is not None:
         weights = _EMPTY if sample_weight is None else sample_weight
         code = COVARIANCE_CODES[covariance_type]
-        return label_statistics(X, weights, labels, code, n_components)
+        return label_statistics(X, weights, labels, n_components, code=code)
     n_features = X.shape[1]
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))

@@ -336,8 +336,8 @@ def _score_tile(
 # Statistics of hard assignments: the initialisations
 
 
-@njit(**NJIT_OPTIONS)
-def label_statistics(X, sample_weight, labels, code, n_components):
+@kernel(**NJIT_OPTIONS)
+def label_statistics(X, sample_weight, labels, n_components):
     """Sufficient statistics of one-hot responsibilities, in two passes.
 
     Row ``b`` belongs to component ``labels[b]``, or to none where it is -1.
@@ -356,13 +356,13 @@ def label_statistics(X, sample_weight, labels, code, n_components):
     weighted = sample_weight.shape[0] != 0
     nk = zeros(n_components, np.float64)
     s1 = zeros((n_components, n_features), np.float64)
-    s2 = zeros(kernel_shape(code, n_components, n_features), np.float64)
+    s2 = zeros(kernel_shape(CODE, n_components, n_features), np.float64)
     ref = zeros((n_components, n_features), np.float64)
     # Per component, or one row for 'tied': weights and weighted sums.
-    n_refs = 1 if code == TIED else n_components
+    n_refs = 1 if CODE == TIED else n_components
     ref_weight = zeros(n_refs, np.float64)
     for b in range(n_samples):
-        c = 0 if code == TIED else labels[b]
+        c = 0 if CODE == TIED else labels[b]
         if c < 0:
             continue
         w = sample_weight[b] if weighted else 1.0
@@ -373,23 +373,23 @@ def label_statistics(X, sample_weight, labels, code, n_components):
         if ref_weight[c] > 0:
             for i in range(n_features):
                 ref[c, i] /= ref_weight[c]
-    if code == TIED:
+    if CODE == TIED:
         for k in range(1, n_components):
             copy_into(ref[k], ref[0])
     diff = empty(n_features, np.float64)
     for b in range(n_samples):
         k = labels[b]
-        if k < 0 and code != TIED:
+        if k < 0 and CODE != TIED:
             continue
         w = sample_weight[b] if weighted else 1.0
-        c = 0 if code == TIED else k
+        c = 0 if CODE == TIED else k
         for i in range(n_features):
             diff[i] = X[b, i] - ref[c, i]
         if k >= 0:
             nk[k] += w
             for i in range(n_features):
                 s1[k, i] += w * diff[i]
-        if code == FULL or code == TIED:
+        if CODE == FULL or CODE == TIED:
             for i in range(n_features):
                 wd = w * diff[i]
                 for j in range(i, n_features):

@@ -21,6 +21,7 @@ from ._covariance import (
     to_kernel_layout,
 )
 from ._numba_internals import empty, larger, njit, smaller, zeros
+from ._specialise import CODE, kernel
 
 _ILL_DEFINED = (
     "Fitting the mixture model failed because some components have "
@@ -46,8 +47,8 @@ def ill_defined_error(dtype):
 # where NumPy and SciPy call overheads would dominate small fits)
 
 
-@njit(**EXACT_NJIT_OPTIONS)
-def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
+@kernel(**EXACT_NJIT_OPTIONS)
+def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
     """Weights, means and covariances (kernel layout), all float64.
 
     Same formulas and evaluation order as scikit-learn's M-step, written on
@@ -65,11 +66,11 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
             means[k, i] = (nk[k] * ref[k, i] + s1[k, i]) / nk_reg[k]
             delta[k, i] = means[k, i] - ref[k, i]
     covariances = zeros(s2.shape, np.float64)
-    if code == FULL or code == TIED:
+    if CODE == FULL or CODE == TIED:
         # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k, with S2_k
         # given as its upper triangle.
         for k in range(n_components):
-            c = k if code == FULL else 0
+            c = k if CODE == FULL else 0
             for i in range(n_features):
                 for j in range(n_features):
                     correction = (
@@ -77,16 +78,16 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
                         + delta[k, j] * s1[k, i]
                         - nk[k] * delta[k, i] * delta[k, j]
                     )
-                    if code == FULL:
+                    if CODE == FULL:
                         upper = s2[c, smaller(i, j), larger(i, j)]
                         covariances[c, i, j] = upper - correction
                     else:
                         covariances[c, i, j] -= correction
         for c in range(covariances.shape[0]):
-            divisor = nk_reg[c] if code == FULL else nk_reg.sum()
+            divisor = nk_reg[c] if CODE == FULL else nk_reg.sum()
             for i in range(n_features):
                 for j in range(n_features):
-                    if code == TIED:
+                    if CODE == TIED:
                         covariances[c, i, j] += s2[c, smaller(i, j), larger(i, j)]
                     covariances[c, i, j] /= divisor
                 covariances[c, i, i] += reg_covar
@@ -99,7 +100,7 @@ def _moments(nk, s1, s2, ref, code, reg_covar, eps, weight_total):
                 )
                 covariances[k, 0, i] = scatter / nk_reg[k] + reg_covar
                 total += covariances[k, 0, i]
-            if code == SPHERICAL:
+            if CODE == SPHERICAL:
                 covariances[k, 0, :] = total / n_features
     weights = nk_reg / (nk_reg.sum() if weight_total <= 0 else weight_total)
     return weights, means, covariances
@@ -138,8 +139,8 @@ def _cholesky_factor(a, out):
     return True
 
 
-@njit(**EXACT_NJIT_OPTIONS)
-def _precision_factors(covariances, code, prec_chol):
+@kernel(**EXACT_NJIT_OPTIONS)
+def _precision_factors(covariances, prec_chol):
     """Precision Cholesky factors of kernel-layout covariances.
 
     Written to ``prec_chol`` (same layout, any float dtype); returns False
@@ -150,7 +151,7 @@ def _precision_factors(covariances, code, prec_chol):
     n_features = covariances.shape[2]
     factor = empty((n_features, n_features), np.float64)
     for c in range(covariances.shape[0]):
-        if code == FULL or code == TIED:
+        if CODE == FULL or CODE == TIED:
             if not _cholesky_factor(covariances[c], factor):
                 return False
             copy_into(prec_chol[c], factor)
@@ -162,8 +163,8 @@ def _precision_factors(covariances, code, prec_chol):
     return True
 
 
-@njit(**EXACT_NJIT_OPTIONS)
-def log_determinants(prec_chol, code, n_components):
+@kernel(**EXACT_NJIT_OPTIONS)
+def log_determinants(prec_chol, n_components):
     """log det of each component's precision Cholesky factor (kernel layout).
 
     Equal to -log det(covariance) / 2; computed from the factors in their own
@@ -171,20 +172,20 @@ def log_determinants(prec_chol, code, n_components):
     """
     log_det = empty(n_components, np.float64)
     for k in range(n_components):
-        c = 0 if code == TIED else k
+        c = 0 if CODE == TIED else k
         total = 0.0
         for i in range(prec_chol.shape[2]):
             diagonal = (
-                prec_chol[c, 0, i] if code in (DIAG, SPHERICAL) else prec_chol[c, i, i]
+                prec_chol[c, 0, i] if CODE in (DIAG, SPHERICAL) else prec_chol[c, i, i]
             )
             total += math.log(np.float64(diagonal))
         log_det[k] = total
     return log_det
 
 
-@njit(**EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS)
 def _iteration_m_step(
-    nk, s1, s2, ref, code, reg_covar, eps, weights, means, covariances, prec_chol
+    nk, s1, s2, ref, reg_covar, eps, weights, means, covariances, prec_chol
 ):
     """The M-step of an EM iteration into preallocated arrays of the data's dtype.
 
@@ -192,19 +193,17 @@ def _iteration_m_step(
     Returns (ok, log_weights, log_det); ok is False for an ill-defined
     covariance.
     """
-    weights64, means64, covariances64 = _moments(
-        nk, s1, s2, ref, code, reg_covar, eps, -1.0
-    )
+    weights64, means64, covariances64 = _moments(nk, s1, s2, ref, reg_covar, eps, -1.0)
     copy_into(weights, weights64)
     copy_into(means, means64)
     copy_into(covariances, covariances64)
     n_components = nk.shape[0]
-    if not _precision_factors(covariances64, code, prec_chol):
+    if not _precision_factors(covariances64, prec_chol):
         return False, empty(0, np.float64), empty(0, np.float64)
     log_weights = empty(n_components, np.float64)
     for k in range(n_components):
         log_weights[k] = math.log(np.float64(weights[k]))
-    return True, log_weights, log_determinants(prec_chol, code, n_components)
+    return True, log_weights, log_determinants(prec_chol, n_components)
 
 
 def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None):
@@ -244,8 +243,9 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None
         Shape depends on ``covariance_type``, as in scikit-learn.
     """
     weights, means, covariances = _moments(
-        *_moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype),
+        *_moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         -1.0 if weight_total is None else float(weight_total),
+        code=COVARIANCE_CODES[covariance_type],
     )
     return weights, means, from_kernel_layout(covariances, covariance_type)
 
@@ -269,24 +269,23 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     covariances = np.empty(s2.shape, dtype=dtype)
     prec_chol = np.empty(s2.shape, dtype=dtype)
     ok, log_weights, log_det = _iteration_m_step(
-        *_moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype),
+        *_moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         weights, means, covariances, prec_chol,
+        code=COVARIANCE_CODES[covariance_type],
     )  # fmt: skip
     if not ok:
         raise ill_defined_error(dtype)
     return weights, means, covariances, prec_chol, log_weights, log_det
 
 
-def _moment_inputs(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
+def _moment_inputs(nk, s1, s2, ref, reg_covar, dtype):
     """The leading arguments of ``_moments`` and ``_iteration_m_step``.
 
-    The statistics as contiguous float64, the covariance code, ``reg_covar``
-    and scikit-learn's guard on empty components, ``10 * eps`` of the data's
-    dtype.
+    The statistics as contiguous float64, ``reg_covar`` and scikit-learn's
+    guard on empty components, ``10 * eps`` of the data's dtype.
     """
     statistics = (np.ascontiguousarray(a, dtype=np.float64) for a in (nk, s1, s2, ref))
-    code = COVARIANCE_CODES[covariance_type]
-    return (*statistics, code, float(reg_covar), 10 * float(np.finfo(dtype).eps))
+    return (*statistics, float(reg_covar), 10 * float(np.finfo(dtype).eps))
 
 
 def uncentred_covariances(scatter, nk, means, covariance_type, reg_covar, dtype):
@@ -330,7 +329,7 @@ def precision_cholesky(covariances, covariance_type, dtype):
     covariances3 = to_kernel_layout(covariances, covariance_type, n_features)
     prec_chol = np.empty_like(covariances3)
     if not _precision_factors(
-        covariances3, COVARIANCE_CODES[covariance_type], prec_chol
+        covariances3, prec_chol, code=COVARIANCE_CODES[covariance_type]
     ):
         raise ill_defined_error(dtype)
     return from_kernel_layout(prec_chol, covariance_type).copy()
@@ -382,4 +381,4 @@ def kernel_precisions(prec_chol, covariance_type, n_components, n_features):
     """
     prec3 = to_kernel_layout(prec_chol, covariance_type, n_features)
     code = COVARIANCE_CODES[covariance_type]
-    return prec3, log_determinants(prec3, code, n_components)
+    return prec3, log_determinants(prec3, n_components, code=code)

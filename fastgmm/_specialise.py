@@ -11,7 +11,8 @@ copy has cache files of its own):
   (the covariance type's code, and for 'full' with few features the
   unrolled width; see ``Variant``), or calls a kernel that does, has one
   copy per variant a fit asks for, with the two names bound to the
-  variant's values.  Numba prunes the branches of the other types and
+  variant's values (a kernel that reads ``CODE`` only, as the M-step's,
+  has one copy per covariance type).  Numba prunes the branches of the other types and
   widths before typing them, so their code is never compiled.
 - **threaded or serial** (``twins=True``).  A pass over the rows whose
   blocks run in a ``prange`` loop has a threaded copy, compiled with
@@ -142,6 +143,19 @@ class Kernel:
                 return True
         return False
 
+    @functools.cached_property
+    def per_width(self):
+        """Whether the copies differ by unrolled width: the function reads
+        ``WIDTH`` or names a kernel whose copies do."""
+        names = _global_names(self.function)
+        if "WIDTH" in names:
+            return True
+        for name in names:
+            value = self.function.__globals__.get(name)
+            if _bound(value) is not None and getattr(value, "per_width", True):
+                return True
+        return False
+
     @property
     def parallel(self):
         """Whether the function runs a ``prange`` loop of its own (or of a
@@ -153,6 +167,8 @@ class Kernel:
         and thread mode (ignored without ``twins``: such a kernel is serial,
         even with a ``prange`` loop inlined), made on first use."""
         variant = Variant(*variant) if self.per_variant else None
+        if variant is not None and not self.per_width:
+            variant = Variant(variant.code)
         threaded = bool(threaded) and self.twins
         key = (variant, threaded)
         if key not in self._copies:
@@ -189,16 +205,17 @@ class Kernel:
         return self.copy_for(X, code)(X, *args)
 
     def copy_for(self, X, code=None):
-        """The copy a call from Python with rows ``X`` runs."""
+        """The copy a call from Python with rows ``X`` runs (for a kernel
+        that is not per width, any array whose last axis is the features)."""
         # Small fits call kernels thousands of times a second: one lookup.
-        key = (code, X.shape[1], X.shape[0] > BLOCK_ROWS)
+        key = (code, X.shape[-1], X.shape[0] > BLOCK_ROWS)
         dispatcher = self._calls.get(key)
         if dispatcher is None:
             if self.per_variant and code is None:
                 raise TypeError(
                     f"{self.__name__} needs code=, the covariance type's code"
                 )
-            variant = Variant.of(code, X.shape[1]) if self.per_variant else None
+            variant = Variant.of(code, X.shape[-1]) if self.per_variant else None
             dispatcher = self._calls[key] = self.copy(variant, key[2])
         return dispatcher
 

@@ -282,7 +282,7 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features, threaded):
             max_iter=2, random_state=0,
         ).fit(X)  # fmt: skip
     labels = (np.arange(n_rows) % 2).astype(np.int32)
-    label_statistics(X, np.empty(0), labels, COVARIANCE_CODES[covariance_type], 2)
+    label_statistics(X, np.empty(0), labels, 2, code=COVARIANCE_CODES[covariance_type])
 
 
 def compile_kernels(

@@ -254,7 +254,7 @@ def test_label_statistics_matches_numpy(covariance_type, n_features, weighted, d
     w = rng.uniform(0.0, 3.0, size=n_samples) if weighted else np.ones(n_samples)
     code = COVARIANCE_CODES[covariance_type]
     got = _kernels.label_statistics(
-        X, w if weighted else np.empty(0), labels, code, n_components
+        X, w if weighted else np.empty(0), labels, n_components, code=code
     )
     expected = naive_label_statistics(X, w, labels, covariance_type, n_components)
     for name, a, b in zip(("nk", "s1", "s2", "ref"), got, expected):
@@ -268,7 +268,7 @@ def test_label_statistics_one_point_per_component():
     X = np.arange(20.0).reshape(10, 2)
     labels = np.full(10, -1)
     labels[[7, 2, 5]] = [0, 1, 2]
-    nk, s1, s2, ref = _kernels.label_statistics(X, np.empty(0), labels, FULL, 3)
+    nk, s1, s2, ref = _kernels.label_statistics(X, np.empty(0), labels, 3, code=FULL)
     np.testing.assert_array_equal(nk, [1.0, 1.0, 1.0])
     np.testing.assert_array_equal(ref, X[[7, 2, 5]])
     np.testing.assert_array_equal(s1, 0.0)

@@ -233,7 +233,7 @@ def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
     alone = first_fits(tmp_path / "alone", "0")
     assert alone["hits"] == []
     for kernel in (
-        "em_statistics_full4_serial", "_iteration_m_step", "label_statistics",
+        "em_statistics_full4_serial", "_iteration_m_step_full", "label_statistics_full",
         "score_rows_into_full4_serial", "em_statistics_diag_serial",
     ):  # fmt: skip
         assert kernel in ahead["hits"]
