@@ -251,7 +251,10 @@ def _accumulate_moments(xt, resp, wc, ref, nk, s1, s2):
     z = empty((2, n_rows), xt.dtype)
     for k in range(n_components):
         r = resp[k]
-        nk[k] += np.sum(r)
+        total = zero  # np.sum(r), as Numba adds it
+        for b in range(n_rows):
+            total += r[b]
+        nk[k] += total
         if WIDTH:
             add_moments(xt, r, ref, k, s1, s2)
             continue

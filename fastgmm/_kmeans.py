@@ -42,7 +42,7 @@ from ._config import (
     TILE_ROWS,
 )
 from ._copy import copy_into
-from ._numba_internals import empty, larger, njit, smaller, zeros
+from ._numba_internals import empty, epsilon, larger, njit, smaller, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
 
@@ -454,7 +454,7 @@ def _lloyd_block(args, start, stop, out):
     reach = args.reach
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
-    rounding = 8.0 * (n_features + 2) * np.finfo(X.dtype).eps
+    rounding = 8.0 * (n_features + 2) * epsilon(X)
     xt = empty((n_features, TILE_ROWS), X.dtype)
     rows = empty(TILE_ROWS, np.int64)
     margin = empty(TILE_ROWS, np.float64)
@@ -556,8 +556,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
         moved = 0.0
         norm = 0.0
         for i in range(n_features):
-            moved += (np.float64(centres[k, i]) - np.float64(previous[k, i])) ** 2
-            norm += np.float64(centres[k, i]) ** 2
+            step = np.float64(centres[k, i]) - np.float64(previous[k, i])
+            moved += step * step
+            norm += np.float64(centres[k, i]) * np.float64(centres[k, i])
             previous[k, i] = centres[k, i]
         shift[k] = np.sqrt(moved) * _UP
         reach = larger(reach, np.sqrt(norm) * _UP)
@@ -704,7 +705,11 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     """
     n_clusters, n_features = sums.shape
     new = sums.copy()
-    heaviest = np.argmax(weights)
+    # np.argmax: the first maximum (weights are finite and not negative).
+    heaviest = 0
+    for k in range(1, n_clusters):
+        if weights[k] > weights[heaviest]:
+            heaviest = k
     for k in range(n_clusters):
         if weights[k] > 0:
             alpha = new.dtype.type(1.0 / np.float64(weights[k]))
@@ -755,7 +760,10 @@ def _lloyd_iterations(
         changed, sums, weights = lloyd_pass(
             X, mean, sample_weight, centres, cc, labels, bounds, previous
         )
-        if np.any(weights == 0):
+        n_empty = 0
+        for k in range(weights.shape[0]):
+            n_empty += weights[k] == 0
+        if n_empty:
             return it, _EMPTY_CLUSTER, centres, sums, weights, changed
         centres, state = _finish_iteration(centres, sums, weights, changed, tol)
         if state != _RUNNING:
@@ -767,9 +775,19 @@ def _lloyd_iterations(
 def _n_distinct(labels, n_clusters):
     """``len(set(labels))`` (``np.bincount`` would copy the labels to int64)."""
     seen = zeros(n_clusters, np.bool_)
+    count = 0
     for label in labels:
+        count += not seen[label]
         seen[label] = True
-    return seen.sum()
+    return count
+
+
+def _n_distinct_labels(labels, n_clusters):
+    """``_n_distinct`` from Python, in NumPy (once per fit: not worth a
+    compiled copy with its Python wrapper)."""
+    seen = np.zeros(n_clusters, dtype=bool)
+    seen[labels] = True
+    return int(np.count_nonzero(seen))
 
 
 def _relocate_empty_clusters(X, mean, weights, centres, labels, sums, cluster_weights,
@@ -894,7 +912,7 @@ def kmeans_labels(
     if state == _EMPTY_CLUSTER:
         _relocate_and_go_on(X, weights, max_iter, done, labels, *rest)
 
-    distinct = _n_distinct(labels, n_clusters)
+    distinct = _n_distinct_labels(labels, n_clusters)
     if distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({distinct}) found smaller than "

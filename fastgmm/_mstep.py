@@ -66,6 +66,9 @@ def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
             means[k, i] = (nk[k] * ref[k, i] + s1[k, i]) / nk_reg[k]
             delta[k, i] = means[k, i] - ref[k, i]
     covariances = zeros(s2.shape, np.float64)
+    total_nk = 0.0  # nk_reg.sum(), as Numba adds it: in order
+    for k in range(n_components):
+        total_nk += nk_reg[k]
     if CODE == FULL or CODE == TIED:
         # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k, with S2_k
         # given as its upper triangle.
@@ -84,7 +87,7 @@ def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
                     else:
                         covariances[c, i, j] -= correction
         for c in range(covariances.shape[0]):
-            divisor = nk_reg[c] if CODE == FULL else nk_reg.sum()
+            divisor = nk_reg[c] if CODE == FULL else total_nk
             for i in range(n_features):
                 for j in range(n_features):
                     if CODE == TIED:
@@ -102,7 +105,7 @@ def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
                 total += covariances[k, 0, i]
             if CODE == SPHERICAL:
                 covariances[k, 0, :] = total / n_features
-    weights = nk_reg / (nk_reg.sum() if weight_total <= 0 else weight_total)
+    weights = nk_reg / (total_nk if weight_total <= 0 else weight_total)
     return weights, means, covariances
 
 
@@ -146,8 +149,11 @@ def _precision_factors(covariances, prec_chol):
     Written to ``prec_chol`` (same layout, any float dtype); returns False
     when a covariance is not positive definite or not finite.
     """
-    if not np.all(np.isfinite(covariances)):
-        return False
+    for c in range(covariances.shape[0]):
+        for i in range(covariances.shape[1]):
+            for j in range(covariances.shape[2]):
+                if not math.isfinite(covariances[c, i, j]):
+                    return False
     n_features = covariances.shape[2]
     factor = empty((n_features, n_features), np.float64)
     for c in range(covariances.shape[0]):

@@ -59,6 +59,8 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   (``larger``, ``smaller``).  Numba's builtin ``max`` and ``min`` are
   overloads too, compiled 14 times for one fit of iris; these lower the
   comparison and select those overloads lower, in the caller.
+  ``epsilon(array)`` is ``np.finfo(array.dtype).eps``, a constant in the
+  caller instead of Numba's ``np.finfo`` implementation.
 - **Serial twins of parallel entry points** (``twin``): the same Python
   function compiled without ``parallel``, under its own name, so that its
   cache files are its own (Numba names them by qualified name); for a
@@ -214,6 +216,32 @@ def _two_number_selection(operator_, name):
     return intrinsic(select)
 
 
+def _machine_epsilon():
+    """An intrinsic ``(float array) -> np.finfo(its dtype).eps`` as a float64
+    constant in the caller (Numba's ``np.finfo`` is an implementation
+    compiled per caller's flags)."""
+    from numba.core.extending import intrinsic
+    from numba.np.numpy_support import as_dtype
+
+    def epsilon(typingctx, array):
+        if not (
+            isinstance(array, nbtypes.Array) and isinstance(array.dtype, nbtypes.Float)
+        ):
+            return None
+        eps = float(np.finfo(as_dtype(array.dtype)).eps)
+
+        def codegen(context, builder, sig, args):
+            return context.get_constant(nbtypes.float64, eps)
+
+        return nbtypes.float64(array), codegen
+
+    return intrinsic(epsilon)
+
+
+def _python_epsilon(array):
+    return float(np.finfo(array.dtype).eps)
+
+
 _ALLOCATION = _allocation_members()
 # Whether ``empty`` and ``zeros`` are lowered into their callers.
 INLINE_ALLOCATION = (
@@ -226,11 +254,15 @@ if INLINE_ALLOCATION:
     zeros = _allocator(True, _ALLOCATION)
     larger = _two_number_selection(operator.gt, "larger")
     smaller = _two_number_selection(operator.lt, "smaller")
+    epsilon = _machine_epsilon()
 else:  # Numba's own (and plain NumPy and Python without the JIT)
     empty = np.empty
     zeros = np.zeros
     larger = max
     smaller = min
+    epsilon = (
+        _python_epsilon if numba.config.DISABLE_JIT else numba.njit(_python_epsilon)
+    )
 
 
 @contextlib.contextmanager

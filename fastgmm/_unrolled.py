@@ -21,7 +21,7 @@ compiled code inline.
 import functools
 
 from ._config import MAX_UNROLLED_FEATURES, NJIT_OPTIONS, UNROLLED_WIDTHS
-from ._numba_internals import njit
+from ._numba_internals import njit, smaller
 from ._specialise import register_binder
 
 # Sums one pass of ``add_moments`` keeps in registers: the moments' rows are
@@ -35,7 +35,7 @@ def _padded_features(width):
     """Lines that read the features of a width: ``d``, and row ``r<i>`` of xt
     (the last one for the padding, so that every load is in bounds)."""
     lines = ["    d = xt.shape[0]"]
-    lines += [f"    r{i} = min({i}, d - 1)" for i in range(width)]
+    lines += [f"    r{i} = smaller({i}, d - 1)" for i in range(width)]
     return lines
 
 
@@ -109,7 +109,7 @@ def _moments_source(width):
 
 
 def _compiled(source):
-    namespace = {}
+    namespace = {"smaller": smaller}
     exec(compile(source, f"<{__name__}>", "exec"), namespace)
     name = source.split("(", 1)[0].removeprefix("def ")
     return njit(**{**NJIT_OPTIONS, "cache": False}, helper=True)(namespace[name])

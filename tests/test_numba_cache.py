@@ -348,3 +348,19 @@ def test_two_number_max_and_min_lowered_into_the_caller_are_pythons():
                 assert g == w and math.copysign(1, g) == math.copysign(1, w)
     assert type(both(3, 2)[0]) is int
     assert isinstance(both(np.float32(1.5), 2)[0], float)
+
+
+def test_machine_epsilon_lowered_into_the_caller_is_numpys():
+    import numba
+    import numpy as np
+
+    from fastgmm._numba_internals import epsilon
+
+    @numba.njit
+    def eps(a):
+        return epsilon(a)
+
+    for dtype in (np.float32, np.float64):
+        got = eps(np.ones((2, 2), dtype=dtype))
+        assert type(got) is float
+        assert got == float(np.finfo(dtype).eps)
