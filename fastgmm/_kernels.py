@@ -31,7 +31,7 @@ from ._config import (
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
-from ._numba_internals import empty, larger, njit, smaller, zeros
+from ._numba_internals import c_view, empty, larger, njit, smaller, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
 from ._unrolled import add_moments, sq_norms
@@ -412,8 +412,8 @@ def _statistics_layout(flat, n_components, n_features, shape):
     """nk, s1 and s2 as views of one flat array (ordered_block_sums' partials)."""
     n_first = n_components * n_features
     nk = flat[:n_components]
-    s1 = flat[n_components : n_components + n_first].reshape((n_components, n_features))
-    s2 = flat[n_components + n_first :].reshape(shape)
+    s1 = c_view(flat[n_components : n_components + n_first], (n_components, n_features))
+    s2 = c_view(flat[n_components + n_first :], shape)
     return nk, s1, s2
 
 

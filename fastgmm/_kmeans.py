@@ -42,7 +42,7 @@ from ._config import (
     TILE_ROWS,
 )
 from ._copy import copy_into
-from ._numba_internals import empty, epsilon, larger, njit, smaller, zeros
+from ._numba_internals import c_view, empty, epsilon, larger, njit, smaller, zeros
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
 
@@ -139,7 +139,7 @@ def column_mean_var(X):
     """
     n_samples, n_features = X.shape
     if n_features == 1:
-        column = X.reshape(n_samples)
+        column = c_view(X, n_samples)
         total = _pairwise_sum(column, X.dtype.type(0), False)
         mean = empty(1, X.dtype)
         mean[0] = np.float64(total) / n_samples
@@ -227,7 +227,12 @@ def _row_norms(rows, out):
 
     In ``out``'s dtype (float64 for seeding, the data's for Lloyd steps).
     """
-    _einsum_sq_norms(rows.T.copy(), rows.shape[0], out)
+    n_rows, n_features = rows.shape
+    xt = empty((n_features, n_rows), rows.dtype)  # rows.T.copy()
+    for b in range(n_rows):
+        for i in range(n_features):
+            xt[i, b] = rows[b, i]
+    _einsum_sq_norms(xt, n_rows, out)
     return out
 
 
@@ -522,7 +527,7 @@ def _lloyd_block(args, start, stop, out):
 def _lloyd_layout(flat, n_clusters, n_features):
     """Cluster sums (n_clusters, n_features) and weights as views of ``flat``."""
     n_sums = n_clusters * n_features
-    return flat[:n_sums].reshape((n_clusters, n_features)), flat[n_sums:]
+    return c_view(flat[:n_sums], (n_clusters, n_features)), flat[n_sums:]
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -530,7 +535,9 @@ def lloyd_state(n_samples, centres):
     """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
     bounds = zeros((2, n_samples), np.float64)
     bounds[0] = np.inf
-    return bounds, centres.copy()
+    previous = empty(centres.shape, centres.dtype)
+    copy_into(previous, centres)
+    return bounds, previous
 
 
 @kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
@@ -666,10 +673,15 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     ids = empty(n_trials, np.int64)
     for c in range(1, n_clusters):
         u = uniforms[(c - 1) * n_trials : c * n_trials]
-        rand_vals = u * np.float64(current_pot)
+        rand_vals = empty(n_trials, np.float64)
+        for t in range(n_trials):
+            rand_vals[t] = u[t] * np.float64(current_pot)
         # searchsorted of the draws in sorted order, put back in draw order.
         order = _argsort_few(rand_vals)
-        found = cumulative_search(sample_weight, closest, rand_vals[order])
+        in_order = empty(n_trials, np.float64)
+        for t in range(n_trials):
+            in_order[t] = rand_vals[order[t]]
+        found = cumulative_search(sample_weight, closest, in_order)
         for t in range(n_trials):
             ids[order[t]] = smaller(found[t], n_samples - 1)
         for t in range(n_trials):
@@ -704,7 +716,8 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     strict convergence (no label changed) or ``sum(shift**2) <= tol``.
     """
     n_clusters, n_features = sums.shape
-    new = sums.copy()
+    new = empty(sums.shape, sums.dtype)
+    copy_into(new, sums)
     # np.argmax: the first maximum (weights are finite and not negative).
     heaviest = 0
     for k in range(1, n_clusters):

@@ -57,7 +57,9 @@ def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
     """
     n_components, n_features = s1.shape
     # scikit-learn's guard: an empty component keeps a tiny positive weight.
-    nk_reg = nk + eps
+    nk_reg = empty(n_components, np.float64)
+    for k in range(n_components):
+        nk_reg[k] = nk[k] + eps
     means = empty((n_components, n_features), np.float64)
     delta = empty((n_components, n_features), np.float64)
     for k in range(n_components):
@@ -105,7 +107,10 @@ def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
                 total += covariances[k, 0, i]
             if CODE == SPHERICAL:
                 covariances[k, 0, :] = total / n_features
-    weights = nk_reg / (total_nk if weight_total <= 0 else weight_total)
+    divisor = total_nk if weight_total <= 0 else weight_total
+    weights = empty(n_components, np.float64)
+    for k in range(n_components):
+        weights[k] = nk_reg[k] / divisor
     return weights, means, covariances
 
 
@@ -182,7 +187,9 @@ def log_determinants(prec_chol, n_components):
         total = 0.0
         for i in range(prec_chol.shape[2]):
             diagonal = (
-                prec_chol[c, 0, i] if CODE in (DIAG, SPHERICAL) else prec_chol[c, i, i]
+                prec_chol[c, 0, i]
+                if CODE == DIAG or CODE == SPHERICAL
+                else prec_chol[c, i, i]
             )
             total += math.log(np.float64(diagonal))
         log_det[k] = total

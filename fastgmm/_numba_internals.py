@@ -60,7 +60,9 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   overloads too, compiled 14 times for one fit of iris; these lower the
   comparison and select those overloads lower, in the caller.
   ``epsilon(array)`` is ``np.finfo(array.dtype).eps``, a constant in the
-  caller instead of Numba's ``np.finfo`` implementation.
+  caller instead of Numba's ``np.finfo`` implementation; ``c_view(array,
+  shape)`` is ``array.reshape(shape)`` of a C-contiguous array, without
+  the function Numba's reshape compiles to normalise the shape.
 - **Serial twins of parallel entry points** (``twin``): the same Python
   function compiled without ``parallel``, under its own name, so that its
   cache files are its own (Numba names them by qualified name); for a
@@ -152,15 +154,126 @@ def _allocation_members():
     try:
         from numba.core.extending import intrinsic
         from numba.core.typing.npydecl import parse_dtype, parse_shape
-        from numba.np.arrayobj import _empty_nd_impl, _parse_empty_args
+        from numba.np.arrayobj import (
+            _parse_empty_args,
+            get_itemsize,
+            make_array,
+            populate_array,
+        )
     except ImportError:
         return None
-    return intrinsic, parse_dtype, parse_shape, _empty_nd_impl, _parse_empty_args
+    return (
+        intrinsic, parse_dtype, parse_shape, _parse_empty_args, get_itemsize,
+        make_array, populate_array,
+    )  # fmt: skip
+
+
+def _new_c_array(context, builder, array_type, shapes, members):
+    """A new C-ordered array of ``shapes``: ``numba.np.arrayobj._empty_nd_impl``,
+    calling NRT's allocator itself (Numba's compiles a trampoline function
+    and an overload of its own for it, once per process and call site)."""
+    *_, get_itemsize, make_array, populate_array = members
+    array = make_array(array_type)(context, builder)
+    intp = nbtypes.intp
+    itemsize = context.get_constant(intp, get_itemsize(context, array_type))
+    n_bytes = context.get_constant(intp, 1)
+    overflow = cgutils.false_bit
+    for size in (*shapes, itemsize):
+        product = builder.smul_with_overflow(n_bytes, size)
+        n_bytes = builder.extract_value(product, 0)
+        overflow = builder.or_(overflow, builder.extract_value(product, 1))
+    with builder.if_then(overflow, likely=False):
+        context.call_conv.return_user_exc(
+            builder, ValueError,
+            ("array is too big; `arr.size * arr.dtype.itemsize` is larger than"
+             " the maximum possible size.",),
+        )  # fmt: skip
+    strides = [itemsize] if shapes else []
+    for size in reversed(shapes[1:]):
+        strides.append(builder.mul(strides[-1], size))
+    align = context.get_preferred_array_alignment(array_type.dtype)
+    meminfo = context.nrt.meminfo_alloc_aligned(
+        builder, n_bytes, context.get_constant(nbtypes.uint32, align)
+    )
+    data = context.nrt.meminfo_data(builder, meminfo)
+    ll_intp = context.get_value_type(intp)
+    populate_array(
+        array,
+        data=builder.bitcast(
+            data, context.get_data_type(array_type.dtype).as_pointer()
+        ),
+        shape=cgutils.pack_array(builder, list(shapes), ty=ll_intp),
+        strides=cgutils.pack_array(builder, strides[::-1], ty=ll_intp),
+        itemsize=itemsize,
+        meminfo=meminfo,
+    )
+    return array
+
+
+def _c_view(members):
+    """An intrinsic ``(C array, shape) -> view of it in that shape``:
+    ``array.reshape(shape)`` for a C-contiguous array and a shape of the
+    same size (Numba's reshape compiles a function normalising the shape,
+    once per process and caller's flags)."""
+    intrinsic, _, parse_shape, *_, make_array, populate_array = members
+
+    def c_view(typingctx, array, shape):
+        ndim = parse_shape(shape)
+        if not (isinstance(array, nbtypes.Array) and array.layout == "C" and ndim):
+            return None
+        view_type = array.copy(ndim=ndim, layout="C")
+
+        def codegen(context, builder, signature, args):
+            array_type, shape_type = signature.args
+            source = make_array(array_type)(context, builder, args[0])
+            intp = nbtypes.intp
+            if isinstance(shape_type, nbtypes.Integer):
+                shapes = [context.cast(builder, args[1], shape_type, intp)]
+            else:
+                shapes = [
+                    context.cast(builder, value, type_, intp)
+                    for value, type_ in zip(
+                        cgutils.unpack_tuple(builder, args[1]), shape_type
+                    )
+                ]
+            n_items = context.get_constant(intp, 1)
+            for size in shapes:
+                n_items = builder.mul(n_items, size)
+            differs = builder.icmp_signed("!=", n_items, source.nitems)
+            with builder.if_then(differs, likely=False):
+                context.call_conv.return_user_exc(
+                    builder, ValueError, ("cannot reshape array: sizes differ",)
+                )
+            strides = [source.itemsize]
+            for size in reversed(shapes[1:]):
+                strides.append(builder.mul(strides[-1], size))
+            view = make_array(signature.return_type)(context, builder)
+            ll_intp = context.get_value_type(intp)
+            populate_array(
+                view,
+                data=source.data,
+                shape=cgutils.pack_array(builder, shapes, ty=ll_intp),
+                strides=cgutils.pack_array(builder, strides[::-1], ty=ll_intp),
+                itemsize=source.itemsize,
+                meminfo=source.meminfo,
+                parent=source.parent,
+            )
+            result = view._getvalue()
+            context.nrt.incref(builder, signature.return_type, result)
+            return result
+
+        return view_type(array, shape), codegen
+
+    return intrinsic(c_view)
+
+
+def _python_c_view(array, shape):
+    return array.reshape(shape)
 
 
 def _allocator(fill_zeros, members):
     """An intrinsic ``(shape, dtype) -> new C-ordered array``, lowered inline."""
-    intrinsic, parse_dtype, parse_shape, empty_nd, parse_args = members
+    intrinsic, parse_dtype, parse_shape, parse_args, *_ = members
 
     def allocate(typingctx, shape, dtype):
         """``np.empty(shape, dtype)`` (``np.zeros`` for ``zeros``) in compiled
@@ -173,7 +286,7 @@ def _allocator(fill_zeros, members):
 
         def codegen(context, builder, signature, args):
             array_type, shapes = parse_args(context, builder, signature, args)
-            array = empty_nd(context, builder, array_type, shapes)
+            array = _new_c_array(context, builder, array_type, shapes, members)
             if fill_zeros:
                 size = builder.mul(array.itemsize, array.nitems)
                 cgutils.memset(builder, array.data, size, 0)
@@ -255,14 +368,15 @@ if INLINE_ALLOCATION:
     larger = _two_number_selection(operator.gt, "larger")
     smaller = _two_number_selection(operator.lt, "smaller")
     epsilon = _machine_epsilon()
+    c_view = _c_view(_ALLOCATION)
 else:  # Numba's own (and plain NumPy and Python without the JIT)
     empty = np.empty
     zeros = np.zeros
     larger = max
     smaller = min
-    epsilon = (
-        _python_epsilon if numba.config.DISABLE_JIT else numba.njit(_python_epsilon)
-    )
+    jit = (lambda function: function) if numba.config.DISABLE_JIT else numba.njit
+    epsilon = jit(_python_epsilon)
+    c_view = jit(_python_c_view)
 
 
 @contextlib.contextmanager

@@ -316,8 +316,11 @@ def test_allocations_lowered_into_the_caller_match_numpys():
     with pytest.raises(ValueError, match="negative dimensions"):
         allocate(-1, np.ones(1))
     if INLINE_ALLOCATION:
-        # Lowered into the caller: no function of their own compiled.
-        assert allocate.inspect_llvm(allocate.signatures[0]).count("ol_np_") == 0
+        # Lowered into the caller: no function of their own compiled, nor
+        # Numba's allocation trampoline.
+        llvm = allocate.inspect_llvm(allocate.signatures[0])
+        assert llvm.count("ol_np_") == 0
+        assert "_call_allocator" not in llvm
 
 
 def test_two_number_max_and_min_lowered_into_the_caller_are_pythons():
@@ -364,3 +367,24 @@ def test_machine_epsilon_lowered_into_the_caller_is_numpys():
         got = eps(np.ones((2, 2), dtype=dtype))
         assert type(got) is float
         assert got == float(np.finfo(dtype).eps)
+
+
+def test_c_view_is_numpys_reshape_of_a_c_array():
+    import numba
+    import numpy as np
+
+    from fastgmm._numba_internals import c_view
+
+    @numba.njit
+    def views(flat, k, d):
+        return c_view(flat[: k * d], (k, d)), c_view(flat[k * d :], flat.size - k * d)
+
+    flat = np.arange(10.0)
+    matrix, rest = views(flat, 2, 3)
+    np.testing.assert_array_equal(matrix, flat[:6].reshape(2, 3))
+    np.testing.assert_array_equal(rest, flat[6:])
+    assert matrix.flags.c_contiguous
+    matrix[1, 2] = -1.0  # a view, as reshape's
+    assert flat[5] == -1.0
+    with pytest.raises(ValueError, match="sizes differ"):
+        views(flat, 4, 3)
