@@ -177,10 +177,13 @@ def kmeans_groups(
         if wx.shape[0]:
             weight_x = _pairwise_sum(wx, Xg.dtype.type(0), False)
         d = g if draws_u.shape[0] > 1 else 0
+        # Typed as from Python, not as literals: the driver's copy that
+        # kmeans_labels compiles serves here too.
+        first, max_iter = np.int64(-1), np.int64(KMEANS_MAX_ITER)
         for r in range(labels.shape[0]):
             state = _kmeans_run_serial(
-                Xg, wx, weight_x, -1, draws_u[d, r], draws_uniforms[d, r],
-                n_trials, KMEANS_TOL, KMEANS_MAX_ITER, labels[r, rows],
+                Xg, wx, weight_x, first, draws_u[d, r], draws_uniforms[d, r],
+                n_trials, KMEANS_TOL, max_iter, labels[r, rows],
             )[0]  # fmt: skip
             if state == _EMPTY_CLUSTER:
                 empty_at[g] = r
@@ -293,7 +296,8 @@ def move_rows(src, group_of_row, bounds, to_groups, out):
     Row ``i`` of group ``g`` goes to the next free slot of ``g``'s range
     ``bounds[g]:bounds[g + 1]`` (``to_groups``), or comes back from it.
     """
-    cursor = bounds[:-1].copy()
+    cursor = empty(bounds.shape[0] - 1, bounds.dtype)
+    copy_into(cursor, bounds[:-1])
     for i in range(src.shape[0]):
         g = group_of_row[i]
         p = cursor[g]

@@ -121,7 +121,12 @@ def _single_point_moments(
     weights = None if sample_weight is None else sample_weight[points]
     per_row_type = "diag" if covariance_type == "tied" else covariance_type
     nk, s1, s2, ref = initial_statistics(
-        rows, weights, np.arange(n_components), None, per_row_type, n_components
+        rows,
+        weights,
+        np.arange(n_components, dtype=np.int32),
+        None,
+        per_row_type,
+        n_components,
     )
     weights_, means, covariances = _mstep.m_step(
         nk, s1, s2, ref, per_row_type, reg_covar, X.dtype, total_weight
@@ -156,6 +161,8 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     if labels is not None:
         weights = _EMPTY if sample_weight is None else sample_weight
         code = COVARIANCE_CODES[covariance_type]
+        # int32 labels, as k-means gives them: one compiled signature for all.
+        labels = np.asarray(labels, dtype=np.int32)
         return label_statistics(X, weights, labels, n_components, code=code)
     n_features = X.shape[1]
     nk = np.zeros(n_components)

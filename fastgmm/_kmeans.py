@@ -860,14 +860,41 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
         X, mean, weights, centres, labels, bounds, previous, tol, max_iter
     )
-    if state != _EMPTY_CLUSTER and state != _STRICTLY_CONVERGED:
-        # Labels of the final centres, as KMeans reruns its assignment.
-        cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
+    _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
     return (
         state, n_iter, mean, tol, centres, sums, cluster_weights, changed, bounds,
         previous,
     )  # fmt: skip
+
+
+@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, sums,
+                 cluster_weights, changed, bounds, previous):  # fmt: skip
+    """The rest of ``kmeans_run`` once Python has relocated the empty
+    clusters its last step left (rare): finishes that iteration, runs the
+    remaining ones and relabels.  Takes and returns what ``kmeans_run``
+    returns."""
+    centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
+    done += 1
+    if state == _RUNNING and done < max_iter:
+        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
+            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
+        )
+        done += n_iter
+    _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
+    return (
+        state, done, mean, tol, centres, sums, cluster_weights, changed, bounds,
+        previous,
+    )  # fmt: skip
+
+
+@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+def _final_labels(X, mean, weights, centres, labels, bounds, previous, state):
+    """Labels of the final centres, as KMeans reruns its assignment (unless
+    the last step changed none, or left a cluster empty)."""
+    if state != _EMPTY_CLUSTER and state != _STRICTLY_CONVERGED:
+        cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
+        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
 
 
 def kmeans_labels(
@@ -937,28 +964,18 @@ def kmeans_labels(
     return labels
 
 
-def _relocate_and_go_on(X, weights, max_iter, done, labels, mean, tol, centres,
-                        sums, cluster_weights, changed, bounds, previous):  # fmt: skip
+def _relocate_and_go_on(X, weights, max_iter, done, labels, *state):
     """The rest of ``kmeans_labels`` after a step left a cluster empty (rare).
 
-    Relocates, finishes that iteration, and runs the remaining ones, as often
-    as clusters empty; then the final labels, into ``labels``.
+    Relocates in NumPy, then ``kmeans_go_on``, as often as clusters empty;
+    the final labels end in ``labels``.  ``state`` is the rest of what
+    ``kmeans_run`` returned.
     """
     while True:
+        mean, _, centres, sums, cluster_weights = state[:5]
         _relocate_empty_clusters(
             X, mean, weights, centres, labels, sums, cluster_weights
         )
-        centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
-        done += 1
-        if state != _RUNNING or done >= max_iter:
-            break
-        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
-            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
-        )
-        done += n_iter
-        if state != _EMPTY_CLUSTER:
-            break
-    if state != _STRICTLY_CONVERGED:
-        # Labels of the final centres, as KMeans reruns its assignment.
-        cc = _row_norms(centres, np.empty(centres.shape[0], dtype=X.dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
+        result, done, *state = kmeans_go_on(X, weights, max_iter, done, labels, *state)
+        if result != _EMPTY_CLUSTER:
+            return
