@@ -116,9 +116,9 @@ COMPILE_AHEAD_VARIABLE = "FASTGMM_COMPILE_AHEAD"
 # stops it and compiles what is missing itself.
 COMPILE_AHEAD_TIMEOUT = 300.0
 _ahead_disabled = False
-# (covariance type, n_features, threaded) of fits whose E-step was cached, or
-# compiled ahead, in this process: a later fit of the same kind skips every
-# check (a small fit takes a few hundred microseconds).
+# (kind, dtype, covariance type, n_features, threaded) of fits whose E-step
+# was cached, or compiled ahead, in this process: a later fit of the same
+# kind skips every check (a small fit takes a few hundred microseconds).
 _ahead_done = set()
 
 
@@ -170,18 +170,19 @@ class CompileAhead:
 
     def wait(self):
         """Wait for the process (at most ``COMPILE_AHEAD_TIMEOUT`` seconds)."""
-        if self._process is None:
-            return
-        try:
-            self._process.wait(timeout=COMPILE_AHEAD_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            self._process.kill()
-            self._process.wait()
-        self._process = None
+        self._end(COMPILE_AHEAD_TIMEOUT)
 
     def stop(self):
         """Stop the process, if still running (a fit that ended early)."""
-        if self._process is not None and self._process.poll() is None:
+        self._end(0)
+
+    def _end(self, timeout):
+        """Wait up to ``timeout`` seconds for the process, then kill it."""
+        if self._process is None:
+            return
+        try:
+            self._process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
             self._process.kill()
             self._process.wait()
         self._process = None
@@ -210,7 +211,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
     -------
     CompileAhead or None
     """
-    key = (covariance_type, n_features, bool(threaded))
+    key = (kind, np.dtype(dtype).name, covariance_type, n_features, bool(threaded))
     if key in _ahead_done or _ahead_disabled:
         return None
     from . import _kernels
