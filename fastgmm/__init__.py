@@ -8,7 +8,7 @@ cache) on first use.
 
 import importlib
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # Each public name is imported on first use, so that ``import fastgmm`` and
 # ``from fastgmm import GaussianMixture`` load only what that estimator's fit

@@ -93,7 +93,7 @@ def save(model, path, extra=None):
 
 
 def _version():
-    from . import __version__
+    from ._version import __version__
 
     return __version__
 

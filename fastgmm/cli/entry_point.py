@@ -42,8 +42,9 @@ def _version():
     try:
         return f"{PROG} {version(PROG)}"
     except PackageNotFoundError:  # running from a source tree
-        package = sys.modules.get("fastgmm")
-        return f"{PROG} {getattr(package, '__version__', '(version unknown)')}"
+        from .._version import __version__
+
+        return f"{PROG} {__version__}"
 
 
 def main(argv=None) -> int:
