@@ -175,7 +175,7 @@ def kmeans_groups(
         # KMeans's total weight: in the data's dtype, NumPy's sum.
         weight_x = Xg.dtype.type(Xg.shape[0])
         if wx.shape[0]:
-            weight_x = _pairwise_sum(wx, Xg.dtype.type(0), False)
+            weight_x = _pairwise_sum(wx, Xg.dtype.type(0), np.bool_(False))
         d = g if draws_u.shape[0] > 1 else 0
         # Typed as from Python, not as literals: the driver's copy that
         # kmeans_labels compiles serves here too.
@@ -242,7 +242,7 @@ def fit_groups(
         n_rows = Xg.shape[0]
         total_weight = np.float64(n_rows)
         if w64.shape[0]:
-            total_weight = _pairwise_sum(w64, np.float64(0), False)
+            total_weight = _pairwise_sum(w64, np.float64(0), np.bool_(False))
         run_bounds = empty(max_iter, np.float64)
         best = -np.inf
         for r in range(n_init):

@@ -98,6 +98,9 @@ def _leaf_sum(a, lo, n, shift, square):
 def _pairwise_sum(a, shift, square):
     """``np.sum`` of a 1-D array, of ``(a - shift)**2`` if ``square``.
 
+    Callers pass ``square`` as ``np.bool_(...)``: a literal True or False
+    would compile the whole sum once for each.
+
     NumPy's pairwise summation: leaves of at most 128 elements summed with
     eight accumulators, halves added recursively.  The recursion runs on an
     explicit stack (Numba cannot cache recursive functions): a node is
@@ -140,10 +143,10 @@ def column_mean_var(X):
     n_samples, n_features = X.shape
     if n_features == 1:
         column = c_view(X, n_samples)
-        total = _pairwise_sum(column, X.dtype.type(0), False)
+        total = _pairwise_sum(column, X.dtype.type(0), np.bool_(False))
         mean = empty(1, X.dtype)
         mean[0] = np.float64(total) / n_samples
-        total = _pairwise_sum(column, mean[0], True)
+        total = _pairwise_sum(column, mean[0], np.bool_(True))
         variance = empty(1, X.dtype)
         variance[0] = np.float64(total) / n_samples
         return mean, variance
@@ -175,7 +178,7 @@ def kmeans_tolerance(variances, tol):
     dtype = variances.dtype.type
     if tol == 0:
         return dtype(0)
-    total = _pairwise_sum(variances, dtype(0), False)
+    total = _pairwise_sum(variances, dtype(0), np.bool_(False))
     return dtype(np.float64(total) / variances.shape[0]) * dtype(tol)
 
 
@@ -749,7 +752,7 @@ def _finish_iteration(centres, sums, weights, changed, tol):
             total += t * t
             i += 1
         shift[k] = np.sqrt(total)
-    if _pairwise_sum(shift, shift.dtype.type(0), True) <= tol:
+    if _pairwise_sum(shift, shift.dtype.type(0), np.bool_(True)) <= tol:
         return new, _CONVERGED
     return new, _RUNNING
 
