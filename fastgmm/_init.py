@@ -121,12 +121,7 @@ def _single_point_moments(
     weights = None if sample_weight is None else sample_weight[points]
     per_row_type = "diag" if covariance_type == "tied" else covariance_type
     nk, s1, s2, ref = initial_statistics(
-        rows,
-        weights,
-        np.arange(n_components, dtype=np.int32),
-        None,
-        per_row_type,
-        n_components,
+        rows, weights, np.arange(n_components), None, per_row_type, n_components
     )
     weights_, means, covariances = _mstep.m_step(
         nk, s1, s2, ref, per_row_type, reg_covar, X.dtype, total_weight

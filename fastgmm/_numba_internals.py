@@ -156,6 +156,7 @@ def _allocation_members():
         from numba.core.typing.npydecl import parse_dtype, parse_shape
         from numba.np.arrayobj import (
             _parse_empty_args,
+            _parse_shape,
             get_itemsize,
             make_array,
             populate_array,
@@ -163,9 +164,17 @@ def _allocation_members():
     except ImportError:
         return None
     return (
-        intrinsic, parse_dtype, parse_shape, _parse_empty_args, get_itemsize,
-        make_array, populate_array,
+        intrinsic, parse_dtype, parse_shape, _parse_empty_args, _parse_shape,
+        get_itemsize, make_array, populate_array,
     )  # fmt: skip
+
+
+def _c_strides(builder, itemsize, shapes):
+    """The strides of a C-ordered array of ``shapes`` (LLVM values)."""
+    strides = [itemsize] if shapes else []
+    for size in reversed(shapes[1:]):
+        strides.append(builder.mul(strides[-1], size))
+    return strides[::-1]
 
 
 def _new_c_array(context, builder, array_type, shapes, members):
@@ -188,9 +197,6 @@ def _new_c_array(context, builder, array_type, shapes, members):
             ("array is too big; `arr.size * arr.dtype.itemsize` is larger than"
              " the maximum possible size.",),
         )  # fmt: skip
-    strides = [itemsize] if shapes else []
-    for size in reversed(shapes[1:]):
-        strides.append(builder.mul(strides[-1], size))
     align = context.get_preferred_array_alignment(array_type.dtype)
     meminfo = context.nrt.meminfo_alloc_aligned(
         builder, n_bytes, context.get_constant(nbtypes.uint32, align)
@@ -203,7 +209,9 @@ def _new_c_array(context, builder, array_type, shapes, members):
             data, context.get_data_type(array_type.dtype).as_pointer()
         ),
         shape=cgutils.pack_array(builder, list(shapes), ty=ll_intp),
-        strides=cgutils.pack_array(builder, strides[::-1], ty=ll_intp),
+        strides=cgutils.pack_array(
+            builder, _c_strides(builder, itemsize, shapes), ty=ll_intp
+        ),
         itemsize=itemsize,
         meminfo=meminfo,
     )
@@ -215,7 +223,9 @@ def _c_view(members):
     ``array.reshape(shape)`` for a C-contiguous array and a shape of the
     same size (Numba's reshape compiles a function normalising the shape,
     once per process and caller's flags)."""
-    intrinsic, _, parse_shape, *_, make_array, populate_array = members
+    intrinsic, _, parse_shape, _, parse_shape_values, _, make_array, populate_array = (
+        members
+    )
 
     def c_view(typingctx, array, shape):
         ndim = parse_shape(shape)
@@ -227,15 +237,7 @@ def _c_view(members):
             array_type, shape_type = signature.args
             source = make_array(array_type)(context, builder, args[0])
             intp = nbtypes.intp
-            if isinstance(shape_type, nbtypes.Integer):
-                shapes = [context.cast(builder, args[1], shape_type, intp)]
-            else:
-                shapes = [
-                    context.cast(builder, value, type_, intp)
-                    for value, type_ in zip(
-                        cgutils.unpack_tuple(builder, args[1]), shape_type
-                    )
-                ]
+            shapes = parse_shape_values(context, builder, shape_type, args[1])
             n_items = context.get_constant(intp, 1)
             for size in shapes:
                 n_items = builder.mul(n_items, size)
@@ -244,16 +246,14 @@ def _c_view(members):
                 context.call_conv.return_user_exc(
                     builder, ValueError, ("cannot reshape array: sizes differ",)
                 )
-            strides = [source.itemsize]
-            for size in reversed(shapes[1:]):
-                strides.append(builder.mul(strides[-1], size))
+            strides = _c_strides(builder, source.itemsize, shapes)
             view = make_array(signature.return_type)(context, builder)
             ll_intp = context.get_value_type(intp)
             populate_array(
                 view,
                 data=source.data,
                 shape=cgutils.pack_array(builder, shapes, ty=ll_intp),
-                strides=cgutils.pack_array(builder, strides[::-1], ty=ll_intp),
+                strides=cgutils.pack_array(builder, strides, ty=ll_intp),
                 itemsize=source.itemsize,
                 meminfo=source.meminfo,
                 parent=source.parent,

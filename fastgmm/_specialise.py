@@ -134,25 +134,24 @@ class Kernel:
     def per_variant(self):
         """Whether the copies differ by variant: the function reads ``CODE``
         or ``WIDTH``, or names a kernel whose copies do."""
-        names = _global_names(self.function)
-        if names & {"CODE", "WIDTH"}:
-            return True
-        for name in names:
-            value = self.function.__globals__.get(name)
-            if _bound(value) is not None and getattr(value, "per_variant", True):
-                return True
-        return False
+        return self._depends_on({"CODE", "WIDTH"}, "per_variant")
 
     @functools.cached_property
     def per_width(self):
         """Whether the copies differ by unrolled width: the function reads
         ``WIDTH`` or names a kernel whose copies do."""
+        return self._depends_on({"WIDTH"}, "per_width")
+
+    def _depends_on(self, constants, attribute):
+        """Whether the function reads one of ``constants``, or names a bound
+        value whose ``attribute`` is true (a bound value without it, such as
+        a pass class, counts as true)."""
         names = _global_names(self.function)
-        if "WIDTH" in names:
+        if names & constants:
             return True
         for name in names:
             value = self.function.__globals__.get(name)
-            if _bound(value) is not None and getattr(value, "per_width", True):
+            if _bound(value) is not None and getattr(value, attribute, True):
                 return True
         return False
 
