@@ -22,7 +22,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-from numba import prange
 
 from ._config import (
     NJIT_OPTIONS,
@@ -32,7 +31,7 @@ from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
 from ._numba_internals import c_view, empty, larger, njit, smaller, zeros
-from ._reduction import ordered_block_sums, register_block_sums
+from ._reduction import block_sums, blocks_into, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
 from ._unrolled import add_moments, sq_norms
 
@@ -404,7 +403,7 @@ def label_statistics(X, sample_weight, labels, n_components):
 
 
 # ---------------------------------------------------------------------------
-# Parallel drivers over blocks of tiles
+# Entry points over blocks of tiles
 
 
 @njit(**NJIT_OPTIONS, helper=True)
@@ -448,8 +447,18 @@ def _e_step_block(args, start, stop, out):
     return log_likelihood
 
 
-@kernel(twins=True, **NJIT_OPTIONS)
-def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref):
+@kernel(**NJIT_OPTIONS)
+def e_step_blocks(
+    X, sample_weight, log_weights, means, prec_chol, log_det, ref, first, totals, sums
+):  # fmt: skip
+    """The E-step of blocks ``first``, ``first + 1``, ... (see
+    ``fastgmm._reduction.blocks_into``), which ``em_statistics`` runs."""
+    e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
+    blocks_into(e_step, X.shape[0], first, totals, sums)
+
+
+def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, *,
+                  code):  # fmt: skip
     """E-step fused with the sufficient statistics of the M-step.
 
     Parameters
@@ -466,8 +475,8 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
     ref : ndarray of shape (n_components, n_features)
         Centre of each component's moments.
     code : int, keyword-only
-        Covariance type, one of FULL, TIED, DIAG, SPHERICAL: the Python call
-        runs the copy compiled for it (``fastgmm._specialise``).
+        Covariance type, one of FULL, TIED, DIAG, SPHERICAL: the kernel
+        compiled for it runs (``fastgmm._specialise``).
 
     Returns
     -------
@@ -479,17 +488,24 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
         sum_i w_i r_ik (x_i - ref_k).
     s2 : ndarray, layout of ``prec_chol``
         Second moments of x_i - ref_k (upper triangle for full and tied).
+
+    Data of more than one block of rows runs its blocks in threads
+    (``fastgmm._reduction.block_sums``).
     """
     n_components, n_features = means.shape
-    shape = kernel_shape(CODE, n_components, n_features)
-    size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
-    e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
-    log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
-    nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
+    shape = kernel_shape.py_func(code, n_components, n_features)
+    n_first = n_components * n_features
+    size = n_components + n_first + shape[0] * shape[1] * shape[2]
+    args = (X, sample_weight, log_weights, means, prec_chol, log_det, ref)
+    blocks = e_step_blocks.copy_for(X, code)
+    log_likelihood, flat = block_sums(blocks, args, X.shape[0], size, ref.dtype)
+    nk = flat[:n_components]
+    s1 = flat[n_components : n_components + n_first].reshape(n_components, n_features)
+    s2 = flat[n_components + n_first :].reshape(shape)
     return log_likelihood, nk, s1, s2
 
 
-@kernel(twins=True, **NJIT_OPTIONS)
+@kernel(**NJIT_OPTIONS)
 def score_rows_into(
     X, log_weights, means, prec_chol, log_det, log_norm_out, resp_out, labels_out
 ):
@@ -499,14 +515,12 @@ def score_rows_into(
     gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
     ``labels_out`` (n_samples,) the most probable component.  log p(x) and the
     responsibilities are float64 here; float32 outputs get them rounded on
-    store.  Called from Python with ``code=``, as ``em_statistics``.
+    store.  Called from Python with ``code=``, as ``em_statistics``; large
+    data is scored in threads, a range of rows each
+    (``fastgmm._data.score_rows``).
     """
     n_samples = X.shape[0]
-    n_tiles = (n_samples + TILE_ROWS - 1) // TILE_ROWS
-    # Threads for more than a block of rows only: smaller data runs the
-    # serial twin, where this loop is a plain one.
-    for c in prange(n_tiles):
-        start = c * TILE_ROWS
+    for start in range(0, n_samples, TILE_ROWS):
         _score_tile(
             X, start, smaller(start + TILE_ROWS, n_samples), log_weights, means,
             prec_chol, log_det, log_norm_out, resp_out, labels_out,

@@ -194,9 +194,8 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         known.  A fit that ends before then stops it."""
         if kmeans_start and self._compile_kind and isinstance(data, InMemoryData):
             data.compiling = compile_ahead(
-                self._compile_kind, data.dtype, self.covariance_type,
-                data.X.shape[1], data.parallel,
-            )  # fmt: skip
+                self._compile_kind, data.dtype, self.covariance_type, data.X.shape[1]
+            )
         try:
             yield
         finally:

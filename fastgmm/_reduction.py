@@ -29,17 +29,32 @@ copies of that variant construct under the class's name.
 The block function is found from the pass's type when the caller is
 compiled, so that the caller calls it directly: passing it as a first-class
 function value instead would make every caller impossible to cache.
+
+Passes called from Python (the E-step) run their blocks in Python threads
+instead: a serial kernel fills the partials of a range of blocks with
+``blocks_into``, and ``block_sums`` runs it on each thread's range and adds
+the partials in block order, as ``ordered_block_sums`` adds them.  Such a
+kernel is compiled once, without Numba's parallel pipeline, for small data
+and large::
+
+    @kernel(**NJIT_OPTIONS)
+    def my_blocks(X, first, totals, sums):
+        blocks_into(MyPass(X), X.shape[0], first, totals, sums)
+
+    total, sums = block_sums(my_blocks.copy_for(X), (X,), X.shape[0], size, dtype)
 """
 
 import functools
 
+import numba
 import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS
 from ._numba_internals import link_only_options, njit, smaller, zeros
 from ._specialise import Kernel, register_binder
+from ._threads import over_ranges
 
 
 def register_block_sums(args_class):
@@ -158,3 +173,82 @@ def ordered_block_sums(args, n_rows, size, like):
             for j in range(size):
                 sums[j] += part_sums[c, j]
     return total, sums
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def blocks_into(args, n_rows, first, totals, sums):
+    """A pass's blocks ``first``, ``first + 1``, ... of ``n_rows`` rows, one
+    per entry of ``totals``: block ``first + c``'s float in ``totals[c]`` and
+    its partial sums in ``sums[c]`` (zeros).  Inlined into a serial kernel
+    that ``block_sums`` runs."""
+    for c in range(totals.shape[0]):
+        start = (first + c) * BLOCK_ROWS
+        stop = smaller(start + BLOCK_ROWS, n_rows)
+        totals[c] = _block_sums(args, start, stop, sums[c])
+
+
+def block_sums(blocks, args, n_rows, size, dtype):
+    """``ordered_block_sums`` from Python, the blocks in threads.
+
+    Parameters
+    ----------
+    blocks : dispatcher
+        ``blocks(*args, first, totals, sums)``, a serial kernel that releases
+        the GIL and calls ``blocks_into`` (see the module docstring).
+    args : tuple
+    n_rows : int
+    size : int
+        Length of the flat partial sums.
+    dtype : numpy dtype
+        Their dtype.
+
+    Returns
+    -------
+    total : float
+        Sum of the blocks' floats, in block order.
+    sums : ndarray of shape (size,)
+        Sum of the blocks' partial sums, in block order.
+
+    Blocks hold ``BLOCK_ROWS`` rows whatever the number of threads (Numba's
+    count for this thread), so the sums are the same to the last bit for any
+    number, and equal to those of the compiled passes.
+    """
+    n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
+    if n_blocks <= 1:
+        totals = np.zeros(1)
+        sums = np.zeros((1, size), dtype)
+        blocks(*args, 0, totals, sums)
+        return float(totals[0]), sums[0]
+    n_threads = numba.get_num_threads()
+    total = 0.0
+    sums = np.zeros(size, dtype)
+    for first in range(0, n_blocks, BLOCKS_PER_BATCH):
+        # A batch of blocks at a time bounds the memory of the partials.
+        n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
+        totals = np.zeros(n_batch)
+        part_sums = np.zeros((n_batch, size), dtype)
+
+        def run(lo, hi, first=first, totals=totals, part_sums=part_sums):
+            blocks(*args, first + lo, totals[lo:hi], part_sums[lo:hi])
+
+        over_ranges(run, n_batch, n_threads)
+        for c in range(n_batch):
+            total += float(totals[c])
+            sums += part_sums[c]
+    return total, sums
+
+
+def over_row_tiles(call, n_rows):
+    """Run ``call(start, stop)`` over ranges of whole tiles of ``n_rows``
+    rows, in threads (Numba's count for this thread) when there is more than
+    a block of rows: for serial kernels with per-row outputs, whose tiles
+    are then those of a single call."""
+    if n_rows <= BLOCK_ROWS:
+        call(0, n_rows)
+        return
+
+    def run(lo, hi):
+        call(lo * TILE_ROWS, min(hi * TILE_ROWS, n_rows))
+
+    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
+    over_ranges(run, n_tiles, numba.get_num_threads())

@@ -1,6 +1,7 @@
 """``n_jobs``: how many threads the compiled kernels run on."""
 
 import functools
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -108,3 +109,54 @@ def over_groups(call, order, n_jobs):
     with ThreadPoolExecutor(n_threads) as pool:
         for _ in pool.map(call, chunks):
             pass
+
+
+# One pool of worker threads per process, made on first use; a forked child
+# makes its own (the parent's threads do not exist there).
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _forget_pool():
+    global _POOL
+    _POOL = None
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _pool():
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(
+                numba.config.NUMBA_NUM_THREADS, thread_name_prefix="fastgmm"
+            )
+        return _POOL
+
+
+def over_ranges(call, n_items, n_threads):
+    """Run ``call(lo, hi)`` over ``n_threads`` consecutive ranges of
+    ``range(n_items)`` at once, and return when all have returned.
+
+    The passes over the rows of large data call serial kernels that release
+    the GIL (``nogil``) on ranges of whole blocks: the results are the
+    kernels' own, for any number of threads, and no kernel is compiled with
+    Numba's parallel pipeline.  This thread runs the first range; a
+    process-wide pool the others.
+    """
+    n_threads = max(1, min(n_threads, n_items))
+    if n_threads == 1:
+        call(0, n_items)
+        return
+    bounds = [n_items * t // n_threads for t in range(n_threads + 1)]
+    pool = _pool()
+    futures = [pool.submit(call, bounds[t], bounds[t + 1]) for t in range(1, n_threads)]
+    try:
+        call(bounds[0], bounds[1])
+    finally:
+        # Every range ends before the outputs are read or an error is raised.
+        for future in futures:
+            future.exception()
+    for future in futures:
+        future.result()

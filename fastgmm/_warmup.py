@@ -26,19 +26,15 @@ _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def _e_step_cache_indexes():
-    """Paths of the serial E-step's indexes in Numba's cache, one per
-    variant, or None if unknown.
-
-    The serial copies: every fit runs one (its k-means start and a small fit
-    compile it), where only fits of more than a block of rows run the
-    threaded ones.  (Naming a copy compiles nothing.)
+    """Paths of the E-step's indexes in Numba's cache, one per variant, or
+    None if unknown.  (Naming a copy compiles nothing.)
     """
     from . import _kernels
     from ._numba_internals import cache_index_path
     from ._specialise import Variant
 
     paths = [
-        cache_index_path(_kernels.em_statistics.copy(variant, False))
+        cache_index_path(_kernels.e_step_blocks.copy(variant))
         for variant in Variant.every()
     ]
     return None if None in paths else paths
@@ -116,7 +112,7 @@ COMPILE_AHEAD_VARIABLE = "FASTGMM_COMPILE_AHEAD"
 # stops it and compiles what is missing itself.
 COMPILE_AHEAD_TIMEOUT = 300.0
 _ahead_disabled = False
-# (kind, dtype, covariance type, n_features, threaded) of fits whose E-step
+# (kind, dtype, covariance type, n_features) of fits whose E-step
 # was cached, or compiled ahead, in this process: a later fit of the same
 # kind skips every check (a small fit takes a few hundred microseconds).
 _ahead_done = set()
@@ -188,7 +184,7 @@ class CompileAhead:
         self._process = None
 
 
-def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
+def compile_ahead(kind, dtype, covariance_type, n_features):
     """Start compiling a first fit's kernels in another process, or not.
 
     Only where it pays and is safe: a first fit of this variant in this
@@ -204,14 +200,12 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
     dtype : numpy dtype
     covariance_type : str
     n_features : int
-    threaded : bool
-        Whether the fit's data has more than one block of rows.
 
     Returns
     -------
     CompileAhead or None
     """
-    key = (kind, np.dtype(dtype).name, covariance_type, n_features, bool(threaded))
+    key = (kind, np.dtype(dtype).name, covariance_type, n_features)
     if key in _ahead_done or _ahead_disabled:
         return None
     from . import _kernels
@@ -223,7 +217,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
     if setting == "0" or not SUPPORTED or not sys.executable:
         return None
     variant = Variant.of(COVARIANCE_CODES[covariance_type], n_features)
-    index = cache_index_path(_kernels.em_statistics.copy(variant, threaded))
+    index = cache_index_path(_kernels.e_step_blocks.copy(variant))
     if index is None or os.path.exists(index):
         _ahead_done.add(key)
         return None
@@ -237,7 +231,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
         f"same = os.path.dirname(os.path.abspath(fastgmm.__file__)) == {package!r}; "
         "from fastgmm._warmup import _compile_fit_kernels; "
         f"same and _compile_fit_kernels({kind!r}, {np.dtype(dtype).name!r}, "
-        f"{covariance_type!r}, {int(n_features)}, {bool(threaded)})"
+        f"{covariance_type!r}, {int(n_features)})"
     )
     import numba
 
@@ -256,22 +250,22 @@ def compile_ahead(kind, dtype, covariance_type, n_features, threaded):
     return CompileAhead(process)
 
 
-def _compile_fit_kernels(kind, dtype, covariance_type, n_features, threaded):
+def _compile_fit_kernels(kind, dtype, covariance_type, n_features):
     """What a default fit runs after its k-means start, compiled into the cache.
 
     A fit of two components from random responsibilities, on rows of the
-    fit's dtype, number of features and thread mode: the initial moments,
+    fit's dtype and number of features (the kernels after the start are the
+    same for small data and large): the initial moments,
     the EM iterations and the final labels; and the moments of k-means
     labels.
     """
     from ._bayesian_mixture import BayesianGaussianMixture
-    from ._config import BLOCK_ROWS
     from ._covariance import COVARIANCE_CODES
     from ._gaussian_mixture import GaussianMixture
     from ._kernels import label_statistics
 
     rng = np.random.default_rng(0)
-    n_rows = BLOCK_ROWS + 2 if threaded else 60
+    n_rows = 60
     X = rng.standard_normal((n_rows, n_features))
     X[: n_rows // 2] += 4
     X = X.astype(dtype)
@@ -296,7 +290,7 @@ def compile_kernels(
     ``fastgmm._specialise``).  Each group fits a few rows of that many
     features with every ``init_params``, with and without
     ``sample_weight``, and more than one block of rows (the threaded
-    kernels), then predicts and scores, with ``GaussianMixture`` and with
+    k-means), then predicts and scores, with ``GaussianMixture`` and with
     ``BatchGaussianMixture``, so that every kernel they use is compiled into
     Numba's cache.
 
@@ -376,7 +370,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
     )
     X = rows.astype(dtype)
     weights = rng.uniform(0.5, 2.0, len(rows))
-    # More than a block of rows: the threaded entry points.
+    # More than a block of rows: the threaded k-means.
     big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -324,20 +324,12 @@ def test_log_positive32_close_to_float64_log():
 
 
 @pytest.mark.parametrize(
-    "kernel",
-    [
-        _kernels.em_statistics,
-        _kernels.score_rows_into,
-        _kmeans.seeding_pass,
-        _kmeans.lloyd_pass,
-    ],
-    ids=lambda k: k.__name__,
+    "kernel", [_kmeans.seeding_pass, _kmeans.lloyd_pass], ids=lambda k: k.__name__
 )
 def test_threaded_copies_run_their_blocks_in_threads(kernel):
-    # The prange loop of these passes is ordered_block_sums's (inlined) or
-    # their own: only the threaded copy is compiled with it as threads, and
-    # data of more than one block runs that copy.  (Making a copy compiles
-    # nothing.)
+    # The prange loop of these passes is ordered_block_sums's (inlined): only
+    # the threaded copy is compiled with it as threads, and data of more
+    # than one block runs that copy.  (Making a copy compiles nothing.)
     variant = Variant(FULL, 0)
     threaded = kernel.copy(variant, True)
     serial = kernel.copy(variant, False)
@@ -346,6 +338,52 @@ def test_threaded_copies_run_their_blocks_in_threads(kernel):
     assert "parallel" not in serial.targetoptions
     assert kernel.copy_for(np.zeros((BLOCK_ROWS + 1, 9)), code=FULL) is threaded
     assert kernel.copy_for(np.zeros((BLOCK_ROWS, 9)), code=FULL) is serial
+
+
+@pytest.mark.parametrize("kernel", [_kernels.e_step_blocks, _kernels.score_rows_into])
+def test_e_step_and_scoring_are_compiled_once_for_all_data(kernel):
+    # Large data runs them in Python threads: one serial copy per variant.
+    variant = Variant(FULL, 0)
+    assert kernel.copy(variant, True) is kernel.copy(variant, False)
+    assert "parallel" not in kernel.copy(variant).targetoptions
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_blocks_in_threads_sum_as_the_compiled_passes(covariance_type):
+    # The E-step of several blocks (the Python threads' partials, added in
+    # block order) equals, to the bit, the sum in block order of the
+    # E-steps of each block alone, for any number of threads.
+    import numba
+
+    rng = np.random.default_rng(3)
+    n_rows = BLOCK_ROWS * 2 + 17
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, n_rows, 3, 4, np.float64
+    )
+    ref = means + 0.5
+
+    def statistics(rows):
+        return kernel_statistics(
+            rows, np.empty(0), weights, means, prec_chol, covariance_type, ref
+        )
+
+    blocks = [statistics(X[s : s + BLOCK_ROWS]) for s in range(0, n_rows, BLOCK_ROWS)]
+    want_total = 0.0
+    want = [np.zeros_like(a) for a in blocks[0][1:]]
+    for block in blocks:
+        want_total += block[0]
+        for total, part in zip(want, block[1:]):
+            total += part
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in (1, 2):
+            numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+            got = statistics(X)
+            assert got[0] == want_total
+            for a, b in zip(got[1:], want):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(previous)
 
 
 def test_batch_kernels_are_serial():

@@ -82,7 +82,7 @@ def test_compile_kernels_covers_every_scoring_signature():
             ).fit(X, groups)
         gm.score_samples(X), gm.predict_proba(X), gm.predict(X)
         gm.score(X), gm.bic(X), gm.aic(X)
-        big = np.tile(X, (60, 1))  # more than a block: the threaded kernels
+        big = np.tile(X, (60, 1))  # more than a block: scored in threads
         gm.score_samples(big), gm.predict_proba(big), gm.predict(big), gm.score(big)
         batch.score_samples(X, groups), batch.predict_proba(X, groups)
         batch.predict(X, groups), batch.bic(X, groups), batch.aic(X, groups)
@@ -97,11 +97,10 @@ def test_compile_kernels_covers_every_scoring_signature():
     )
     proc = run_python(code)
     lines = proc.stdout.splitlines()
-    assert lines[-4] == "['float32', 'float64']"
-    assert sorted(lines[-3:]) == [
+    assert lines[-3] == "['float32', 'float64']"
+    assert sorted(lines[-2:]) == [
         "score_groups_diag []",
         "score_rows_into_diag []",
-        "score_rows_into_diag_serial []",
     ]
 
 
@@ -117,7 +116,7 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
         _warmup.compile_kernels(("float32",), ("diag",))
         before = {k.__name__: set(k.signatures) for k in score_rows_into.kernels}
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
-        big = np.tile(X, (BLOCK_ROWS // len(X) + 1, 1))  # the threaded kernel
+        big = np.tile(X, (BLOCK_ROWS // len(X) + 1, 1))  # scored in threads
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             model = BayesianGaussianMixture(
@@ -131,10 +130,7 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
         """
     )
     proc = run_python(code)
-    assert sorted(proc.stdout.splitlines()[-2:]) == [
-        "score_rows_into_diag 0",
-        "score_rows_into_diag_serial 0",
-    ]
+    assert proc.stdout.splitlines()[-1] == "score_rows_into_diag 0"
 
 
 def test_compile_command_rejects_unknown_covariance_type(capsys):
@@ -233,8 +229,8 @@ def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
     alone = first_fits(tmp_path / "alone", "0")
     assert alone["hits"] == []
     for kernel in (
-        "em_statistics_full4_serial", "_iteration_m_step_full", "label_statistics_full",
-        "score_rows_into_full4_serial", "em_statistics_diag_serial",
+        "e_step_blocks_full4", "_iteration_m_step_full", "label_statistics_full",
+        "score_rows_into_full4", "e_step_blocks_diag",
     ):  # fmt: skip
         assert kernel in ahead["hits"]
     # The k-means start is the fit's own.
@@ -248,7 +244,7 @@ def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
     def ahead(forget=True):
         if forget:  # what this process saw before
             _warmup._ahead_done.clear()
-        started = _warmup.compile_ahead("gaussian", np.float64, "diag", 7, True)
+        started = _warmup.compile_ahead("gaussian", np.float64, "diag", 7)
         if started is not None:
             started.stop()
         return started is not None
@@ -258,7 +254,7 @@ def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
     X = load_iris().data
     GaussianMixture(2, random_state=0).fit(X)  # this variant is in the cache
     monkeypatch.setenv("FASTGMM_COMPILE_AHEAD", "1")
-    assert _warmup.compile_ahead("gaussian", X.dtype, "full", 4, False) is None
+    assert _warmup.compile_ahead("gaussian", X.dtype, "full", 4) is None
     # A variant whose E-step is not in the cache.
     monkeypatch.setattr(
         _numba_internals, "cache_index_path", lambda _: str(tmp_path / "none.nbi")
