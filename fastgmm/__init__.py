@@ -19,7 +19,7 @@ _LAZY = {
     "BayesianGaussianMixture": "._bayesian_mixture",
     "GaussianMixture": "._gaussian_mixture",
     "GaussianMixtureIC": "._selection",
-    "compile_kernels": "._warmup",
+    "compile_kernels": "._precompile",
     "load": "._persistence",
     "save": "._persistence",
 }

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from fastgmm import GaussianMixture, GaussianMixtureIC, _warmup
+from fastgmm import GaussianMixture, GaussianMixtureIC, _precompile, _warmup
 from fastgmm.cli import main
 
 
@@ -40,14 +40,16 @@ def test_compile_command_prints_one_line_per_group(capsys):
 def test_compile_kernels_covers_every_variant():
     # 'full' compiles per unrolled width, and once above them; the other
     # types once each.
-    assert list(_warmup._variant_groups(("full", "diag"))) == [
+    assert list(_precompile._variant_groups(("full", "diag"))) == [
         ("full", 2), ("full", 4), ("full", 8), ("full", 9), ("diag", 3),
     ]  # fmt: skip
 
 
 def test_compile_kernels_reports_each_group():
     lines = []
-    seconds = _warmup.compile_kernels(("float32",), ("tied",), progress=lines.append)
+    seconds = _precompile.compile_kernels(
+        ("float32",), ("tied",), progress=lines.append
+    )
     assert len(lines) == 1 and lines[0].split()[:2] == ["tied", "float32:"]
     assert seconds >= 0
 
@@ -63,12 +65,12 @@ def test_compile_kernels_covers_every_scoring_signature():
         import warnings
         import numpy as np
         from fastgmm import (
-            BatchGaussianMixture, GaussianMixture, GaussianMixtureIC, _warmup,
+            BatchGaussianMixture, GaussianMixture, GaussianMixtureIC, _precompile,
         )
         from fastgmm._batch_kernels import score_groups
         from fastgmm._kernels import score_rows_into
 
-        _warmup.compile_kernels(("float32",), ("diag",))
+        _precompile.compile_kernels(("float32",), ("diag",))
         kernels = lambda: (*score_rows_into.kernels, *score_groups.kernels)
         before = {k.__name__: set(k.signatures) for k in kernels()}
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
@@ -109,11 +111,11 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
         """
         import warnings
         import numpy as np
-        from fastgmm import BayesianGaussianMixture, _warmup
+        from fastgmm import BayesianGaussianMixture, _precompile
         from fastgmm._config import BLOCK_ROWS
         from fastgmm._kernels import score_rows_into
 
-        _warmup.compile_kernels(("float32",), ("diag",))
+        _precompile.compile_kernels(("float32",), ("diag",))
         before = {k.__name__: set(k.signatures) for k in score_rows_into.kernels}
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
         big = np.tile(X, (BLOCK_ROWS // len(X) + 1, 1))  # scored in threads

@@ -62,7 +62,8 @@ def run(args):
     int
         0, the exit status.
     """
-    from fastgmm._warmup import cache_directory, compile_kernels
+    from fastgmm._precompile import compile_kernels
+    from fastgmm._warmup import cache_directory
 
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     out = sys.stdout

@@ -1,0 +1,194 @@
+"""Compiling every kernel on purpose: the fits that compile them.
+
+``compile_kernels`` (``fastgmm compile``) compiles the kernels of every fit,
+prediction and score ahead of time, for image builds and cluster nodes;
+``_compile_fit_kernels`` is what the process started by
+``fastgmm._warmup.compile_ahead`` runs.  Both fit the estimators, so this
+module sits above them (``fastgmm._warmup`` sits below).
+"""
+
+import time
+import warnings
+
+import numpy as np
+
+from ._covariance import COVARIANCE_TYPES
+from ._warmup import _no_compile_ahead
+
+DTYPES = ("float64", "float32")
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+def _compile_fit_kernels(kind, dtype, covariance_type, n_features):
+    """What a default fit runs after its k-means start, compiled into the cache.
+
+    A fit of two components from random responsibilities, on rows of the
+    fit's dtype and number of features (the kernels after the start are the
+    same for small data and large): the initial moments,
+    the EM iterations and the final labels; and the moments of k-means
+    labels.
+    """
+    from ._bayesian_mixture import BayesianGaussianMixture
+    from ._covariance import COVARIANCE_CODES
+    from ._gaussian_mixture import GaussianMixture
+    from ._kernels import label_statistics
+
+    rng = np.random.default_rng(0)
+    n_rows = 60
+    X = rng.standard_normal((n_rows, n_features))
+    X[: n_rows // 2] += 4
+    X = X.astype(dtype)
+    estimator = GaussianMixture if kind == "gaussian" else BayesianGaussianMixture
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        estimator(
+            n_components=2, covariance_type=covariance_type, init_params="random",
+            max_iter=2, random_state=0,
+        ).fit(X)  # fmt: skip
+    labels = (np.arange(n_rows) % 2).astype(np.int32)
+    label_statistics(X, np.empty(0), labels, 2, code=COVARIANCE_CODES[covariance_type])
+
+
+def compile_kernels(
+    dtypes=DTYPES, covariance_types=COVARIANCE_TYPES, progress=None, jobs=1
+):
+    """Compile (or load) the kernels of every fit, prediction and score.
+
+    Kernels are compiled per dtype and variant (covariance type, and for
+    'full' the unrolled width of its number of features; see
+    ``fastgmm._specialise``).  Each group fits a few rows of that many
+    features with every ``init_params``, with and without
+    ``sample_weight``, and more than one block of rows (the threaded
+    k-means), then predicts and scores, with ``GaussianMixture`` and with
+    ``BatchGaussianMixture``, so that every kernel they use is compiled into
+    Numba's cache.
+
+    Parameters
+    ----------
+    dtypes : iterable of {'float64', 'float32'}, default=('float64', 'float32')
+    covariance_types : iterable of str, default=all four
+    progress : callable, default=None
+        Called with one line of text per group: what was compiled and the
+        seconds it took.
+    jobs : int, default=1
+        Processes that compile groups at once.  Numba's cache is safe for
+        processes that save at once (``fastgmm._numba_internals``).
+
+    Returns
+    -------
+    seconds : float
+        The time it all took.
+    """
+    start = time.perf_counter()
+    # Dtype after dtype within a variant: with several processes, the first
+    # groups of each process are of different dtypes, so that the kernels
+    # every group of a dtype shares (k-means, M-step) are compiled by one
+    # process, not by all at once.
+    groups = [
+        (dtype, covariance_type, n_features)
+        for covariance_type, n_features in _variant_groups(covariance_types)
+        for dtype in dtypes
+    ]
+    report = progress or (lambda line: None)
+    jobs = min(max(int(jobs), 1), len(groups))
+    if jobs == 1:
+        for group in groups:
+            report(_compile_group(*group))
+        return time.perf_counter() - start
+
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # "spawn": a forked child would inherit Numba's threads and locks.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        for line in pool.map(_compile_group, *zip(*groups)):
+            report(line)
+    return time.perf_counter() - start
+
+
+def _variant_groups(covariance_types):
+    """(covariance type, n_features) of data that runs each variant."""
+    from ._config import MAX_UNROLLED_FEATURES
+    from ._specialise import Variant
+
+    for variant in Variant.every():
+        covariance_type = COVARIANCE_TYPES[variant.code]
+        if covariance_type in covariance_types:
+            wide = MAX_UNROLLED_FEATURES + 1 if covariance_type == "full" else 3
+            yield covariance_type, variant.width or wide
+
+
+def _compile_group(dtype, covariance_type, n_features):
+    """Compile the kernels of one group; returns its progress line."""
+    with _no_compile_ahead():
+        return _compile_group_here(dtype, covariance_type, n_features)
+
+
+def _compile_group_here(dtype, covariance_type, n_features):
+    from ._batch import BatchGaussianMixture
+    from ._bayesian_mixture import BayesianGaussianMixture
+    from ._config import BLOCK_ROWS
+    from ._gaussian_mixture import GaussianMixture
+    from ._kmeans import kmeans_labels
+
+    group_start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    rows = np.concatenate(
+        [rng.standard_normal((30, n_features)) + 4 * c for c in range(2)]
+    )
+    X = rows.astype(dtype)
+    weights = rng.uniform(0.5, 2.0, len(rows))
+    # More than a block of rows: the threaded k-means.
+    big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        # k-means leaving a cluster empty (three centres, two distinct rows):
+        # relocation and what follows it, which Python calls; stopped by
+        # max_iter right after, and run on.
+        for data in (X, big):
+            two_points = np.repeat(data[:2], len(data) // 2, axis=0)
+            for max_iter in (1, 300):
+                kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
+        for init_params in _INIT_PARAMS:
+            for sample_weight in (None, weights):
+                model = GaussianMixture(
+                    2,
+                    covariance_type=covariance_type,
+                    init_params=init_params,
+                    max_iter=2,
+                    random_state=0,
+                ).fit(X, sample_weight=sample_weight)
+        model.predict(X)
+        model.predict_proba(X)
+        model.score_samples(X)
+        model.score(X)
+        big_model = GaussianMixture(
+            2, covariance_type=covariance_type, max_iter=2, random_state=0
+        ).fit(big)
+        big_model.predict_proba(big)
+        big_model.score(big)
+        # A Bayesian model's parameters are float64 for float32 rows too:
+        # float64 outputs of float32 rows, another signature.
+        bayesian = BayesianGaussianMixture(
+            n_components=2, covariance_type=covariance_type, max_iter=2,
+            random_state=0,
+        ).fit(X)  # fmt: skip
+        for data in (X, big):
+            bayesian.predict_proba(data)
+            bayesian.score_samples(data)
+        groups = np.arange(len(X)) % 2
+        for init_params in ("kmeans", "random"):
+            batch = BatchGaussianMixture(
+                2,
+                covariance_type=covariance_type,
+                init_params=init_params,
+                max_iter=2,
+                random_state=0,
+            ).fit(X, groups)
+        batch.predict(X, groups)
+        batch.predict_proba(X, groups)
+        batch.bic(X, groups)
+    seconds = time.perf_counter() - group_start
+    features = f"  ({n_features} features)" if covariance_type == "full" else ""
+    return f"{covariance_type:9s} {dtype}: {seconds:6.1f} s{features}"
