@@ -24,6 +24,7 @@ from ._data import InMemoryData, output_dtype
 from ._em import Start, fit_em
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 from ._gaussian_model import GaussianModel
+from ._kernels import score_groups
 from ._parameters import MixtureParameters
 from ._threads import check_n_jobs, kernel_threads, over_groups
 from ._validation import (
@@ -285,7 +286,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         no_labels = np.empty(0, dtype=np.intp)
 
         def score(chunk):
-            kernels.score_groups(
+            score_groups(
                 X, layout.bounds, chunk, n_components, log_weights, means, prec3,
                 log_det, log_prob, no_resp, no_labels, code=code,
             )  # fmt: skip
@@ -456,7 +457,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         code = COVARIANCE_CODES[self.covariance_type]
 
         def score(chunk):
-            kernels.score_groups(
+            score_groups(
                 Xs, layout.bounds, chunk, self.n_components_, log_weights,
                 self.means_, prec3, log_det, out_log_norm, out_resp, out_labels,
                 code=code,

@@ -21,12 +21,11 @@ import math
 
 import numpy as np
 
-from ._config import EXACT_NJIT_OPTIONS, NJIT_OPTIONS, TILE_ROWS
+from ._config import EXACT_NJIT_OPTIONS
 from ._copy import copy_into
 from ._covariance import TIED, kernel_shape
 from ._kernels import (
     _EStep,
-    _score_tile,
     _statistics_layout,
     label_statistics,
 )
@@ -44,7 +43,7 @@ from ._mstep import (
     _precision_factors,
     log_determinants,
 )
-from ._numba_internals import empty, njit, smaller
+from ._numba_internals import empty, njit
 from ._reduction import ordered_block_sums
 from ._specialise import CODE, kernel
 
@@ -317,30 +316,3 @@ def group_log_determinants(prec_chol, n_components):
     for g in range(prec_chol.shape[0]):
         copy_into(out[g], log_determinants(prec_chol[g], n_components))
     return out
-
-
-@kernel(**NJIT_OPTIONS)
-def score_groups(
-    X, bounds, order, n_components, log_weights, means, prec_chol, log_det,
-    log_norm_out, resp_out, labels_out,
-):  # fmt: skip
-    """``fastgmm._kernels.score_rows_into`` for each group in ``order``.
-
-    Group ``g``'s rows ``X[bounds[g]:bounds[g + 1]]`` are scored by its own
-    first ``n_components[g]`` components (``log_weights[g]``, ...), a tile
-    at a time, into the same rows of the outputs that are non-empty.
-    """
-    for i in range(order.shape[0]):
-        g = order[i]
-        start, stop = bounds[g], bounds[g + 1]
-        k = n_components[g]
-        Xg = X[start:stop]
-        log_norm = log_norm_out[start:stop]
-        resp = resp_out[start:stop]
-        labels = labels_out[start:stop]
-        for t in range(0, stop - start, TILE_ROWS):
-            _score_tile(
-                Xg, t, smaller(t + TILE_ROWS, stop - start), log_weights[g, :k],
-                means[g, :k], prec_chol[g, :k], log_det[g, :k], log_norm, resp,
-                labels,
-            )  # fmt: skip

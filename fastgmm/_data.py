@@ -12,7 +12,6 @@ import numpy as np
 from . import _kernels
 from ._config import BLOCK_ROWS
 from ._init import initial_assignment, initial_moments, row_scatter
-from ._reduction import over_row_tiles
 
 _EMPTY = np.empty(0)
 
@@ -55,16 +54,9 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     out_log_norm = np.empty(n_samples if log_norm else 0, dtype=dtype)
     out_resp = np.empty((n_samples if resp else 0, n_components), dtype=dtype)
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
-    kernel = _kernels.score_rows_into.copy_for(X, params.code)
-    args = params.as_args()
-
-    def score(start, stop):
-        kernel(
-            X[start:stop], *args, out_log_norm[start:stop], out_resp[start:stop],
-            out_labels[start:stop],
-        )  # fmt: skip
-
-    over_row_tiles(score, n_samples)
+    _kernels.score_rows_into(
+        X, *params.as_args(), out_log_norm, out_resp, out_labels, code=params.code
+    )
     return out_log_norm, out_resp, out_labels
 
 

@@ -31,7 +31,7 @@ from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
 from ._numba_internals import c_view, empty, larger, njit, smaller, zeros
-from ._reduction import block_sums, blocks_into, register_block_sums
+from ._reduction import block_sums, blocks_into, over_row_tiles, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
 from ._unrolled import add_moments, sq_norms
 
@@ -506,22 +506,59 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
 
 
 @kernel(**NJIT_OPTIONS)
-def score_rows_into(
-    X, log_weights, means, prec_chol, log_det, log_norm_out, resp_out, labels_out
-):
+def score_groups(
+    X, bounds, order, n_components, log_weights, means, prec_chol, log_det,
+    log_norm_out, resp_out, labels_out,
+):  # fmt: skip
+    """Per-row outputs of each group of mixtures in ``order``, tile by tile.
+
+    Group ``g``'s rows ``X[bounds[g]:bounds[g + 1]]`` are scored by its own
+    first ``n_components[g]`` components (``log_weights[g]``, ...) into the
+    same rows of the outputs that are non-empty (see ``score_rows_into``).
+    One kernel for a batch's groups and a single mixture (one group).
+    """
+    for i in range(order.shape[0]):
+        g = order[i]
+        start, stop = bounds[g], bounds[g + 1]
+        k = n_components[g]
+        Xg = X[start:stop]
+        log_norm = log_norm_out[start:stop]
+        resp = resp_out[start:stop]
+        labels = labels_out[start:stop]
+        for t in range(0, stop - start, TILE_ROWS):
+            _score_tile(
+                Xg, t, smaller(t + TILE_ROWS, stop - start), log_weights[g, :k],
+                means[g, :k], prec_chol[g, :k], log_det[g, :k], log_norm, resp,
+                labels,
+            )  # fmt: skip
+
+
+# The one group of a single mixture.
+_ONE_GROUP = np.zeros(1, dtype=np.int64)
+
+
+def score_rows_into(X, log_weights, means, prec_chol, log_det, log_norm_out, resp_out,
+                    labels_out, *, code):  # fmt: skip
     """Per-row outputs of the mixture, written tile by tile.
 
     Each output is filled only when it is non-empty: ``log_norm_out`` (n_samples,)
     gets log p(x), ``resp_out`` (n_samples, n_components) the responsibilities,
     ``labels_out`` (n_samples,) the most probable component.  log p(x) and the
     responsibilities are float64 here; float32 outputs get them rounded on
-    store.  Called from Python with ``code=``, as ``em_statistics``; large
-    data is scored in threads, a range of rows each
-    (``fastgmm._data.score_rows``).
+    store.  ``code`` as for ``em_statistics``.  ``score_groups`` with one
+    group; large data is scored in threads, a range of tiles each.
     """
-    n_samples = X.shape[0]
-    for start in range(0, n_samples, TILE_ROWS):
-        _score_tile(
-            X, start, smaller(start + TILE_ROWS, n_samples), log_weights, means,
-            prec_chol, log_det, log_norm_out, resp_out, labels_out,
+    kernel = score_groups.copy_for(X, code)
+    params = (
+        np.array([means.shape[0]], dtype=np.int64), log_weights[None], means[None],
+        prec_chol[None], log_det[None],
+    )  # fmt: skip
+
+    def score(start, stop):
+        kernel(
+            X[start:stop], np.array([0, stop - start], dtype=np.int64), _ONE_GROUP,
+            *params, log_norm_out[start:stop], resp_out[start:stop],
+            labels_out[start:stop],
         )  # fmt: skip
+
+    over_row_tiles(score, X.shape[0])

@@ -133,7 +133,7 @@ def test_first_fit_of_iris_compiles_within_budget(tmp_path):
     passes = ("seeding_pass", "lloyd_pass")
     assert {f"{name}_serial" for name in passes} <= names
     assert not set(passes) & names
-    assert {"e_step_blocks_full4", "score_rows_into_full4"} <= names
+    assert {"e_step_blocks_full4", "score_groups_full4"} <= names
     # (A copy named '_full' is the generic width's, or, for a kernel that is
     # not per width, as the M-step's, the one of the covariance type.)
     others = ("_full2", "_full8", "_tied", "_diag", "_spherical")

@@ -340,7 +340,7 @@ def test_threaded_copies_run_their_blocks_in_threads(kernel):
     assert kernel.copy_for(np.zeros((BLOCK_ROWS, 9)), code=FULL) is serial
 
 
-@pytest.mark.parametrize("kernel", [_kernels.e_step_blocks, _kernels.score_rows_into])
+@pytest.mark.parametrize("kernel", [_kernels.e_step_blocks, _kernels.score_groups])
 def test_e_step_and_scoring_are_compiled_once_for_all_data(kernel):
     # Large data runs them in Python threads: one serial copy per variant.
     variant = Variant(FULL, 0)

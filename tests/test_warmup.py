@@ -67,11 +67,10 @@ def test_compile_kernels_covers_every_scoring_signature():
         from fastgmm import (
             BatchGaussianMixture, GaussianMixture, GaussianMixtureIC, _precompile,
         )
-        from fastgmm._batch_kernels import score_groups
-        from fastgmm._kernels import score_rows_into
+        from fastgmm._kernels import score_groups
 
         _precompile.compile_kernels(("float32",), ("diag",))
-        kernels = lambda: (*score_rows_into.kernels, *score_groups.kernels)
+        kernels = lambda: score_groups.kernels
         before = {k.__name__: set(k.signatures) for k in kernels()}
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
         groups = np.arange(len(X)) % 3
@@ -89,7 +88,7 @@ def test_compile_kernels_covers_every_scoring_signature():
         batch.score_samples(X, groups), batch.predict_proba(X, groups)
         batch.predict(X, groups), batch.bic(X, groups), batch.aic(X, groups)
         output_dtypes = {
-            str(sig[-3].dtype) for k in score_rows_into.kernels for sig in k.signatures
+            str(sig[-3].dtype) for k in score_groups.kernels for sig in k.signatures
         }
         print(sorted(output_dtypes))
         for kernel in kernels():
@@ -99,11 +98,8 @@ def test_compile_kernels_covers_every_scoring_signature():
     )
     proc = run_python(code)
     lines = proc.stdout.splitlines()
-    assert lines[-3] == "['float32', 'float64']"
-    assert sorted(lines[-2:]) == [
-        "score_groups_diag []",
-        "score_rows_into_diag []",
-    ]
+    assert lines[-2] == "['float32', 'float64']"
+    assert lines[-1] == "score_groups_diag []"
 
 
 def test_compile_kernels_covers_bayesian_float32_scoring():
@@ -113,10 +109,10 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
         import numpy as np
         from fastgmm import BayesianGaussianMixture, _precompile
         from fastgmm._config import BLOCK_ROWS
-        from fastgmm._kernels import score_rows_into
+        from fastgmm._kernels import score_groups
 
         _precompile.compile_kernels(("float32",), ("diag",))
-        before = {k.__name__: set(k.signatures) for k in score_rows_into.kernels}
+        before = {k.__name__: set(k.signatures) for k in score_groups.kernels}
         X = np.random.default_rng(1).standard_normal((80, 3)).astype(np.float32)
         big = np.tile(X, (BLOCK_ROWS // len(X) + 1, 1))  # scored in threads
         with warnings.catch_warnings():
@@ -126,13 +122,13 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
             ).fit(X)
         for rows in (X, big):
             model.score_samples(rows), model.predict_proba(rows), model.score(rows)
-        for kernel in score_rows_into.kernels:
+        for kernel in score_groups.kernels:
             known = before.get(kernel.__name__, set())
             print(kernel.__name__, len(set(kernel.signatures) - known))
         """
     )
     proc = run_python(code)
-    assert proc.stdout.splitlines()[-1] == "score_rows_into_diag 0"
+    assert proc.stdout.splitlines()[-1] == "score_groups_diag 0"
 
 
 def test_compile_command_rejects_unknown_covariance_type(capsys):
@@ -232,7 +228,7 @@ def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
     assert alone["hits"] == []
     for kernel in (
         "e_step_blocks_full4", "_iteration_m_step_full", "label_statistics_full",
-        "score_rows_into_full4", "e_step_blocks_diag",
+        "score_groups_full4", "e_step_blocks_diag",
     ):  # fmt: skip
         assert kernel in ahead["hits"]
     # The k-means start is the fit's own.
