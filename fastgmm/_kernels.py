@@ -449,12 +449,13 @@ def _e_step_block(args, start, stop, out):
 
 @kernel(**NJIT_OPTIONS)
 def e_step_blocks(
-    X, sample_weight, log_weights, means, prec_chol, log_det, ref, first, totals, sums
+    X, sample_weight, log_weights, means, prec_chol, log_det, ref, first, totals, sums,
+    counter,
 ):  # fmt: skip
-    """The E-step of blocks ``first``, ``first + 1``, ... (see
-    ``fastgmm._reduction.blocks_into``), which ``em_statistics`` runs."""
+    """The E-step of blocks from ``first`` on, as ``counter`` hands them out
+    (see ``fastgmm._reduction.blocks_into``), which ``em_statistics`` runs."""
     e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
-    blocks_into(e_step, X.shape[0], first, totals, sums)
+    blocks_into(e_step, X.shape[0], first, totals, sums, counter)
 
 
 def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref, *,

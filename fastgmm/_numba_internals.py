@@ -355,6 +355,34 @@ def _python_epsilon(array):
     return float(np.finfo(array.dtype).eps)
 
 
+def _atomic_next():
+    """An intrinsic ``(int64 array) -> its first element``, which it adds one
+    to in one atomic step: threads that share the array each get values no
+    other thread gets (LLVM's ``atomicrmw add``)."""
+    from numba.core.extending import intrinsic
+
+    def next_index(typingctx, counter):
+        if not (isinstance(counter, nbtypes.Array) and counter.dtype == nbtypes.int64):
+            return None
+
+        def codegen(context, builder, sig, args):
+            array = context.make_array(sig.args[0])(context, builder, args[0])
+            one = context.get_constant(nbtypes.int64, 1)
+            return builder.atomic_rmw("add", array.data, one, "monotonic")
+
+        return nbtypes.int64(counter), codegen
+
+    return intrinsic(next_index)
+
+
+def _python_next_index(counter):
+    # Not atomic: two threads may take one value, and both do its work
+    # (into the same outputs, with the same values); none is skipped.
+    value = counter[0]
+    counter[0] = value + 1
+    return value
+
+
 _ALLOCATION = _allocation_members()
 # Whether ``empty`` and ``zeros`` are lowered into their callers.
 INLINE_ALLOCATION = (
@@ -369,6 +397,7 @@ if INLINE_ALLOCATION:
     smaller = _two_number_selection(operator.lt, "smaller")
     epsilon = _machine_epsilon()
     c_view = _c_view(_ALLOCATION)
+    next_index = _atomic_next()
 else:  # Numba's own (and plain NumPy and Python without the JIT)
     empty = np.empty
     zeros = np.zeros
@@ -377,6 +406,7 @@ else:  # Numba's own (and plain NumPy and Python without the JIT)
     jit = (lambda function: function) if numba.config.DISABLE_JIT else numba.njit
     epsilon = jit(_python_epsilon)
     c_view = jit(_python_c_view)
+    next_index = jit(_python_next_index)
 
 
 @contextlib.contextmanager

@@ -38,8 +38,8 @@ kernel is compiled once, without Numba's parallel pipeline, for small data
 and large::
 
     @kernel(**NJIT_OPTIONS)
-    def my_blocks(X, first, totals, sums):
-        blocks_into(MyPass(X), X.shape[0], first, totals, sums)
+    def my_blocks(X, first, totals, sums, counter):
+        blocks_into(MyPass(X), X.shape[0], first, totals, sums, counter)
 
     total, sums = block_sums(my_blocks.copy_for(X), (X,), X.shape[0], size, dtype)
 """
@@ -52,9 +52,9 @@ from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS
-from ._numba_internals import link_only_options, njit, smaller, zeros
+from ._numba_internals import link_only_options, next_index, njit, smaller, zeros
 from ._specialise import Kernel, register_binder
-from ._threads import over_ranges
+from ._threads import in_threads, over_ranges
 
 
 def register_block_sums(args_class):
@@ -176,15 +176,19 @@ def ordered_block_sums(args, n_rows, size, like):
 
 
 @njit(inline="always", **EXACT_NJIT_OPTIONS)
-def blocks_into(args, n_rows, first, totals, sums):
-    """A pass's blocks ``first``, ``first + 1``, ... of ``n_rows`` rows, one
-    per entry of ``totals``: block ``first + c``'s float in ``totals[c]`` and
-    its partial sums in ``sums[c]`` (zeros).  Inlined into a serial kernel
-    that ``block_sums`` runs."""
-    for c in range(totals.shape[0]):
+def blocks_into(args, n_rows, first, totals, sums, counter):
+    """A pass's blocks ``first + c`` of ``n_rows`` rows, for the values ``c``
+    that this call takes from ``counter`` (``next_index``) while they are
+    below ``totals.shape[0]``: block ``first + c``'s float in ``totals[c]``
+    and its partial sums in ``sums[c]`` (zeros).  Threads that share
+    ``counter`` share the blocks out as they come free.  Inlined into a
+    serial kernel that ``block_sums`` runs."""
+    c = next_index(counter)
+    while c < totals.shape[0]:
         start = (first + c) * BLOCK_ROWS
         stop = smaller(start + BLOCK_ROWS, n_rows)
         totals[c] = _block_sums(args, start, stop, sums[c])
+        c = next_index(counter)
 
 
 def block_sums(blocks, args, n_rows, size, dtype):
@@ -193,8 +197,9 @@ def block_sums(blocks, args, n_rows, size, dtype):
     Parameters
     ----------
     blocks : dispatcher
-        ``blocks(*args, first, totals, sums)``, a serial kernel that releases
-        the GIL and calls ``blocks_into`` (see the module docstring).
+        ``blocks(*args, first, totals, sums, counter)``, a serial kernel that
+        releases the GIL and calls ``blocks_into`` (see the module
+        docstring).
     args : tuple
     n_rows : int
     size : int
@@ -211,15 +216,18 @@ def block_sums(blocks, args, n_rows, size, dtype):
 
     Blocks hold ``BLOCK_ROWS`` rows whatever the number of threads (Numba's
     count for this thread), so the sums are the same to the last bit for any
-    number, and equal to those of the compiled passes.
+    number, and equal to those of the compiled passes.  Each thread runs the
+    kernel once on a batch of blocks and takes the next free block until
+    none is left: no thread waits for one that started late, and Python
+    runs once per thread and batch.
     """
     n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n_blocks <= 1:
         totals = np.zeros(1)
         sums = np.zeros((1, size), dtype)
-        blocks(*args, 0, totals, sums)
+        blocks(*args, 0, totals, sums, np.zeros(1, dtype=np.int64))
         return float(totals[0]), sums[0]
-    n_threads = numba.get_num_threads()
+    n_threads = min(numba.get_num_threads(), n_blocks)
     total = 0.0
     sums = np.zeros(size, dtype)
     for first in range(0, n_blocks, BLOCKS_PER_BATCH):
@@ -227,11 +235,11 @@ def block_sums(blocks, args, n_rows, size, dtype):
         n_batch = min(BLOCKS_PER_BATCH, n_blocks - first)
         totals = np.zeros(n_batch)
         part_sums = np.zeros((n_batch, size), dtype)
-
-        def run(lo, hi, first=first, totals=totals, part_sums=part_sums):
-            blocks(*args, first + lo, totals[lo:hi], part_sums[lo:hi])
-
-        over_ranges(run, n_batch, n_threads)
+        counter = np.zeros(1, dtype=np.int64)
+        in_threads(
+            functools.partial(blocks, *args, first, totals, part_sums, counter),
+            min(n_threads, n_batch),
+        )
         for c in range(n_batch):
             total += float(totals[c])
             sums += part_sums[c]

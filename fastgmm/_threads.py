@@ -135,25 +135,57 @@ def _pool():
         return _POOL
 
 
+def in_threads(call, n_threads):
+    """Run ``call()`` on this thread and ``n_threads - 1`` threads of a
+    process-wide pool at once, and return when all have returned (a kernel
+    that releases the GIL and shares its work out itself)."""
+    if n_threads <= 1:
+        call()
+        return
+    pool = _pool()
+    futures = [pool.submit(call) for _ in range(n_threads - 1)]
+    try:
+        call()
+    finally:
+        # Every call ends before the outputs are read or an error is raised.
+        for future in futures:
+            future.exception()
+    for future in futures:
+        future.result()
+
+
 def over_ranges(call, n_items, n_threads):
-    """Run ``call(lo, hi)`` over ``n_threads`` consecutive ranges of
-    ``range(n_items)`` at once, and return when all have returned.
+    """Run ``call(lo, hi)`` over consecutive ranges of ``range(n_items)`` on
+    ``n_threads`` threads, and return when all have returned.
 
     The passes over the rows of large data call serial kernels that release
     the GIL (``nogil``) on ranges of whole blocks: the results are the
     kernels' own, for any number of threads, and no kernel is compiled with
-    Numba's parallel pipeline.  This thread runs the first range; a
-    process-wide pool the others.
+    Numba's parallel pipeline.  This thread and ``n_threads - 1`` threads of
+    a process-wide pool take the next range in turn, about four per thread,
+    so that a pool thread that wakes late leaves its share to the others
+    instead of holding up the call.
     """
     n_threads = max(1, min(n_threads, n_items))
     if n_threads == 1:
         call(0, n_items)
         return
-    bounds = [n_items * t // n_threads for t in range(n_threads + 1)]
+    size = max(1, n_items // (4 * n_threads))
+    starts = iter(range(0, n_items, size))
+    lock = threading.Lock()
+
+    def work():
+        while True:
+            with lock:
+                lo = next(starts, None)
+            if lo is None:
+                return
+            call(lo, min(lo + size, n_items))
+
     pool = _pool()
-    futures = [pool.submit(call, bounds[t], bounds[t + 1]) for t in range(1, n_threads)]
+    futures = [pool.submit(work) for _ in range(n_threads - 1)]
     try:
-        call(bounds[0], bounds[1])
+        work()
     finally:
         # Every range ends before the outputs are read or an error is raised.
         for future in futures:

@@ -369,6 +369,32 @@ def test_machine_epsilon_lowered_into_the_caller_is_numpys():
         assert got == float(np.finfo(dtype).eps)
 
 
+def test_next_index_hands_each_value_to_one_thread():
+    # Threads sharing a counter take values until a bound; together they
+    # take each value once (the E-step's blocks are shared out this way).
+    from concurrent.futures import ThreadPoolExecutor
+
+    import numba
+    import numpy as np
+
+    from fastgmm._numba_internals import next_index
+
+    @numba.njit(nogil=True)
+    def take(counter, owner, me):
+        c = next_index(counter)
+        while c < owner.shape[0]:
+            owner[c] += me  # each slot once: 1, 2, 4 or 8, never a sum
+            c = next_index(counter)
+
+    for _ in range(20):
+        counter = np.zeros(1, dtype=np.int64)
+        owner = np.zeros(200_000, dtype=np.int64)
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(lambda me: take(counter, owner, me), (1, 2, 4, 8)))
+        assert np.isin(owner, (1, 2, 4, 8)).all()
+        assert counter[0] == owner.shape[0] + 4  # one past the end per thread
+
+
 def test_c_view_is_numpys_reshape_of_a_c_array():
     import numba
     import numpy as np
