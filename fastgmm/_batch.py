@@ -34,6 +34,7 @@ from ._validation import (
     check_precisions,
     check_random_state,
     check_weights,
+    unchanged_on_failure,
 )
 from ._warmup import announce_compiling
 
@@ -191,14 +192,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         -------
         self : object
         """
-        previous_state = self.__dict__.copy()
-        try:
+        with unchanged_on_failure(self):
             return self._fit(X, groups, sample_weight)
-        except BaseException:
-            # A failed fit leaves an earlier fitted model as it was.
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, groups, sample_weight):

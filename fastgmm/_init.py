@@ -15,6 +15,9 @@ from ._kmeans import kmeans_labels
 
 _EMPTY = np.empty(0)
 
+# The starts ``init_params`` names, as scikit-learn's mixtures name them.
+INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
 
 class InitialAssignment(NamedTuple):
     """Initial responsibilities in one of three forms; the other two are None.

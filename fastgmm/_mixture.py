@@ -21,11 +21,13 @@ from sklearn.utils.validation import (
 from ._covariance import COVARIANCE_TYPES
 from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
 from ._em import Progress, Start, fit_em
+from ._init import INIT_PARAMS
 from ._threads import check_n_jobs, kernel_threads
 from ._validation import (
     CachedParameterValidation,
     check_random_state,
     random_state_for,
+    unchanged_on_failure,
     validate_rows,
 )
 from ._warmup import announce_compiling, compile_ahead
@@ -46,9 +48,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [
-            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
-        ],
+        "init_params": [StrOptions(set(INIT_PARAMS))],
         "random_state": ["random_state"],
         "warm_start": ["boolean"],
         "verbose": ["verbose"],
@@ -131,14 +131,8 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         return self._fit_keeping_state(X, sample_weight, assignments)
 
     def _fit_keeping_state(self, X, sample_weight, assignments=None):
-        # A failed fit must leave an earlier fitted model as it was.
-        previous_state = self.__dict__.copy()
-        try:
+        with unchanged_on_failure(self):
             return self._fit(X, sample_weight, assignments)
-        except BaseException:
-            self.__dict__.clear()
-            self.__dict__.update(previous_state)
-            raise
 
     def _fit(self, X, sample_weight, assignments=None):
         """Validate, run the EM engine, set the fitted attributes.

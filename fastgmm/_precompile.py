@@ -13,10 +13,10 @@ import warnings
 import numpy as np
 
 from ._covariance import COVARIANCE_TYPES
+from ._init import INIT_PARAMS
 from ._warmup import _no_compile_ahead
 
 DTYPES = ("float64", "float32")
-_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 def _compile_fit_kernels(kind, dtype, covariance_type, n_features):
@@ -150,7 +150,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
             two_points = np.repeat(data[:2], len(data) // 2, axis=0)
             for max_iter in (1, 300):
                 kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
-        for init_params in _INIT_PARAMS:
+        for init_params in INIT_PARAMS:
             for sample_weight in (None, weights):
                 model = GaussianMixture(
                     2,

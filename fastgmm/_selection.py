@@ -38,7 +38,7 @@ from sklearn.utils.validation import (
 
 from ._covariance import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
-from ._init import InitialAssignment, initial_assignment
+from ._init import INIT_PARAMS, InitialAssignment, initial_assignment
 from ._threads import check_n_jobs, thread_count
 from ._validation import CachedParameterValidation
 from ._warmup import announce_compiling
@@ -178,9 +178,7 @@ class GaussianMixtureIC(CachedParameterValidation, DensityMixin, BaseEstimator):
         "reg_covar": [Interval(Real, 0.0, None, closed="left")],
         "max_iter": [Interval(Integral, 0, None, closed="left")],
         "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [
-            StrOptions({"kmeans", "random", "random_from_data", "k-means++"})
-        ],
+        "init_params": [StrOptions(set(INIT_PARAMS))],
         "random_state": ["random_state"],
         "n_jobs": [Integral, None],
         "verbose": ["verbose"],

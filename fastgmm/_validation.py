@@ -246,3 +246,16 @@ class CachedParameterValidation:
         for name, value in unchecked.items():
             if type(value) in _CACHED_TYPES:
                 _VALID_PARAMETERS.add((cls, name, type(value), value))
+
+
+@contextmanager
+def unchanged_on_failure(estimator):
+    """Within the block, an error restores ``estimator``'s attributes: a
+    failed fit leaves an earlier fitted model as it was."""
+    previous_state = estimator.__dict__.copy()
+    try:
+        yield
+    except BaseException:
+        estimator.__dict__.clear()
+        estimator.__dict__.update(previous_state)
+        raise
