@@ -182,13 +182,4 @@ def over_ranges(call, n_items, n_threads):
                 return
             call(lo, min(lo + size, n_items))
 
-    pool = _pool()
-    futures = [pool.submit(work) for _ in range(n_threads - 1)]
-    try:
-        work()
-    finally:
-        # Every range ends before the outputs are read or an error is raised.
-        for future in futures:
-            future.exception()
-    for future in futures:
-        future.result()
+    in_threads(work, n_threads)
