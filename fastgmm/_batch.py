@@ -283,7 +283,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         def score(chunk):
             score_groups(
                 X, layout.bounds, chunk, n_components, log_weights, means, prec3,
-                log_det, log_prob, no_resp, no_labels, code=code,
+                log_det, log_prob, no_resp, no_labels, np.zeros(len(chunk), np.int64),
+                code=code,
             )  # fmt: skip
 
         with kernel_threads(self.n_jobs):
@@ -455,7 +456,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             score_groups(
                 Xs, layout.bounds, chunk, self.n_components_, log_weights,
                 self.means_, prec3, log_det, out_log_norm, out_resp, out_labels,
-                code=code,
+                np.zeros(len(chunk), np.int64), code=code,
             )  # fmt: skip
 
         with kernel_threads(self.n_jobs):

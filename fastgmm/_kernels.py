@@ -18,21 +18,21 @@ Second moments are returned in the same layout, centred on ``ref`` (one
 reference point per component), so data far from the origin keeps its digits.
 """
 
+import functools
 import math
 from typing import NamedTuple
 
+import numba
 import numpy as np
 
-from ._config import (
-    NJIT_OPTIONS,
-    TILE_ROWS,
-)
+from ._config import BLOCK_ROWS, NJIT_OPTIONS, TILE_ROWS
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
-from ._numba_internals import c_view, empty, larger, njit, smaller, zeros
-from ._reduction import block_sums, blocks_into, over_row_tiles, register_block_sums
+from ._numba_internals import c_view, empty, larger, next_index, njit, smaller, zeros
+from ._reduction import block_sums, blocks_into, register_block_sums
 from ._specialise import CODE, WIDTH, kernel
+from ._threads import in_threads
 from ._unrolled import add_moments, sq_norms
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -509,14 +509,17 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
 @kernel(**NJIT_OPTIONS)
 def score_groups(
     X, bounds, order, n_components, log_weights, means, prec_chol, log_det,
-    log_norm_out, resp_out, labels_out,
+    log_norm_out, resp_out, labels_out, counters,
 ):  # fmt: skip
     """Per-row outputs of each group of mixtures in ``order``, tile by tile.
 
     Group ``g``'s rows ``X[bounds[g]:bounds[g + 1]]`` are scored by its own
     first ``n_components[g]`` components (``log_weights[g]``, ...) into the
     same rows of the outputs that are non-empty (see ``score_rows_into``).
-    One kernel for a batch's groups and a single mixture (one group).
+    The tiles of ``order[i]`` are those whose numbers this call takes from
+    ``counters[i:]`` (``next_index``; zeros: all of them), so that threads
+    sharing ``counters`` share a group's tiles out.  One kernel for a
+    batch's groups and a single mixture (one group).
     """
     for i in range(order.shape[0]):
         g = order[i]
@@ -526,12 +529,15 @@ def score_groups(
         log_norm = log_norm_out[start:stop]
         resp = resp_out[start:stop]
         labels = labels_out[start:stop]
-        for t in range(0, stop - start, TILE_ROWS):
+        claims = counters[i:]
+        t = next_index(claims) * TILE_ROWS
+        while t < stop - start:
             _score_tile(
                 Xg, t, smaller(t + TILE_ROWS, stop - start), log_weights[g, :k],
                 means[g, :k], prec_chol[g, :k], log_det[g, :k], log_norm, resp,
                 labels,
             )  # fmt: skip
+            t = next_index(claims) * TILE_ROWS
 
 
 # The one group of a single mixture.
@@ -547,19 +553,15 @@ def score_rows_into(X, log_weights, means, prec_chol, log_det, log_norm_out, res
     ``labels_out`` (n_samples,) the most probable component.  log p(x) and the
     responsibilities are float64 here; float32 outputs get them rounded on
     store.  ``code`` as for ``em_statistics``.  ``score_groups`` with one
-    group; large data is scored in threads, a range of tiles each.
+    group; for more than a block of rows, in threads that take its tiles in
+    turn.
     """
     kernel = score_groups.copy_for(X, code)
-    params = (
+    n_rows = X.shape[0]
+    call = functools.partial(
+        kernel, X, np.array([0, n_rows], dtype=np.int64), _ONE_GROUP,
         np.array([means.shape[0]], dtype=np.int64), log_weights[None], means[None],
-        prec_chol[None], log_det[None],
+        prec_chol[None], log_det[None], log_norm_out, resp_out, labels_out,
+        np.zeros(1, dtype=np.int64),
     )  # fmt: skip
-
-    def score(start, stop):
-        kernel(
-            X[start:stop], np.array([0, stop - start], dtype=np.int64), _ONE_GROUP,
-            *params, log_norm_out[start:stop], resp_out[start:stop],
-            labels_out[start:stop],
-        )  # fmt: skip
-
-    over_row_tiles(score, X.shape[0])
+    in_threads(call, numba.get_num_threads() if n_rows > BLOCK_ROWS else 1)

@@ -51,10 +51,10 @@ import numpy as np
 from numba import prange
 from numba.extending import overload
 
-from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS, TILE_ROWS
+from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
 from ._numba_internals import link_only_options, next_index, njit, smaller, zeros
 from ._specialise import Kernel, register_binder
-from ._threads import in_threads, over_ranges
+from ._threads import in_threads
 
 
 def register_block_sums(args_class):
@@ -244,19 +244,3 @@ def block_sums(blocks, args, n_rows, size, dtype):
             total += float(totals[c])
             sums += part_sums[c]
     return total, sums
-
-
-def over_row_tiles(call, n_rows):
-    """Run ``call(start, stop)`` over ranges of whole tiles of ``n_rows``
-    rows, in threads (Numba's count for this thread) when there is more than
-    a block of rows: for serial kernels with per-row outputs, whose tiles
-    are then those of a single call."""
-    if n_rows <= BLOCK_ROWS:
-        call(0, n_rows)
-        return
-
-    def run(lo, hi):
-        call(lo * TILE_ROWS, min(hi * TILE_ROWS, n_rows))
-
-    n_tiles = (n_rows + TILE_ROWS - 1) // TILE_ROWS
-    over_ranges(run, n_tiles, numba.get_num_threads())

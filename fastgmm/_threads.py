@@ -152,34 +152,3 @@ def in_threads(call, n_threads):
             future.exception()
     for future in futures:
         future.result()
-
-
-def over_ranges(call, n_items, n_threads):
-    """Run ``call(lo, hi)`` over consecutive ranges of ``range(n_items)`` on
-    ``n_threads`` threads, and return when all have returned.
-
-    The passes over the rows of large data call serial kernels that release
-    the GIL (``nogil``) on ranges of whole blocks: the results are the
-    kernels' own, for any number of threads, and no kernel is compiled with
-    Numba's parallel pipeline.  This thread and ``n_threads - 1`` threads of
-    a process-wide pool take the next range in turn, about four per thread,
-    so that a pool thread that wakes late leaves its share to the others
-    instead of holding up the call.
-    """
-    n_threads = max(1, min(n_threads, n_items))
-    if n_threads == 1:
-        call(0, n_items)
-        return
-    size = max(1, n_items // (4 * n_threads))
-    starts = iter(range(0, n_items, size))
-    lock = threading.Lock()
-
-    def work():
-        while True:
-            with lock:
-                lo = next(starts, None)
-            if lo is None:
-                return
-            call(lo, min(lo + size, n_items))
-
-    in_threads(work, n_threads)
