@@ -31,9 +31,10 @@ compiled, so that the caller calls it directly: passing it as a first-class
 function value instead would make every caller impossible to cache.
 
 Passes called from Python (the E-step) run their blocks in Python threads
-instead: a serial kernel fills the partials of a range of blocks with
-``blocks_into``, and ``block_sums`` runs it on each thread's range and adds
-the partials in block order, as ``ordered_block_sums`` adds them.  Such a
+instead: a serial kernel fills the partials of the blocks it takes from a
+shared counter with ``blocks_into``, and ``block_sums`` runs it on every
+thread at once and adds the partials in block order, as
+``ordered_block_sums`` adds them.  Such a
 kernel is compiled once, without Numba's parallel pipeline, for small data
 and large::
 
