@@ -19,7 +19,7 @@ Then the start-up targets, each the median of ``--empty-cache-runs`` fresh
 processes with an empty Numba cache of their own (``NUMBA_CACHE_DIR`` in a
 new temporary directory): importing fastgmm and fitting iris (every kernel
 the fit needs is compiled), the same for a default fit of 1,000,000 x 8,
-K=16 (the threaded kernels), and ``fastgmm compile --jobs N`` (every
+K=16 (several blocks, in threads), and ``fastgmm compile --jobs N`` (every
 kernel); and, from the table above, the warm-cache import and fit against
 scikit-learn's.
 

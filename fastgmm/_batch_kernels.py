@@ -54,9 +54,8 @@ SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
 # Set by the caller before ``fit_groups``: groups the kernel skips.
 NOT_FITTED = 3
 
-# k-means runs for groups of at most one block of rows, in one thread: the
-# serial copy of the driver (the same sums, without the parallel pipeline).
-_kmeans_run_serial = kmeans_run.serial
+# k-means runs for groups of at most one block of rows: the driver's one copy.
+_kmeans_run = kmeans_run.copy()
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
@@ -121,8 +120,8 @@ def _em_run(
         previous_lower_bound = lower_bound
         _reference(weights, means, ref)
         e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
-        # Inlined into this serial function, its prange is a plain loop: the
-        # blocks' sums in block order, as a single fit adds them.
+        # The blocks' sums in block order, as a single fit adds them (on this
+        # thread: ``over_groups`` runs each group on one).
         log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
         nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
         ok, new_log_weights, new_log_det = _iteration_m_step(
@@ -180,7 +179,7 @@ def kmeans_groups(
         # kmeans_labels compiles serves here too.
         first, max_iter = np.int64(-1), np.int64(KMEANS_MAX_ITER)
         for r in range(labels.shape[0]):
-            state = _kmeans_run_serial(
+            state = _kmeans_run(
                 Xg, wx, weight_x, first, draws_u[d, r], draws_uniforms[d, r],
                 n_trials, KMEANS_TOL, max_iter, labels[r, rows],
             )[0]  # fmt: skip

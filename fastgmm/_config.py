@@ -38,15 +38,3 @@ UNROLLED_WIDTHS = (2, 4, MAX_UNROLLED_FEATURES)
 # Blocks whose partial statistics are held at once before being reduced;
 # bounds the memory of the partial buffers independently of n_samples.
 BLOCKS_PER_BATCH = 32
-
-
-def prange_only():
-    """``parallel=`` options: threads for ``prange`` loops and nothing else.
-
-    With ``parallel=True`` every allocation (``np.zeros``) and array
-    expression (the block partials added in order) would start the thread
-    pool too, also for data of a single block.  A new dict each time: Numba
-    consumes the one it is given.
-    """
-    serial = ("comprehension", "reduction", "inplace_binop", "setitem", "numpy")
-    return {**dict.fromkeys(serial + ("stencil", "fusion"), False), "prange": True}

@@ -38,11 +38,21 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
+    BLOCK_ROWS,
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
 )
 from ._copy import copy_into
-from ._numba_internals import c_view, empty, epsilon, larger, njit, smaller, zeros
+from ._numba_internals import (
+    c_view,
+    empty,
+    epsilon,
+    larger,
+    njit,
+    smaller,
+    start_threads,
+    zeros,
+)
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
 
@@ -395,7 +405,7 @@ def _seeding_block(args, start, stop, out):
     return 0.0
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def seeding_pass(X, mean, sample_weight, centres, cc, closest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
@@ -543,7 +553,7 @@ def lloyd_state(n_samples, centres):
     return bounds, previous
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     """One Lloyd step: new labels, and each cluster's weighted sum of rows.
 
@@ -653,7 +663,7 @@ def cumulative_search(sample_weight, closest, values):
     return indices
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     """Centred k-means++ centres from the first one's row and KMeans's draws.
 
@@ -757,7 +767,7 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     return new, _RUNNING
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_iterations(
     X, mean, sample_weight, centres, labels, bounds, previous, tol, max_iter
 ):
@@ -836,7 +846,7 @@ def _relocate_empty_clusters(X, mean, weights, centres, labels, sums, cluster_we
 # The algorithm, step for step as KMeans.fit with n_init=1
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS)
 def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter,
                labels):  # fmt: skip
     """k-means++ from KMeans's draws, then up to ``max_iter`` Lloyd iterations.
@@ -870,7 +880,7 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     )  # fmt: skip
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS)
+@kernel(**EXACT_NJIT_OPTIONS)
 def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, sums,
                  cluster_weights, changed, bounds, previous):  # fmt: skip
     """The rest of ``kmeans_run`` once Python has relocated the empty
@@ -891,7 +901,7 @@ def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, sums,
     )  # fmt: skip
 
 
-@kernel(twins=True, **EXACT_NJIT_OPTIONS, helper=True)
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _final_labels(X, mean, weights, centres, labels, bounds, previous, state):
     """Labels of the final centres, as KMeans reruns its assignment (unless
     the last step changed none, or left a cluster empty)."""
@@ -948,6 +958,8 @@ def kmeans_labels(
     n_trials = 2 + int(np.log(n_clusters))
     uniforms = random_state.random_sample((n_clusters - 1) * n_trials)
 
+    if n_samples > BLOCK_ROWS:
+        start_threads()  # the passes' blocks on Numba's threads
     labels = np.empty(n_samples, dtype=np.int32)
     state, done, *rest = kmeans_run(
         X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter, labels

@@ -58,8 +58,7 @@ def compile_kernels(
     'full' the unrolled width of its number of features; see
     ``fastgmm._specialise``).  Each group fits a few rows of that many
     features with every ``init_params``, with and without
-    ``sample_weight``, and more than one block of rows (the threaded
-    k-means), then predicts and scores, with ``GaussianMixture`` and with
+    ``sample_weight``, then predicts and scores, with ``GaussianMixture`` and with
     ``BatchGaussianMixture``, so that every kernel they use is compiled into
     Numba's cache.
 
@@ -128,7 +127,6 @@ def _compile_group(dtype, covariance_type, n_features):
 def _compile_group_here(dtype, covariance_type, n_features):
     from ._batch import BatchGaussianMixture
     from ._bayesian_mixture import BayesianGaussianMixture
-    from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
     from ._kmeans import kmeans_labels
 
@@ -139,17 +137,14 @@ def _compile_group_here(dtype, covariance_type, n_features):
     )
     X = rows.astype(dtype)
     weights = rng.uniform(0.5, 2.0, len(rows))
-    # More than a block of rows: the threaded k-means.
-    big = np.concatenate([rows] * (BLOCK_ROWS // len(rows) + 1)).astype(dtype)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # k-means leaving a cluster empty (three centres, two distinct rows):
         # relocation and what follows it, which Python calls; stopped by
         # max_iter right after, and run on.
-        for data in (X, big):
-            two_points = np.repeat(data[:2], len(data) // 2, axis=0)
-            for max_iter in (1, 300):
-                kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
+        two_points = np.repeat(X[:2], len(X) // 2, axis=0)
+        for max_iter in (1, 300):
+            kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
         for init_params in INIT_PARAMS:
             for sample_weight in (None, weights):
                 model = GaussianMixture(
@@ -163,20 +158,14 @@ def _compile_group_here(dtype, covariance_type, n_features):
         model.predict_proba(X)
         model.score_samples(X)
         model.score(X)
-        big_model = GaussianMixture(
-            2, covariance_type=covariance_type, max_iter=2, random_state=0
-        ).fit(big)
-        big_model.predict_proba(big)
-        big_model.score(big)
         # A Bayesian model's parameters are float64 for float32 rows too:
         # float64 outputs of float32 rows, another signature.
         bayesian = BayesianGaussianMixture(
             n_components=2, covariance_type=covariance_type, max_iter=2,
             random_state=0,
         ).fit(X)  # fmt: skip
-        for data in (X, big):
-            bayesian.predict_proba(data)
-            bayesian.score_samples(data)
+        bayesian.predict_proba(X)
+        bayesian.score_samples(X)
         groups = np.arange(len(X)) % 2
         for init_params in ("kmeans", "random"):
             batch = BatchGaussianMixture(

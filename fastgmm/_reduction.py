@@ -18,7 +18,7 @@ the compiled function that sums one block of rows::
     def _my_block(args, start, stop, out):
         ...  # add the sums of rows start:stop into out; return a float
 
-    @kernel(twins=True, **NJIT_OPTIONS)  # threaded and serial copies
+    @kernel(**NJIT_OPTIONS)
     def my_pass(X):
         total, sums = ordered_block_sums(MyPass(X), X.shape[0], size, X)
 
@@ -49,11 +49,17 @@ import functools
 
 import numba
 import numpy as np
-from numba import prange
 from numba.extending import overload
 
 from ._config import BLOCK_ROWS, BLOCKS_PER_BATCH, EXACT_NJIT_OPTIONS
-from ._numba_internals import link_only_options, next_index, njit, smaller, zeros
+from ._numba_internals import (
+    link_only_options,
+    next_index,
+    njit,
+    on_threads,
+    smaller,
+    zeros,
+)
 from ._specialise import Kernel, register_binder
 from ._threads import in_threads
 
@@ -88,11 +94,9 @@ def register_block_sums(args_class):
 
 
 @functools.cache
-def _pass_of(args_class, block_sums, variant, threaded):
+def _pass_of(args_class, block_sums, variant):
     """The subclass of ``args_class`` whose block function is ``variant``'s."""
-    # The class's own name: the parallel lowering rebuilds the pass in its
-    # threads' function by this name, looked up as the global the caller
-    # named (the base class's).
+    # The base class's name, which the callers name.
     namespace = {"__slots__": (), "__module__": args_class.__module__}
     cls = type(args_class.__name__, (args_class,), namespace)
     cls.__qualname__ = args_class.__qualname__ + variant.suffix
@@ -121,16 +125,11 @@ def _block_sums(args, start, stop, out):
     raise NotImplementedError("called from compiled code only")
 
 
-# Inlined into each pass's entry point, which is compiled with
-# ``parallel=prange_only()``: its small-data path then enters no other
-# function compiled for threads (calling one, even without starting a thread,
-# costs about a microsecond).
+# Inlined into each pass, so that it calls its own block function.
 @njit(inline="always", **EXACT_NJIT_OPTIONS)
 def ordered_block_sums(args, n_rows, size, like):
-    """Sum a pass's block function over the blocks of ``n_rows`` rows.
-
-    Call it from a function compiled with ``parallel=prange_only()``, where
-    it is inlined, so that the blocks run in threads.
+    """Sum a pass's block function over the blocks of ``n_rows`` rows, the
+    blocks in Numba's threads (``on_threads``).
 
     Parameters
     ----------
@@ -156,21 +155,29 @@ def ordered_block_sums(args, n_rows, size, like):
     sums = zeros(size, like.dtype)
     n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n_blocks <= 1:
-        # Small data: no parallel region to start.  (The first row as a
-        # variable: a literal 0 would compile the block function again.)
+        # Small data, here: no partials to allocate and add (the batch's
+        # groups run this every iteration).  (The first row as a variable:
+        # a literal 0 would compile the block function again.)
         return np.float64(_block_sums(args, n_rows - n_rows, n_rows, sums)), sums
+    return _blocks_in_threads(args, n_rows, n_blocks, sums)
+
+
+@njit(helper=True, **EXACT_NJIT_OPTIONS)
+def _blocks_in_threads(args, n_rows, n_blocks, sums):
+    """``ordered_block_sums`` of several blocks, into ``sums`` (zeros): a
+    function of its own, so that the small-data path of the passes stays
+    as small as the code around it."""
     total = 0.0
+    size = sums.shape[0]
     for first in range(0, n_blocks, BLOCKS_PER_BATCH):
         # A batch of blocks at a time bounds the memory of the partials.
         n_batch = smaller(BLOCKS_PER_BATCH, n_blocks - first)
-        part_total = zeros(n_batch, np.float64)
-        part_sums = zeros((n_batch, size), like.dtype)
-        for c in prange(n_batch):
-            start = (first + c) * BLOCK_ROWS
-            stop = smaller(start + BLOCK_ROWS, n_rows)
-            part_total[c] = _block_sums(args, start, stop, part_sums[c])
+        totals = zeros(n_batch, np.float64)
+        part_sums = zeros((n_batch, size), sums.dtype)
+        counter = zeros(1, np.int64)
+        on_threads(_blocks, n_batch, (args, n_rows, first, totals, part_sums, counter))
         for c in range(n_batch):
-            total += part_total[c]
+            total += totals[c]
             for j in range(size):
                 sums[j] += part_sums[c, j]
     return total, sums
@@ -190,6 +197,13 @@ def blocks_into(args, n_rows, first, totals, sums, counter):
         stop = smaller(start + BLOCK_ROWS, n_rows)
         totals[c] = _block_sums(args, start, stop, sums[c])
         c = next_index(counter)
+
+
+@njit(helper=True, **EXACT_NJIT_OPTIONS)
+def _blocks(args, n_rows, first, totals, sums, counter):
+    """``blocks_into``, as the body that ``ordered_block_sums`` runs on each
+    thread."""
+    blocks_into(args, n_rows, first, totals, sums, counter)
 
 
 def block_sums(blocks, args, n_rows, size, dtype):

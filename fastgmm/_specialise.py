@@ -1,36 +1,28 @@
-"""Kernels compiled on demand: per covariance type and width, threaded or serial.
+"""Kernels compiled on demand: per covariance type and width.
 
 Numba compiles a function with all of its branches, so a kernel that
 branched at run time over every covariance type, every unrolled width and
 both thread modes would compile all of them for a fit that runs one.  Here
 a kernel is one Python function compiled in copies, each made on first use
 (``_numba_internals.twin``: the same code under its own name, so that each
-copy has cache files of its own):
+copy has cache files of its own), one copy per variant a fit asks for.
 
-- **per variant.**  A kernel that reads the constants ``CODE`` and ``WIDTH``
+A kernel that reads the constants ``CODE`` and ``WIDTH``
   (the covariance type's code, and for 'full' with few features the
   unrolled width; see ``Variant``), or calls a kernel that does, has one
   copy per variant a fit asks for, with the two names bound to the
   variant's values (a kernel that reads ``CODE`` only, as the M-step's,
-  has one copy per covariance type).  Numba prunes the branches of the other types and
-  widths before typing them, so their code is never compiled.
-- **threaded or serial** (``twins=True``).  A pass over the rows whose
-  blocks run in a ``prange`` loop has a threaded copy, compiled with
-  ``parallel``, and a serial one for data of one block (the parallel
-  pipeline costs several times the compile time of the serial code); a
-  driver of such passes has a copy that calls the threaded ones and one
-  that calls the serial ones.
+has one copy per covariance type).  Numba prunes the branches of the other
+types and widths before typing them, so their code is never compiled.
 
 Each copy's globals are its module's, with the names of the kernels it calls
-bound to their copies of the same variant and thread mode.  Both thread
-modes run the same block functions over the same blocks, so their results
-are the same to the last bit.
+bound to their copies of the same variant.
 """
 
 import functools
 from typing import NamedTuple
 
-from ._config import BLOCK_ROWS, MAX_UNROLLED_FEATURES, UNROLLED_WIDTHS, prange_only
+from ._config import MAX_UNROLLED_FEATURES, UNROLLED_WIDTHS
 from ._covariance import COVARIANCE_TYPES, FULL
 from ._numba_internals import njit, twin
 
@@ -67,16 +59,16 @@ class Variant(NamedTuple):
         return f"_{COVARIANCE_TYPES[self.code]}{self.width or ''}"
 
 
-# id -> (object, binder): the objects a copy's globals bind per variant and
-# thread mode, and how (``binder(variant, threaded)`` gives the bound value).
+# id -> (object, binder): the objects a copy's globals bind per variant, and
+# how (``binder(variant)`` gives the bound value).
 _BINDERS = {}
 
 
 def register_binder(value, binder):
-    """Bind the global ``value`` in kernel copies to ``binder(variant, threaded)``.
+    """Bind the global ``value`` in kernel copies to ``binder(variant)``.
 
     ``binder`` is called with the copy's variant (None for a copy that has
-    none) and thread mode.
+    none).
     """
     _BINDERS[id(value)] = (value, binder)
 
@@ -90,43 +82,20 @@ def _global_names(function):
     return set(function.__code__.co_names)
 
 
-def _runs_prange(function, seen=()):
-    """Whether ``function`` has a ``prange`` loop, its own or that of a
-    function inlined into it (``inline="always"``, as ``ordered_block_sums``)."""
-    names = _global_names(function)
-    if "prange" in names:
-        return True
-    for name in names:
-        callee = function.__globals__.get(name)
-        inner = getattr(callee, "py_func", None)
-        options = getattr(callee, "targetoptions", {})
-        if (
-            inner is not None
-            and options.get("inline") == "always"
-            and inner not in seen
-        ):
-            if _runs_prange(inner, (*seen, function)):
-                return True
-    return False
-
-
 class Kernel:
-    """A compiled function, in copies per variant and thread mode (see the
-    module docstring).
+    """A compiled function, in copies per variant (see the module docstring).
 
     Called from Python with the rows first, it runs the copy of the variant
     of ``code`` (a keyword argument, for kernels specialised per variant)
-    and ``X``'s number of features, threaded where it has a threaded copy
-    and ``X`` has more than one block of rows.  Compiled callers name it as
-    a global and get their own copies.
+    and ``X``'s number of features.  Compiled callers name it as a global
+    and get their own copies.
     """
 
-    def __init__(self, function, options, twins=False):
+    def __init__(self, function, options):
         self.function = function
         self.options = options
-        self.twins = twins
         self._copies = {}
-        self._calls = {}  # (code, n_features, threaded) -> copy
+        self._calls = {}  # (code, n_features) -> copy
         functools.update_wrapper(self, function)
         register_binder(self, self.copy)
 
@@ -155,50 +124,31 @@ class Kernel:
                 return True
         return False
 
-    @property
-    def parallel(self):
-        """Whether the function runs a ``prange`` loop of its own (or of a
-        function inlined into it)."""
-        return _runs_prange(self.function)
-
-    def copy(self, variant=None, threaded=False):
-        """The dispatcher of one variant (ignored if not ``per_variant``)
-        and thread mode (ignored without ``twins``: such a kernel is serial,
-        even with a ``prange`` loop inlined), made on first use."""
+    def copy(self, variant=None):
+        """The dispatcher of one variant (ignored if not ``per_variant``),
+        made on first use."""
         variant = Variant(*variant) if self.per_variant else None
         if variant is not None and not self.per_width:
             variant = Variant(variant.code)
-        threaded = bool(threaded) and self.twins
-        key = (variant, threaded)
-        if key not in self._copies:
-            self._copies[key] = self._compile(variant, threaded)
-        return self._copies[key]
+        if variant not in self._copies:
+            self._copies[variant] = self._compile(variant)
+        return self._copies[variant]
 
-    def _compile(self, variant, threaded):
+    def _compile(self, variant):
         bound = {}
         if variant is not None:
             bound.update(CODE=variant.code, WIDTH=variant.width)
         for name in _global_names(self.function):
             binder = _bound(self.function.__globals__.get(name))
             if binder is not None:
-                bound[name] = binder(variant, threaded)
-        suffix = (variant.suffix if variant is not None else "") + (
-            "" if threaded or not self.twins else "_serial"
-        )
-        options = dict(self.options)
-        if threaded and self.parallel:
-            options["parallel"] = prange_only()
-        return njit(**options)(twin(self.function, suffix, bound))
+                bound[name] = binder(variant)
+        suffix = variant.suffix if variant is not None else ""
+        return njit(**self.options)(twin(self.function, suffix, bound))
 
     @property
     def kernels(self):
         """The copies made so far."""
         return tuple(self._copies.values())
-
-    @property
-    def serial(self):
-        """The serial copy, for kernels not specialised per variant."""
-        return self.copy(None, False)
 
     def __call__(self, X, *args, code=None):
         return self.copy_for(X, code)(X, *args)
@@ -207,7 +157,7 @@ class Kernel:
         """The copy a call from Python with rows ``X`` runs (for a kernel
         that is not per width, any array whose last axis is the features)."""
         # Small fits call kernels thousands of times a second: one lookup.
-        key = (code, X.shape[-1], X.shape[0] > BLOCK_ROWS)
+        key = (code, X.shape[-1])
         dispatcher = self._calls.get(key)
         if dispatcher is None:
             if self.per_variant and code is None:
@@ -215,10 +165,10 @@ class Kernel:
                     f"{self.__name__} needs code=, the covariance type's code"
                 )
             variant = Variant.of(code, X.shape[-1]) if self.per_variant else None
-            dispatcher = self._calls[key] = self.copy(variant, key[2])
+            dispatcher = self._calls[key] = self.copy(variant)
         return dispatcher
 
 
-def kernel(twins=False, **options):
-    """Decorator: ``Kernel(function, options, twins)``."""
-    return functools.partial(Kernel, options=options, twins=twins)
+def kernel(**options):
+    """Decorator: ``Kernel(function, options)``."""
+    return functools.partial(Kernel, options=options)

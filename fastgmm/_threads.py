@@ -9,6 +9,8 @@ from contextlib import contextmanager
 import numba
 from threadpoolctl import ThreadpoolController
 
+from ._numba_internals import start_threads
+
 
 def check_n_jobs(n_jobs):
     """Refuse ``n_jobs=0``, which names no number of threads."""
@@ -77,6 +79,7 @@ def _kernel_threads(n_jobs, parallel):
         # threading layer: tens of milliseconds of a small fit's process).
         yield
         return
+    start_threads()
     previous = numba.get_num_threads()
     with _blas_controller().limit(limits=1, user_api="blas"):
         if n_jobs is None:
@@ -106,8 +109,15 @@ def over_groups(call, order, n_jobs):
         return
     size = max(1, len(order) // (16 * n_threads))
     chunks = [order[start : start + size] for start in range(0, len(order), size)]
+
+    def alone(chunk):
+        # A group of several blocks runs them on this thread: Numba's
+        # threads serve one Python thread at a time (``on_threads``).
+        numba.set_num_threads(1)
+        call(chunk)
+
     with ThreadPoolExecutor(n_threads) as pool:
-        for _ in pool.map(call, chunks):
+        for _ in pool.map(alone, chunks):
             pass
 
 

@@ -128,7 +128,7 @@ class ByWidth:
     def __init__(self, source, doc):
         self._source = source
         self.__doc__ = doc
-        register_binder(self, lambda variant, threaded: self.of_width(variant.width))
+        register_binder(self, lambda variant: self.of_width(variant.width))
 
     @functools.cache
     def of_width(self, width):

@@ -1,5 +1,9 @@
 """Compiled kernels against slow, obviously-correct NumPy references."""
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 from conftest import COVARIANCE_TYPES
@@ -324,70 +328,63 @@ def test_log_positive32_close_to_float64_log():
 
 
 @pytest.mark.parametrize(
-    "kernel", [_kmeans.seeding_pass, _kmeans.lloyd_pass], ids=lambda k: k.__name__
-)
-def test_threaded_copies_run_their_blocks_in_threads(kernel):
-    # The prange loop of these passes is ordered_block_sums's (inlined): only
-    # the threaded copy is compiled with it as threads, and data of more
-    # than one block runs that copy.  (Making a copy compiles nothing.)
-    variant = Variant(FULL, 0)
-    threaded = kernel.copy(variant, True)
-    serial = kernel.copy(variant, False)
-    # (Numba empties the options dict of "parallel" once it compiles.)
-    assert "parallel" in threaded.targetoptions
-    assert "parallel" not in serial.targetoptions
-    assert kernel.copy_for(np.zeros((BLOCK_ROWS + 1, 9)), code=FULL) is threaded
-    assert kernel.copy_for(np.zeros((BLOCK_ROWS, 9)), code=FULL) is serial
+    "kernel",
+    [_kmeans.seeding_pass, _kmeans.lloyd_pass, _kernels.e_step_blocks,
+     _kernels.score_groups],
+    ids=lambda k: k.__name__,
+)  # fmt: skip
+def test_data_of_any_size_runs_one_copy(kernel):
+    # Several blocks run in threads (Numba's, or Python's for the E-step and
+    # scoring) through the same compiled code as one block: one copy per
+    # variant, none compiled with Numba's parallel pipeline.  (Making a copy
+    # compiles nothing.)
+    small = kernel.copy_for(np.zeros((5, 9)), code=FULL)
+    assert kernel.copy_for(np.zeros((BLOCK_ROWS * 3, 9)), code=FULL) is small
+    assert "parallel" not in small.targetoptions
 
 
-@pytest.mark.parametrize("kernel", [_kernels.e_step_blocks, _kernels.score_groups])
-def test_e_step_and_scoring_are_compiled_once_for_all_data(kernel):
-    # Large data runs them in Python threads: one serial copy per variant.
-    variant = Variant(FULL, 0)
-    assert kernel.copy(variant, True) is kernel.copy(variant, False)
-    assert "parallel" not in kernel.copy(variant).targetoptions
+ON_THREADS = """
+import numba
+import numpy as np
+from fastgmm._numba_internals import next_index, njit, on_threads, start_threads
+
+@njit(helper=True)
+def body(ids, counter):
+    ids[next_index(counter)] = numba.get_thread_id()
+
+@njit
+def run(n_threads):
+    ids = np.full(8, -1)
+    counter = np.zeros(1, dtype=np.int64)
+    on_threads(body, n_threads, (ids, counter))
+    return counter[0], len(set(ids[: counter[0]]))
+
+print(*run(2))
+start_threads()
+for wanted in (1, 2, 5):
+    print(*run(wanted))
+numba.set_num_threads(1)
+print(*run(2))
+"""
 
 
-@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
-def test_blocks_in_threads_sum_as_the_compiled_passes(covariance_type):
-    # The E-step of several blocks (the Python threads' partials, added in
-    # block order) equals, to the bit, the sum in block order of the
-    # E-steps of each block alone, for any number of threads.
-    import numba
-
-    rng = np.random.default_rng(3)
-    n_rows = BLOCK_ROWS * 2 + 17
-    X, weights, means, prec_chol = kernel_inputs(
-        rng, covariance_type, n_rows, 3, 4, np.float64
-    )
-    ref = means + 0.5
-
-    def statistics(rows):
-        return kernel_statistics(
-            rows, np.empty(0), weights, means, prec_chol, covariance_type, ref
-        )
-
-    blocks = [statistics(X[s : s + BLOCK_ROWS]) for s in range(0, n_rows, BLOCK_ROWS)]
-    want_total = 0.0
-    want = [np.zeros_like(a) for a in blocks[0][1:]]
-    for block in blocks:
-        want_total += block[0]
-        for total, part in zip(want, block[1:]):
-            total += part
-    previous = numba.get_num_threads()
-    try:
-        for n_threads in (1, 2):
-            numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
-            got = statistics(X)
-            assert got[0] == want_total
-            for a, b in zip(got[1:], want):
-                np.testing.assert_array_equal(a, b)
-    finally:
-        numba.set_num_threads(previous)
+def test_on_threads_runs_its_body_once_on_each_thread(tmp_path):
+    # Before start_threads, once on the calling thread; then as many runs as
+    # threads asked for, capped at Numba's thread count for the calling
+    # thread, each on a thread of its own.
+    # (Two threads, in a process of its own: the count is fixed when Numba's
+    # threads start.)
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "NUMBA_CACHE_DIR": str(tmp_path)}
+    done = subprocess.run(
+        [sys.executable, "-c", ON_THREADS], env=env, capture_output=True,
+        text=True, timeout=600,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.split("\n")
+    assert lines[:5] == ["1 1", "1 1", "2 2", "2 2", "1 1"]
 
 
 def test_batch_kernels_are_serial():
-    # Their groups run in Python threads; the prange of ordered_block_sums,
-    # inlined into _em_run, must stay a plain loop there.
+    # Their groups run in Python threads, each on one of Numba's.
     for kernel in (_batch_kernels.fit_groups, _batch_kernels._em_run):
-        assert "parallel" not in kernel.copy(Variant(FULL, 0), True).targetoptions
+        assert "parallel" not in kernel.copy(Variant(FULL, 0)).targetoptions

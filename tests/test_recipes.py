@@ -31,7 +31,7 @@ AFTER_COMPILE = textwrap.dedent(
     rng = np.random.default_rng(3)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for n_rows in (200, 10_000):  # serial and threaded kernels
+        for n_rows in (200, 10_000):  # one block, and several in threads
             X = rng.standard_normal((n_rows, 5))
             X[: n_rows // 2] += 4.0
             model = fastgmm.GaussianMixture(3, random_state=0).fit(X)

@@ -42,7 +42,7 @@ class BayesianFitEM:
         self.X, _ = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.gm = _estimator(BayesianGaussianMixture, covariance_type)
         # Compile (or load from cache) every kernel fit uses: data of the
-        # same shape runs the same (threaded) copies.
+        # same shape runs the same copies.
         _estimator(BayesianGaussianMixture, covariance_type, max_iter=1).fit(self.X)
 
     def time_fit(self, covariance_type):

@@ -48,7 +48,7 @@ class FitEM:
         self.init = initial_parameters(centers, covariance_type)
         self.gm = _estimator(GaussianMixture, covariance_type, self.init)
         # Compile (or load from cache) every kernel fit uses: data of the
-        # same shape runs the same (threaded) copies.
+        # same shape runs the same copies.
         _estimator(GaussianMixture, covariance_type, self.init, max_iter=1).fit(self.X)
 
     def time_fit(self, covariance_type, dtype):

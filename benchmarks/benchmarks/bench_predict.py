@@ -35,7 +35,7 @@ class Score:
         quiet()
         self.X, centers = make_blobs(N_SAMPLES, N_FEATURES, N_COMPONENTS)
         self.gm = _fitted(GaussianMixture, self.X, centers, covariance_type)
-        # The kernels of data of this shape (threaded copies), outside the
+        # The kernels of data of this shape, outside the
         # timed code.
         self.gm.predict(self.X)
         self.gm.predict_proba(self.X)
