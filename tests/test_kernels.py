@@ -384,6 +384,44 @@ def test_on_threads_runs_its_body_once_on_each_thread(tmp_path):
     assert lines[:5] == ["1 1", "1 1", "2 2", "2 2", "1 1"]
 
 
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_blocks_in_threads_sum_as_the_compiled_passes(covariance_type):
+    # The E-step of several blocks (the Python threads' partials, added in
+    # block order) equals, to the bit, the sum in block order of the
+    # E-steps of each block alone, for any number of threads.
+    import numba
+
+    rng = np.random.default_rng(3)
+    n_rows = BLOCK_ROWS * 2 + 17
+    X, weights, means, prec_chol = kernel_inputs(
+        rng, covariance_type, n_rows, 3, 4, np.float64
+    )
+    ref = means + 0.5
+
+    def statistics(rows):
+        return kernel_statistics(
+            rows, np.empty(0), weights, means, prec_chol, covariance_type, ref
+        )
+
+    blocks = [statistics(X[s : s + BLOCK_ROWS]) for s in range(0, n_rows, BLOCK_ROWS)]
+    want_total = 0.0
+    want = [np.zeros_like(a) for a in blocks[0][1:]]
+    for block in blocks:
+        want_total += block[0]
+        for total, part in zip(want, block[1:]):
+            total += part
+    previous = numba.get_num_threads()
+    try:
+        for n_threads in (1, 2):
+            numba.set_num_threads(min(n_threads, numba.config.NUMBA_NUM_THREADS))
+            got = statistics(X)
+            assert got[0] == want_total
+            for a, b in zip(got[1:], want):
+                np.testing.assert_array_equal(a, b)
+    finally:
+        numba.set_num_threads(previous)
+
+
 def test_batch_kernels_are_serial():
     # Their groups run in Python threads, each on one of Numba's.
     for kernel in (_batch_kernels.fit_groups, _batch_kernels._em_run):
