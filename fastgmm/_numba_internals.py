@@ -86,6 +86,8 @@ stated in ``pyproject.toml``); outside it the fallbacks are used.
 """
 
 import contextlib
+import functools
+import importlib.util
 import operator
 import os
 import types
@@ -161,20 +163,32 @@ def _link_only_hooks_present():
 LINK_ONLY_HELPERS = WRAPPERLESS and _link_only_hooks_present()
 
 
-def _allocation_members():
-    """Numba's allocation code that ``empty`` and ``zeros`` lower, or None."""
+def _allocation_available():
+    """Whether Numba has the allocation code that ``empty`` and ``zeros``
+    lower: found, not imported (``numba.np.arrayobj`` takes about 70 ms to
+    import, and only compiling needs it; a warm start loads machine code)."""
     try:
-        from numba.core.extending import intrinsic
-        from numba.core.typing.npydecl import parse_dtype, parse_shape
-        from numba.np.arrayobj import (
-            _parse_empty_args,
-            _parse_shape,
-            get_itemsize,
-            make_array,
-            populate_array,
-        )
+        from numba.core.extending import intrinsic  # noqa: F401
+        from numba.core.typing.npydecl import parse_dtype, parse_shape  # noqa: F401
     except ImportError:
-        return None
+        return False
+    return importlib.util.find_spec("numba.np.arrayobj") is not None
+
+
+@functools.cache
+def _allocation_members():
+    """Numba's allocation code that ``empty``, ``zeros`` and ``c_view``
+    lower, imported when they are first compiled."""
+    from numba.core.extending import intrinsic
+    from numba.core.typing.npydecl import parse_dtype, parse_shape
+    from numba.np.arrayobj import (
+        _parse_empty_args,
+        _parse_shape,
+        get_itemsize,
+        make_array,
+        populate_array,
+    )
+
     return (
         intrinsic, parse_dtype, parse_shape, _parse_empty_args, _parse_shape,
         get_itemsize, make_array, populate_array,
@@ -189,11 +203,11 @@ def _c_strides(builder, itemsize, shapes):
     return strides[::-1]
 
 
-def _new_c_array(context, builder, array_type, shapes, members):
+def _new_c_array(context, builder, array_type, shapes):
     """A new C-ordered array of ``shapes``: ``numba.np.arrayobj._empty_nd_impl``,
     calling NRT's allocator itself (Numba's compiles a trampoline function
     and an overload of its own for it, once per process and call site)."""
-    *_, get_itemsize, make_array, populate_array = members
+    *_, get_itemsize, make_array, populate_array = _allocation_members()
     array = make_array(array_type)(context, builder)
     intp = nbtypes.intp
     itemsize = context.get_constant(intp, get_itemsize(context, array_type))
@@ -230,16 +244,17 @@ def _new_c_array(context, builder, array_type, shapes, members):
     return array
 
 
-def _c_view(members):
+def _c_view():
     """An intrinsic ``(C array, shape) -> view of it in that shape``:
     ``array.reshape(shape)`` for a C-contiguous array and a shape of the
     same size (Numba's reshape compiles a function normalising the shape,
     once per process and caller's flags)."""
-    intrinsic, _, parse_shape, _, parse_shape_values, _, make_array, populate_array = (
-        members
-    )
+    from numba.core.extending import intrinsic
 
     def c_view(typingctx, array, shape):
+        _, _, parse_shape, _, parse_shape_values, _, make_array, populate_array = (
+            _allocation_members()
+        )
         ndim = parse_shape(shape)
         if not (isinstance(array, nbtypes.Array) and array.layout == "C" and ndim):
             return None
@@ -283,13 +298,14 @@ def _python_c_view(array, shape):
     return array.reshape(shape)
 
 
-def _allocator(fill_zeros, members):
+def _allocator(fill_zeros):
     """An intrinsic ``(shape, dtype) -> new C-ordered array``, lowered inline."""
-    intrinsic, parse_dtype, parse_shape, parse_args, *_ = members
+    from numba.core.extending import intrinsic
 
     def allocate(typingctx, shape, dtype):
         """``np.empty(shape, dtype)`` (``np.zeros`` for ``zeros``) in compiled
         code, without an overload's compile; ``dtype`` is required."""
+        _, parse_dtype, parse_shape, parse_args, *_ = _allocation_members()
         nb_dtype = parse_dtype(dtype)
         ndim = parse_shape(shape)
         if nb_dtype is None or ndim is None:
@@ -298,7 +314,7 @@ def _allocator(fill_zeros, members):
 
         def codegen(context, builder, signature, args):
             array_type, shapes = parse_args(context, builder, signature, args)
-            array = _new_c_array(context, builder, array_type, shapes, members)
+            array = _new_c_array(context, builder, array_type, shapes)
             if fill_zeros:
                 size = builder.mul(array.itemsize, array.nitems)
                 cgutils.memset(builder, array.data, size, 0)
@@ -551,20 +567,19 @@ def _python_on_threads(body, n_threads, args):
     body(*args)
 
 
-_ALLOCATION = _allocation_members()
 # Whether ``empty`` and ``zeros`` are lowered into their callers.
 INLINE_ALLOCATION = (
     NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
-    and _ALLOCATION is not None
+    and _allocation_available()
     and not numba.config.DISABLE_JIT
 )
 if INLINE_ALLOCATION:
-    empty = _allocator(False, _ALLOCATION)
-    zeros = _allocator(True, _ALLOCATION)
+    empty = _allocator(False)
+    zeros = _allocator(True)
     larger = _two_number_selection(operator.gt, "larger")
     smaller = _two_number_selection(operator.lt, "smaller")
     epsilon = _machine_epsilon()
-    c_view = _c_view(_ALLOCATION)
+    c_view = _c_view()
     next_index = _atomic_next()
 else:  # Numba's own (and plain NumPy and Python without the JIT)
     empty = np.empty

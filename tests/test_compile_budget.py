@@ -191,3 +191,22 @@ def _printed_by(code):
         [sys.executable, "-c", code], capture_output=True, text=True, check=True
     )
     return proc.stdout.strip()
+
+
+def test_a_warm_fit_imports_no_compiler_code_it_does_not_run(tmp_path):
+    # With the kernels in the cache, a fit loads machine code: Numba's array
+    # implementations, which only compiling the allocations uses (about 70 ms
+    # to import), stay unimported.
+    code = (
+        "import sys; from sklearn.datasets import load_iris; "
+        "from fastgmm import GaussianMixture; "
+        "GaussianMixture(3, random_state=0).fit(load_iris().data); "
+        "print('numba.np.arrayobj' in sys.modules)"
+    )
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(tmp_path), "FASTGMM_COMPILE_AHEAD": "0"}
+    for expected in ("True", "False"):  # compiling, then loading
+        proc = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True,
+            env=env, timeout=900,
+        )  # fmt: skip
+        assert proc.stdout.strip() == expected
