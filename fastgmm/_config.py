@@ -27,6 +27,13 @@ TILE_ROWS = 256
 TILES_PER_BLOCK = 16
 BLOCK_ROWS = TILE_ROWS * TILES_PER_BLOCK
 
+
+def runs_in_parallel(n_rows):
+    """Whether the kernels run data of ``n_rows`` rows in threads: more than
+    one block of rows."""
+    return n_rows > BLOCK_ROWS
+
+
 # Up to this many features a full covariance's kernels are unrolled
 # (``fastgmm._unrolled``), at the narrowest of ``UNROLLED_WIDTHS`` that holds
 # them: data with d features runs that width, its missing features padded

@@ -10,15 +10,10 @@ import sys
 import numpy as np
 
 from . import _kernels
-from ._config import BLOCK_ROWS
+from ._config import runs_in_parallel
 from ._init import initial_assignment, initial_moments, row_scatter
 
 _EMPTY = np.empty(0)
-
-
-def runs_in_parallel(n_samples):
-    """Whether the kernels start threads for this many rows (more than a block)."""
-    return n_samples > BLOCK_ROWS
 
 
 def is_dask_array(X):

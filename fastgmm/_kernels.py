@@ -25,7 +25,7 @@ from typing import NamedTuple
 import numba
 import numpy as np
 
-from ._config import BLOCK_ROWS, NJIT_OPTIONS, TILE_ROWS
+from ._config import NJIT_OPTIONS, TILE_ROWS, runs_in_parallel
 from ._copy import copy_into
 from ._covariance import DIAG, FULL, SPHERICAL, TIED, kernel_shape
 from ._exp import exp_nonpositive_of, log_of_total
@@ -564,4 +564,4 @@ def score_rows_into(X, log_weights, means, prec_chol, log_det, log_norm_out, res
         prec_chol[None], log_det[None], log_norm_out, resp_out, labels_out,
         np.zeros(1, dtype=np.int64),
     )  # fmt: skip
-    in_threads(call, numba.get_num_threads() if n_rows > BLOCK_ROWS else 1)
+    in_threads(call, numba.get_num_threads() if runs_in_parallel(n_rows) else 1)

@@ -38,9 +38,9 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
-    BLOCK_ROWS,
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
+    runs_in_parallel,
 )
 from ._copy import copy_into
 from ._numba_internals import (
@@ -958,8 +958,10 @@ def kmeans_labels(
     n_trials = 2 + int(np.log(n_clusters))
     uniforms = random_state.random_sample((n_clusters - 1) * n_trials)
 
-    if n_samples > BLOCK_ROWS:
-        start_threads()  # the passes' blocks on Numba's threads
+    if runs_in_parallel(n_samples):
+        # The passes' blocks on Numba's threads, also for callers outside
+        # kernel_threads (GaussianMixtureIC's shared k-means start).
+        start_threads()
     labels = np.empty(n_samples, dtype=np.int32)
     state, done, *rest = kmeans_run(
         X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter, labels

@@ -18,8 +18,9 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
+from ._config import runs_in_parallel
 from ._covariance import COVARIANCE_TYPES
-from ._data import InMemoryData, is_dask_array, runs_in_parallel, score_rows
+from ._data import InMemoryData, is_dask_array, score_rows
 from ._em import Progress, Start, fit_em
 from ._init import INIT_PARAMS
 from ._threads import check_n_jobs, kernel_threads

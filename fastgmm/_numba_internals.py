@@ -478,7 +478,7 @@ def _on_threads(members):
             cres = body.dispatcher.get_compile_result(body_sig)
             context.active_code_library.add_linking_library(cres.library)
             intp = context.get_value_type(nbtypes.intp)
-            runner = _threads_entry(context, builder.module, cres, body_sig, args)
+            runner = _threads_entry(ir, context, builder.module, cres, body_sig, args)
             # The arguments, packed where the runs read them.
             data = cgutils.alloca_once_value(builder, llargs[2])
             data = builder.bitcast(data, voidptr)
@@ -530,12 +530,11 @@ def _on_threads(members):
     return intrinsic(on_threads), start
 
 
-def _threads_entry(context, module, cres, body_sig, args_type):
+def _threads_entry(ir, context, module, cres, body_sig, args_type):
     """The function each of ``on_threads``'s runs calls: the threading
     layer's signature (``void(char **, intp *, intp *, void *data)``), which
-    unpacks the arguments from ``data`` and calls the body."""
-    from llvmlite import ir
-
+    unpacks the arguments from ``data`` and calls the body (``ir``:
+    ``llvmlite.ir``)."""
     name = f".threads.{cres.fndesc.mangled_name}"
     existing = module.globals.get(name)
     if existing is not None:
