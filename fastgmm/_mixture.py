@@ -60,6 +60,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     # ------------------------------------------------------------------
     # Fitting
 
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, sample_weight=None):
         """Estimate model parameters with the EM algorithm.
 
@@ -90,7 +91,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         self : object
             The fitted mixture.
         """
-        self.fit_predict(X, y, sample_weight=sample_weight)
+        self._fit_keeping_state(X, sample_weight, labels=False)
         return self
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -126,21 +127,23 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
 
         ``assignments``: ``fastgmm._init.InitialAssignment`` objects, used in
         place of ``init_params``'s draws (``GaussianMixtureIC`` shares its
-        k-means labels this way).  Returns the labels, as
-        :meth:`fit_predict`.
+        k-means labels this way).
         """
-        return self._fit_keeping_state(X, sample_weight, assignments)
+        self._fit_keeping_state(X, sample_weight, assignments, labels=False)
 
-    def _fit_keeping_state(self, X, sample_weight, assignments=None):
+    def _fit_keeping_state(self, X, sample_weight, assignments=None, labels=True):
         with unchanged_on_failure(self):
-            return self._fit(X, sample_weight, assignments)
+            return self._fit(X, sample_weight, assignments, labels)
 
-    def _fit(self, X, sample_weight, assignments=None):
+    def _fit(self, X, sample_weight, assignments=None, labels=True):
         """Validate, run the EM engine, set the fitted attributes.
 
         ``assignments``: one ``fastgmm._init.InitialAssignment`` per
         initialisation, given by the caller in place of ``init_params``'s
-        draws (in-memory data only).
+        draws (in-memory data only).  Returns the labels of the final
+        parameters (:meth:`fit_predict`), or None without ``labels``: a
+        fit that does not return them neither scores the rows again nor
+        compiles the scoring kernel.
         """
         if is_dask_array(X):
             data = self._dask_data(X, sample_weight)
@@ -155,7 +158,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
         warm = self.warm_start and hasattr(self, "converged_")
         kmeans_start = not warm and assignments is None and self.init_params == "kmeans"
         with (
-            self._compiling_ahead(data, kmeans_start),
+            self._compiling_ahead(data, kmeans_start, labels),
             random_state_for(self.random_state) as random_state,
             kernel_threads(self.n_jobs, data.parallel),
         ):
@@ -177,20 +180,24 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             self.converged_ = run.converged
             self.n_iter_ = run.n_iter
             self._set_lower_bounds(run.lower_bound, run.lower_bounds)
+            if not labels:
+                return None
             # The labels of the final parameters, so that fit_predict(X) and
             # fit(X).predict(X) agree for any max_iter and tol.
             return data.labels(self._kernel_parameters(data.dtype))
 
     @contextlib.contextmanager
-    def _compiling_ahead(self, data, kmeans_start):
+    def _compiling_ahead(self, data, kmeans_start, labels):
         """Within the block, a first fit's kernels after its k-means start
-        compile in another process (``fastgmm._warmup.compile_ahead``), where
-        that pays; the data source waits for it once the start's labels are
-        known.  A fit that ends before then stops it."""
+        (with ``labels``, the scoring kernel too) compile in another process
+        (``fastgmm._warmup.compile_ahead``), where that pays; the data source
+        waits for it once the start's labels are known.  A fit that ends
+        before then stops it."""
         if kmeans_start and self._compile_kind and isinstance(data, InMemoryData):
             data.compiling = compile_ahead(
-                self._compile_kind, data.dtype, self.covariance_type, data.X.shape[1]
-            )
+                self._compile_kind, data.dtype, self.covariance_type,
+                data.X.shape[1], labels,
+            )  # fmt: skip
         try:
             yield
         finally:

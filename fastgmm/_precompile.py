@@ -19,14 +19,14 @@ from ._warmup import _no_compile_ahead
 DTYPES = ("float64", "float32")
 
 
-def _compile_fit_kernels(kind, dtype, covariance_type, n_features):
+def _compile_fit_kernels(kind, dtype, covariance_type, n_features, labels=True):
     """What a default fit runs after its k-means start, compiled into the cache.
 
     A fit of two components from random responsibilities, on rows of the
     fit's dtype and number of features (the kernels after the start are the
-    same for small data and large): the initial moments,
-    the EM iterations and the final labels; and the moments of k-means
-    labels.
+    same for small data and large): the initial moments, the EM iterations
+    and, with ``labels`` (``fit_predict``), the final labels; and the
+    moments of k-means labels.
     """
     from ._bayesian_mixture import BayesianGaussianMixture
     from ._covariance import COVARIANCE_CODES
@@ -41,10 +41,14 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features):
     estimator = GaussianMixture if kind == "gaussian" else BayesianGaussianMixture
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        estimator(
+        model = estimator(
             n_components=2, covariance_type=covariance_type, init_params="random",
             max_iter=2, random_state=0,
-        ).fit(X)  # fmt: skip
+        )  # fmt: skip
+        if labels:
+            model.fit_predict(X)
+        else:
+            model.fit(X)
     labels = (np.arange(n_rows) % 2).astype(np.int32)
     label_statistics(X, np.empty(0), labels, 2, code=COVARIANCE_CODES[covariance_type])
 

@@ -180,7 +180,7 @@ class CompileAhead:
         self._process = None
 
 
-def compile_ahead(kind, dtype, covariance_type, n_features):
+def compile_ahead(kind, dtype, covariance_type, n_features, labels=True):
     """Start compiling a first fit's kernels in another process, or not.
 
     Only where it pays and is safe: a first fit of this variant in this
@@ -196,6 +196,9 @@ def compile_ahead(kind, dtype, covariance_type, n_features):
     dtype : numpy dtype
     covariance_type : str
     n_features : int
+    labels : bool, default=True
+        Whether the fit ends with the rows' labels (``fit_predict``), so
+        that the scoring kernel is compiled too.
 
     Returns
     -------
@@ -227,7 +230,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features):
         f"same = os.path.dirname(os.path.abspath(fastgmm.__file__)) == {package!r}; "
         "from fastgmm._precompile import _compile_fit_kernels; "
         f"same and _compile_fit_kernels({kind!r}, {np.dtype(dtype).name!r}, "
-        f"{covariance_type!r}, {int(n_features)}); "
+        f"{covariance_type!r}, {int(n_features)}, {bool(labels)!r}); "
         # The fit waits for this process to end: skip the interpreter's
         # teardown (half a second of garbage collection after compiling).
         "os._exit(0)"
