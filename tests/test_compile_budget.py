@@ -12,11 +12,18 @@ budget in its commit, with the compile seconds of
 ``python benchmarks/cold_start.py --per-kernel`` before and after.
 """
 
+import gc
 import json
 import os
 import subprocess
 import sys
 import textwrap
+
+import numba
+import pytest
+from numba.core import event
+
+import fastgmm._numba_internals  # noqa: F401  (pauses the collector)
 
 # Measured at the commits that set them (47 overloads and 4.20 MB of IR once
 # fit stopped scoring the rows for labels it does not return; 49 and 4.52 MB once
@@ -213,3 +220,46 @@ def test_a_warm_fit_imports_no_compiler_code_it_does_not_run(tmp_path):
             env=env, timeout=900,
         )  # fmt: skip
         assert proc.stdout.strip() == expected
+
+
+def test_collector_is_paused_while_a_kernel_compiles_and_only_then():
+    class Probe(event.Listener):
+        states = []
+
+        def on_start(self, ev):
+            self.states.append(gc.isenabled())
+
+        def on_end(self, ev):
+            pass
+
+    def kernel_like(x):
+        return x + 1
+
+    def typing_error(x):
+        return x + "a"
+
+    def ours(function):
+        function.__module__ = "fastgmm._probe"  # as a kernel of fastgmm's
+        return numba.njit(function)
+
+    probe = Probe()
+    event.register("numba:compile", probe)
+    try:
+        assert gc.isenabled()
+        numba.njit(kernel_like)(1)  # not fastgmm's: collected as usual
+        assert probe.states == [True]
+        ours(kernel_like)(1)
+        assert probe.states == [True, False]
+        assert gc.isenabled()
+        with pytest.raises(numba.TypingError):
+            ours(typing_error)(1)
+        assert probe.states == [True, False, False]
+        assert gc.isenabled()  # back after a failed compile too
+        gc.disable()  # a process that turned it off keeps it off
+        try:
+            ours(lambda x: x * 3)(1)
+            assert not gc.isenabled()
+        finally:
+            gc.enable()
+    finally:
+        event.unregister("numba:compile", probe)
