@@ -54,8 +54,9 @@ SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
 # Set by the caller before ``fit_groups``: groups the kernel skips.
 NOT_FITTED = 3
 
-# k-means runs for groups of at most one block of rows: the driver's one copy.
-_kmeans_run = kmeans_run.copy()
+# k-means runs here for groups of at most one block of rows (larger ones in
+# Python): the driver's copy for one block, which small fits run too.
+_kmeans_run = kmeans_run.copy(one_block=True)
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)

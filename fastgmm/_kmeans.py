@@ -38,6 +38,7 @@ import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
 from ._config import (
+    BLOCK_ROWS,
     EXACT_NJIT_OPTIONS,
     TILE_ROWS,
     runs_in_parallel,
@@ -963,11 +964,14 @@ def kmeans_labels(
         # kernel_threads (GaussianMixtureIC's shared k-means start).
         start_threads()
     labels = np.empty(n_samples, dtype=np.int32)
-    state, done, *rest = kmeans_run(
+    # Data of one block runs the copies without the code for several.
+    one_block = n_samples <= BLOCK_ROWS
+    state, done, *rest = kmeans_run.copy(one_block=one_block)(
         X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter, labels
     )
     if state == _EMPTY_CLUSTER:
-        _relocate_and_go_on(X, weights, max_iter, done, labels, *rest)
+        go_on = kmeans_go_on.copy(one_block=one_block)
+        _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, *rest)
 
     distinct = _n_distinct_labels(labels, n_clusters)
     if distinct < n_clusters:
@@ -981,18 +985,18 @@ def kmeans_labels(
     return labels
 
 
-def _relocate_and_go_on(X, weights, max_iter, done, labels, *state):
+def _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, *state):
     """The rest of ``kmeans_labels`` after a step left a cluster empty (rare).
 
-    Relocates in NumPy, then ``kmeans_go_on``, as often as clusters empty;
-    the final labels end in ``labels``.  ``state`` is the rest of what
-    ``kmeans_run`` returned.
+    Relocates in NumPy, then ``go_on`` (the copy of ``kmeans_go_on`` for
+    data of this size), as often as clusters empty; the final labels end in
+    ``labels``.  ``state`` is the rest of what ``kmeans_run`` returned.
     """
     while True:
         mean, _, centres, sums, cluster_weights = state[:5]
         _relocate_empty_clusters(
             X, mean, weights, centres, labels, sums, cluster_weights
         )
-        result, done, *state = kmeans_go_on(X, weights, max_iter, done, labels, *state)
+        result, done, *state = go_on(X, weights, max_iter, done, labels, *state)
         if result != _EMPTY_CLUSTER:
             return

@@ -131,6 +131,7 @@ def _compile_group(dtype, covariance_type, n_features):
 def _compile_group_here(dtype, covariance_type, n_features):
     from ._batch import BatchGaussianMixture
     from ._bayesian_mixture import BayesianGaussianMixture
+    from ._config import BLOCK_ROWS
     from ._gaussian_mixture import GaussianMixture
     from ._kmeans import kmeans_labels
 
@@ -145,10 +146,12 @@ def _compile_group_here(dtype, covariance_type, n_features):
         warnings.simplefilter("ignore")
         # k-means leaving a cluster empty (three centres, two distinct rows):
         # relocation and what follows it, which Python calls; stopped by
-        # max_iter right after, and run on.
-        two_points = np.repeat(X[:2], len(X) // 2, axis=0)
-        for max_iter in (1, 300):
-            kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
+        # max_iter right after, and run on.  For data of one block and of
+        # several: their copies differ (fastgmm._specialise).
+        for n_rows in (len(X), BLOCK_ROWS + 2):
+            two_points = np.repeat(X[:2], n_rows // 2, axis=0)
+            for max_iter in (1, 300):
+                kmeans_labels(two_points, 3, None, np.random.RandomState(0), max_iter)
         for init_params in INIT_PARAMS:
             for sample_weight in (None, weights):
                 model = GaussianMixture(

@@ -60,7 +60,7 @@ from ._numba_internals import (
     smaller,
     zeros,
 )
-from ._specialise import Kernel, register_binder
+from ._specialise import Kernel, register_binder, register_one_block_form
 from ._threads import in_threads
 
 
@@ -152,14 +152,26 @@ def ordered_block_sums(args, n_rows, size, like):
     sums : ndarray of shape (size,)
         Sum of the partial arrays.
     """
-    sums = zeros(size, like.dtype)
     n_blocks = (n_rows + BLOCK_ROWS - 1) // BLOCK_ROWS
     if n_blocks <= 1:
-        # Small data, here: no partials to allocate and add (the batch's
-        # groups run this every iteration).  (The first row as a variable:
-        # a literal 0 would compile the block function again.)
-        return np.float64(_block_sums(args, n_rows - n_rows, n_rows, sums)), sums
-    return _blocks_in_threads(args, n_rows, n_blocks, sums)
+        # Small data, here: no partials to allocate and add.
+        return one_block_sums(args, n_rows, size, like)
+    return _blocks_in_threads(args, n_rows, n_blocks, zeros(size, like.dtype))
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def one_block_sums(args, n_rows, size, like):
+    """``ordered_block_sums`` of at most one block of rows (``BLOCK_ROWS``),
+    run in place, without the code for several blocks: what the copies of a
+    pass for such data call instead (``Kernel.copy(one_block=True)``).  The
+    batch's groups run it every iteration."""
+    sums = zeros(size, like.dtype)
+    # (The first row as a variable: a literal 0 would compile the block
+    # function again.)
+    return np.float64(_block_sums(args, n_rows - n_rows, n_rows, sums)), sums
+
+
+register_one_block_form(ordered_block_sums, one_block_sums)
 
 
 @njit(helper=True, **EXACT_NJIT_OPTIONS)

@@ -17,6 +17,15 @@ types and widths before typing them, so their code is never compiled.
 
 Each copy's globals are its module's, with the names of the kernels it calls
 bound to their copies of the same variant.
+
+A kernel that runs a pass over the rows through
+``fastgmm._reduction.ordered_block_sums``, or calls a kernel that does, also
+has copies for data of at most one block of rows (``copy(one_block=True)``):
+there the name is bound to ``one_block_sums``, which runs the one block in
+place, so that a small fit does not compile the code that runs several
+blocks on threads.  The caller picks the copy by the number of rows (as
+``kmeans_labels`` does); both run the same block functions, so the results
+are the same bits.
 """
 
 import functools
@@ -78,6 +87,22 @@ def _bound(value):
     return entry[1] if entry is not None and entry[0] is value else None
 
 
+# id -> (object, replacement): what copies for one block of rows bind in
+# place of a pass over several (see the module docstring).
+_ONE_BLOCK_FORMS = {}
+
+
+def register_one_block_form(value, replacement):
+    """Bind the global ``value`` to ``replacement`` in copies for data of
+    at most one block of rows."""
+    _ONE_BLOCK_FORMS[id(value)] = (value, replacement)
+
+
+def _one_block_form(value):
+    entry = _ONE_BLOCK_FORMS.get(id(value))
+    return entry[1] if entry is not None and entry[0] is value else None
+
+
 def _global_names(function):
     return set(function.__code__.co_names)
 
@@ -111,6 +136,18 @@ class Kernel:
         ``WIDTH`` or names a kernel whose copies do."""
         return self._depends_on({"WIDTH"}, "per_width")
 
+    @functools.cached_property
+    def per_size(self):
+        """Whether the copies for data of one block differ: the function
+        names a pass with a one-block form, or a kernel whose copies do."""
+        for name in _global_names(self.function):
+            value = self.function.__globals__.get(name)
+            if _one_block_form(value) is not None:
+                return True
+            if isinstance(value, Kernel) and value.per_size:
+                return True
+        return False
+
     def _depends_on(self, constants, attribute):
         """Whether the function reads one of ``constants``, or names a bound
         value whose ``attribute`` is true (a bound value without it, such as
@@ -124,25 +161,33 @@ class Kernel:
                 return True
         return False
 
-    def copy(self, variant=None):
+    def copy(self, variant=None, *, one_block=False):
         """The dispatcher of one variant (ignored if not ``per_variant``),
-        made on first use."""
+        for data of at most one block of rows with ``one_block`` (ignored if
+        not ``per_size``), made on first use."""
         variant = Variant(*variant) if self.per_variant else None
         if variant is not None and not self.per_width:
             variant = Variant(variant.code)
-        if variant not in self._copies:
-            self._copies[variant] = self._compile(variant)
-        return self._copies[variant]
+        key = (variant, bool(one_block) and self.per_size)
+        if key not in self._copies:
+            self._copies[key] = self._compile(*key)
+        return self._copies[key]
 
-    def _compile(self, variant):
+    def _compile(self, variant, one_block):
         bound = {}
         if variant is not None:
             bound.update(CODE=variant.code, WIDTH=variant.width)
         for name in _global_names(self.function):
-            binder = _bound(self.function.__globals__.get(name))
-            if binder is not None:
-                bound[name] = binder(variant)
+            value = self.function.__globals__.get(name)
+            if isinstance(value, Kernel):
+                bound[name] = value.copy(variant, one_block=one_block)
+            elif one_block and _one_block_form(value) is not None:
+                bound[name] = _one_block_form(value)
+            elif _bound(value) is not None:
+                bound[name] = _bound(value)(variant)
         suffix = variant.suffix if variant is not None else ""
+        if one_block:
+            suffix += "_one_block"
         return njit(**self.options)(twin(self.function, suffix, bound))
 
     @property

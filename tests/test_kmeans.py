@@ -484,3 +484,37 @@ def test_bounds_keep_the_full_ranking(dtype):
         if np.any(weights == 0):
             break
         centres, _ = _kmeans._finish_iteration(centres, sums, weights, changed, 0.0)
+
+
+def test_one_block_copies_leave_out_several_blocks_and_agree():
+    # Data of one block runs copies of the k-means driver without the code
+    # for several blocks (fastgmm._specialise); the labels are the same bits
+    # as the copy for data of any size gives.  Kernels without a pass over
+    # the rows have a single copy.
+    from fastgmm._config import BLOCK_ROWS
+    from fastgmm._covariance import FULL
+    from fastgmm._kernels import e_step_blocks
+    from fastgmm._reduction import one_block_sums
+    from fastgmm._specialise import Variant
+
+    small = _kmeans.kmeans_run.copy(one_block=True)
+    assert small is not _kmeans.kmeans_run.copy()
+    assert small.py_func.__qualname__ == "kmeans_run_one_block"
+    iterations = small.py_func.__globals__["_lloyd_iterations"]
+    assert iterations is _kmeans._lloyd_iterations.copy(one_block=True)
+    step = _kmeans.lloyd_pass.copy(one_block=True)
+    assert step.py_func.__globals__["ordered_block_sums"] is one_block_sums
+    assert _kmeans.lloyd_pass.per_size and not e_step_blocks.per_size
+    variant = Variant(FULL, 4)
+    assert e_step_blocks.copy(variant, one_block=True) is e_step_blocks.copy(variant)
+    rng = np.random.default_rng(4)
+    for n_rows in (40, BLOCK_ROWS):
+        X = rng.standard_normal((n_rows, 3))
+        X[: n_rows // 2] += 4
+        want = np.empty(n_rows, dtype=np.int32)
+        got = np.empty(n_rows, dtype=np.int32)
+        uniforms = rng.random((4 - 1) * 3)
+        args = (np.empty(0), np.float64(n_rows), -1, 0.3, uniforms, 3, 1e-4, 300)
+        _kmeans.kmeans_run.copy()(X, *args, want)
+        small(X, *args, got)
+        np.testing.assert_array_equal(got, want)
