@@ -197,6 +197,9 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, groups, sample_weight):
+        """``fit`` once its context is set: validate, sort the rows by group,
+        fit every group (each number of components when selecting), keep the
+        best by the criterion, set the fitted attributes."""
         check_n_jobs(self.n_jobs)
         X, groups_, group_of_row = _rows_and_groups(X, groups, allow_nan=True)
         if sample_weight is not None:
@@ -762,6 +765,10 @@ class _BatchFit:
         return InMemoryData(self._rows(self.X, g), weights)
 
     def run(self):
+        """Fit every group: the starts (k-means drawn as ``GaussianMixture``
+        draws them, in the kernel for groups of one block and in Python for
+        larger ones, or given), then the EM runs of ``fit_groups``, groups
+        in threads."""
         est = self.est
         n_groups = len(self.layout.counts)
         fitted = self.status == kernels.FITTED

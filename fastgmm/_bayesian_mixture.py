@@ -315,6 +315,10 @@ class BayesianGaussianMixture(BaseMixture):
         )
 
     def _covariance_prior(self, moments, n_features, dtype):
+        """``covariance_prior`` checked for the covariance type, or, if None,
+        scikit-learn's default from the data's moments (the covariance for
+        'full' and 'tied', the variances or their mean in the data's dtype
+        for 'diag' and 'spherical')."""
         covariance_type = self.covariance_type
         if self.covariance_prior is None:
             # scikit-learn's np.cov is float64 for any data, its np.var of

@@ -213,6 +213,9 @@ class _Decoder:
         self.files = files
 
     def estimator(self, spec):
+        """The fitted estimator an ``estimator`` entry describes: a known
+        class, valid parameters and fitted attributes only, else
+        ``_FormatError``."""
         if not isinstance(spec, dict):
             raise _FormatError("malformed estimator entry")
         name = spec.get("class")
@@ -238,6 +241,9 @@ class _Decoder:
         return model
 
     def value(self, value):
+        """A parameter or attribute value from its tagged form (plain JSON
+        scalars as they are); ``_FormatError`` for an unknown or malformed
+        tag."""
         if value is None or isinstance(value, (bool, int, float, str)):
             return value
         if isinstance(value, list):

@@ -129,6 +129,9 @@ def _compile_group(dtype, covariance_type, n_features):
 
 
 def _compile_group_here(dtype, covariance_type, n_features):
+    """``_compile_group`` in this process: every fit, prediction and score
+    of a few rows of this dtype and number of features (see
+    ``compile_kernels``); returns the group's progress line."""
     from ._batch import BatchGaussianMixture
     from ._bayesian_mixture import BayesianGaussianMixture
     from ._config import BLOCK_ROWS

@@ -592,6 +592,9 @@ def _check_covariance_types(value):
 
 
 def _result_row(model, n_components, covariance_type, X, sample_weight):
+    """One row of ``results_``: the criteria (weighted by ``sample_weight``
+    when given) and the fit's convergence, or NaN criteria for a model that
+    could not be fitted (``model`` None)."""
     row = {"n_components": n_components, "covariance_type": covariance_type}
     if model is None:
         row.update(

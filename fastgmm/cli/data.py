@@ -103,6 +103,8 @@ def load_data(path, dtype="auto"):
 
 
 def _load_npy(path):
+    """The array of a .npy file, never unpickling objects; a ``CLIError``
+    for a file that cannot be read or holds no plain array."""
     import numpy as np
 
     try:
@@ -276,6 +278,9 @@ def _locate_csv_problem(lines, skip, n_expected):
 
 
 def _check_array(X, source, dtype):
+    """``X`` as a C-contiguous float array (``dtype``: 'float32', 'float64'
+    or 'auto', float32 data kept as such) of at least 2 samples and 1
+    feature with finite values; otherwise a ``CLIError`` naming ``source``."""
     import numpy as np
 
     X = np.asarray(X)

@@ -156,7 +156,9 @@ def _npy_chunks(path, chunk_rows, n_features):
 
 
 def _csv_chunks(path, chunk_rows, n_features):
-
+    """Validated float arrays of at most ``chunk_rows`` rows of a .csv file,
+    in file order, skipping a header line and blank lines; raises
+    ``CLIError`` naming the line of the first row that does not parse."""
     try:
         f = open(path, encoding="utf-8-sig")
     except OSError as exc:
@@ -190,6 +192,9 @@ def _csv_chunks(path, chunk_rows, n_features):
 
 
 def _parse_lines(path, lines, n_features):
+    """``lines`` ((line number, text) pairs) as a 2-D array, or a
+    ``CLIError`` naming the first line with the wrong number of fields or a
+    field that is not a number."""
     import numpy as np
 
     try:
