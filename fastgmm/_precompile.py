@@ -49,8 +49,10 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features, labels=True):
             model.fit_predict(X)
         else:
             model.fit(X)
-    labels = (np.arange(n_rows) % 2).astype(np.int32)
-    label_statistics(X, np.empty(0), labels, 2, code=COVARIANCE_CODES[covariance_type])
+    assigned = (np.arange(n_rows) % 2).astype(np.int32)
+    label_statistics(
+        X, np.empty(0), assigned, 2, code=COVARIANCE_CODES[covariance_type]
+    )
 
 
 def compile_kernels(

@@ -82,9 +82,15 @@ def register_binder(value, binder):
     _BINDERS[id(value)] = (value, binder)
 
 
-def _bound(value):
-    entry = _BINDERS.get(id(value))
+def _registered(table, value):
+    """What ``table`` (id -> (object, item)) holds for ``value`` itself, or
+    None (an id alone could be a dead object's, reused)."""
+    entry = table.get(id(value))
     return entry[1] if entry is not None and entry[0] is value else None
+
+
+def _bound(value):
+    return _registered(_BINDERS, value)
 
 
 # id -> (object, replacement): what copies for one block of rows bind in
@@ -99,8 +105,7 @@ def register_one_block_form(value, replacement):
 
 
 def _one_block_form(value):
-    entry = _ONE_BLOCK_FORMS.get(id(value))
-    return entry[1] if entry is not None and entry[0] is value else None
+    return _registered(_ONE_BLOCK_FORMS, value)
 
 
 def _global_names(function):
@@ -179,12 +184,14 @@ class Kernel:
             bound.update(CODE=variant.code, WIDTH=variant.width)
         for name in _global_names(self.function):
             value = self.function.__globals__.get(name)
+            one_block_form = _one_block_form(value) if one_block else None
+            binder = _bound(value)
             if isinstance(value, Kernel):
                 bound[name] = value.copy(variant, one_block=one_block)
-            elif one_block and _one_block_form(value) is not None:
-                bound[name] = _one_block_form(value)
-            elif _bound(value) is not None:
-                bound[name] = _bound(value)(variant)
+            elif one_block_form is not None:
+                bound[name] = one_block_form
+            elif binder is not None:
+                bound[name] = binder(variant)
         suffix = variant.suffix if variant is not None else ""
         if one_block:
             suffix += "_one_block"
