@@ -19,7 +19,10 @@ same order, and follows KMeans's arithmetic:
 
 A Lloyd step ranks a row against every centre only where Hamerly's bounds
 (carried from step to step, with the ranking's rounding error as slack)
-leave its nearest centre in doubt; the labels are the full ranking's.
+leave its nearest centre in doubt; the labels are the full ranking's.  The
+clusters' sums are kept in float64 from step to step: a row that changes
+label moves from one cluster's sum to the other's, so a step reads only
+the rows in doubt, not all of X.
 
 Labels therefore agree with scikit-learn's except where two distances tie
 to the last bits and the rounding of scikit-learn's BLAS calls or of its
@@ -27,7 +30,7 @@ per-thread sums decides (see ``tests/test_kmeans.py``).
 
 Unlike KMeans it never copies X: each tile of rows is centred as it is read
 (``x - mean`` rounds the same either way), and the state kept per row is a
-label (int32) and, while seeding, one distance.
+label (int32), its two bounds and, while seeding, one distance.
 """
 
 import functools
@@ -50,6 +53,7 @@ from ._numba_internals import (
     epsilon,
     larger,
     njit,
+    prefetch_row,
     smaller,
     start_threads,
     zeros,
@@ -313,50 +317,23 @@ def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights):
-    """sums[l] += w (x - mean) and weights[l] += w for rows t0:t0+n_rows, in order.
-
-    In the data's dtype.  An empty ``wc`` means unit weights (``x * 1`` is
-    exact, so it is skipped).
-    """
-    for b in range(n_rows):
-        r = t0 + b
-        k = labels[r]
-        if wc.shape[0] == 0:
-            weights[k] += 1
-            for i in range(X.shape[1]):
-                sums[k, i] += X[r, i] - mean[i]
-        else:
-            w = wc[b]
-            weights[k] += w
-            for i in range(X.shape[1]):
-                sums[k, i] += (X[r, i] - mean[i]) * w
-
-
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _tile_weight_view(sample_weight, start, stop):
-    """Weights of rows ``start:stop``; empty (unit weights) if ``sample_weight`` is."""
-    if sample_weight.shape[0] == 0:
-        return sample_weight
-    return sample_weight[start:stop]
-
-
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _weighted_tile_sum(v, wc, n_rows):
-    """sum_b wc[b] v[b] (unit weights if ``wc`` is empty), in float64.
+def _weighted_tile_sum(v, sample_weight, t0, n_rows):
+    """sum_b w[t0 + b] v[b] over the tile's ``n_rows`` rows (unit weights if
+    ``sample_weight`` is empty), in float64.
 
     Eight interleaved partial sums (independent chains, not one serial
     chain), added in a fixed order: the result does not depend on the
     number of threads.
     """
+    unit = sample_weight.shape[0] == 0
     acc = zeros(8, np.float64)
     n8 = n_rows - n_rows % 8
     for b0 in range(0, n8, 8):
         for j in range(8):
-            w = 1.0 if wc.shape[0] == 0 else np.float64(wc[b0 + j])
+            w = 1.0 if unit else np.float64(sample_weight[t0 + b0 + j])
             acc[j] += np.float64(v[b0 + j]) * w
     for b in range(n8, n_rows):
-        w = 1.0 if wc.shape[0] == 0 else np.float64(wc[b])
+        w = 1.0 if unit else np.float64(sample_weight[t0 + b])
         acc[b - n8] += np.float64(v[b]) * w
     return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + (
         (acc[4] + acc[5]) + (acc[6] + acc[7])
@@ -395,12 +372,11 @@ def _seeding_block(args, start, stop, out):
         n_rows = smaller(TILE_ROWS, stop - t0)
         _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
         _einsum_sq_norms(xt, n_rows, xx)
-        wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
         for c in range(centres.shape[0]):
             _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
             for b in range(n_rows):
                 nearest[b] = smaller(closest[t0 + b], closest.dtype.type(d[b]))
-            out[c] += _weighted_tile_sum(nearest, wc, n_rows)
+            out[c] += _weighted_tile_sum(nearest, args.sample_weight, t0, n_rows)
         if centres.shape[0] == 1:
             copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
     return 0.0
@@ -452,10 +428,14 @@ _DOWN = 1.0 - 2.0**-48
 @register_block_sums(_LloydPass)
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_block(args, start, stop, out):
-    """Labels of one block's rows, and their weighted sums; labels changed.
+    """Labels of one block's rows, and how the clusters' sums change; labels changed.
 
-    ``out`` holds the sums of the rows of each cluster, then the clusters'
-    weights (see ``_lloyd_layout``).
+    ``out`` holds, in float64, the change of the sums of the rows of each
+    cluster, of the clusters' weights and of their counts of rows of
+    positive weight (see ``_lloyd_layout``).  Only a row whose label
+    changes moves its weighted row from one cluster's sums to another's,
+    so a pass over rows that keep their labels reads no more than their
+    labels and bounds.
 
     A row is ranked against every centre only where its bounds (Hamerly's:
     the distance to its centre, and to any other, moved on by how far the
@@ -467,81 +447,124 @@ def _lloyd_block(args, start, stop, out):
     X, mean, labels, bounds, centres, shift = (
         args.X, args.mean, args.labels, args.bounds, args.centres, args.shift,
     )  # fmt: skip
-    n_clusters, n_features = centres.shape
-    sums, weights = _lloyd_layout(out, n_clusters, n_features)
+    n_features = centres.shape[1]
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
     reach = args.reach
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
     rounding = 8.0 * (n_features + 2) * epsilon(X)
-    xt = empty((n_features, TILE_ROWS), X.dtype)
-    rows = empty(TILE_ROWS, np.int64)
-    margin = empty(TILE_ROWS, np.float64)
-    upper = empty(TILE_ROWS, np.float64)
-    lower = empty(TILE_ROWS, np.float64)
-    dot = empty(TILE_ROWS, X.dtype)
-    best = empty(TILE_ROWS, X.dtype)
-    second = empty(TILE_ROWS, X.dtype)
-    label = empty(TILE_ROWS, np.int32)
+    # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
+    # has gathered: ranking a few rows at a time would not fill the vector
+    # registers.
+    xt = empty((n_features, 2 * TILE_ROWS), X.dtype)
+    waiting = empty(2 * TILE_ROWS, np.int64)
+    n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
+    candidates = empty(TILE_ROWS, np.int64)
+    dot = empty(2 * TILE_ROWS, X.dtype)
+    best = empty(2 * TILE_ROWS, X.dtype)
+    second = empty(2 * TILE_ROWS, X.dtype)
+    label = empty(2 * TILE_ROWS, np.int32)
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
         # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
-        # bounds the norm in the rounding margin.
-        for b in range(n_rows):
-            r = t0 + b
-            a = larger(labels[r], 0)
-            upper[b] = (bounds[0, r] + shift[a]) * _UP
-            moved = farther if a == farthest_k else farthest
-            lower[b] = larger(bounds[1, r] - moved, 0.0) * _DOWN
-            edge = 2.0 * reach + upper[b]
-            margin[b] = rounding * edge * edge
-        n_doubtful = n_rows - n_rows  # (a literal 0 would compile the ranking twice)
+        # bounds the norm in the rounding margin.  The rows left in doubt
+        # are asked for from memory all at once.
+        n_candidates = 0
         for b in range(n_rows):
             r = t0 + b
             a = labels[r]
-            lo, up, gap = lower[b], upper[b], margin[b]
-            if a >= 0 and lo * lo - up * up <= gap:
-                # Tighten the upper bound to the distance itself.
+            up = (bounds[0, r] + shift[larger(a, 0)]) * _UP
+            moved = farther if a == farthest_k else farthest
+            lo = larger(bounds[1, r] - moved, 0.0) * _DOWN
+            edge = 2.0 * reach + up
+            bounds[0, r] = up
+            bounds[1, r] = lo
+            if a < 0 or lo * lo - up * up <= rounding * edge * edge:
+                prefetch_row(X, r)
+                candidates[n_candidates] = r
+                n_candidates += 1
+        # Tighten their upper bounds to the distance itself; the rows still
+        # in doubt wait to be ranked.
+        for j in range(n_candidates):
+            r = candidates[j]
+            a = labels[r]
+            if a >= 0:
                 dist = 0.0
                 for i in range(n_features):
                     t = np.float64(X[r, i] - mean[i]) - np.float64(centres[a, i])
                     dist += t * t
                 up = np.sqrt(dist) * _UP
-                edge = 2.0 * reach + up
-                gap = rounding * edge * edge
-            bounds[0, r] = up
-            bounds[1, r] = lo
-            if a < 0 or lo * lo - up * up <= gap:
-                rows[n_doubtful] = b
-                for i in range(n_features):
-                    xt[i, n_doubtful] = X[r, i] - mean[i]
-                n_doubtful += 1
-        if n_doubtful:
-            _nearest_centres(xt, n_doubtful, centres, args.cc, dot, best, second, label)
-            for j in range(n_doubtful):
-                r = t0 + rows[j]
-                xx = 0.0
-                for i in range(n_features):
-                    xx += np.float64(xt[i, j]) * np.float64(xt[i, j])
-                edge = reach + np.sqrt(xx)
-                slack = 0.5 * rounding * edge * edge
-                up = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-                lo = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
                 bounds[0, r] = up
-                bounds[1, r] = lo
-                changed += labels[r] != label[j]
-                labels[r] = label[j]
-        wc = _tile_weight_view(args.sample_weight, t0, t0 + n_rows)
-        _add_to_clusters(X, mean, t0, n_rows, wc, labels, sums, weights)
+                lo = bounds[1, r]
+                edge = 2.0 * reach + up
+                if lo * lo - up * up > rounding * edge * edge:
+                    continue
+            waiting[n_waiting] = r
+            for i in range(n_features):
+                xt[i, n_waiting] = X[r, i] - mean[i]
+            n_waiting += 1
+        if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
+            continue
+        _nearest_centres(xt, n_waiting, centres, args.cc, dot, best, second, label)
+        changed += _take_ranking(
+            args, waiting, n_waiting, best, second, label, rounding, out
+        )
+        n_waiting = stop - stop
     return np.float64(changed)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _take_ranking(args, rows, n_rows, best, second, label, rounding, out):
+    """Bounds and labels of the ranked ``rows[:n_rows]``; labels changed.
+
+    ``best`` and ``second`` are each row's two smallest ``|c|^2 - 2 x.c``,
+    ``label`` its nearest centre.  A row whose label changes moves, with its
+    weight, from its old cluster (none if -1) to its new one in ``out``'s
+    float64 sums (``_lloyd_layout``); the centred, weighted row is rounded
+    in the data's dtype, as KMeans rounds it (``x * 1`` is exact).
+    """
+    X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
+    n_clusters, n_features = args.centres.shape
+    sums, weights, counts = _lloyd_layout(out, n_clusters, n_features)
+    unit = args.sample_weight.shape[0] == 0
+    changed = 0
+    for j in range(n_rows):
+        r = rows[j]
+        xx = 0.0
+        for i in range(n_features):
+            x = np.float64(X[r, i] - mean[i])
+            xx += x * x
+        edge = args.reach + np.sqrt(xx)
+        slack = 0.5 * rounding * edge * edge
+        bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+        bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+        old, new = labels[r], label[j]
+        if old == new:
+            continue
+        changed += 1
+        labels[r] = new
+        w = X.dtype.type(1) if unit else args.sample_weight[r]
+        w64, positive = np.float64(w), np.float64(w > 0)
+        weights[new] += w64
+        counts[new] += positive
+        for i in range(n_features):
+            sums[new, i] += np.float64((X[r, i] - mean[i]) * w)
+        if old >= 0:
+            weights[old] -= w64
+            counts[old] -= positive
+            for i in range(n_features):
+                sums[old, i] -= np.float64((X[r, i] - mean[i]) * w)
+    return changed
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_layout(flat, n_clusters, n_features):
-    """Cluster sums (n_clusters, n_features) and weights as views of ``flat``."""
+    """Cluster sums (n_clusters, n_features), weights and counts of rows of
+    positive weight, as views of ``flat``."""
     n_sums = n_clusters * n_features
-    return c_view(flat[:n_sums], (n_clusters, n_features)), flat[n_sums:]
+    sums = c_view(flat[:n_sums], (n_clusters, n_features))
+    return sums, flat[n_sums : n_sums + n_clusters], flat[n_sums + n_clusters :]
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -556,11 +579,12 @@ def lloyd_state(n_samples, centres):
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
-    """One Lloyd step: new labels, and each cluster's weighted sum of rows.
+    """One Lloyd step: new labels, and how the clusters' sums change.
 
-    Returns (labels changed, sums, weights), sums in the data's dtype.  (The
-    sums cost little next to the distances, so the final relabelling, which
-    does not need them, gets them too: one compiled kernel instead of two.)
+    Returns (labels changed, and the changes of the clusters' weighted sums
+    of rows, of their weights and of their counts of rows of positive
+    weight), in float64: the rows that changed label, moved from their old
+    cluster (none for a label of -1) to their new one.
 
     ``bounds`` (2, n_samples) holds each row's upper bound on the distance
     to its centre and lower bound on the distance to any other, for the
@@ -592,10 +616,10 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
         top, top_k, second, reach,
     )  # fmt: skip
     changed, flat = ordered_block_sums(
-        lloyd, X.shape[0], n_clusters * (n_features + 1), X
+        lloyd, X.shape[0], n_clusters * (n_features + 2), shift
     )
-    sums, weights = _lloyd_layout(flat, n_clusters, n_features)
-    return np.int64(changed), sums, weights
+    sums, weights, counts = _lloyd_layout(flat, n_clusters, n_features)
+    return np.int64(changed), sums, weights, counts
 
 
 # ---------------------------------------------------------------------------
@@ -728,18 +752,23 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     an empty cluster takes the heaviest cluster's row as the loop has left
     it), ``_center_shift`` (squares summed four features at a time), then
     strict convergence (no label changed) or ``sum(shift**2) <= tol``.
+    ``sums`` and ``weights`` (float64) are rounded to the centres' dtype
+    first, as KMeans holds them.
     """
     n_clusters, n_features = sums.shape
-    new = empty(sums.shape, sums.dtype)
-    copy_into(new, sums)
+    dtype = centres.dtype.type
+    new = empty(sums.shape, centres.dtype)
+    for k in range(n_clusters):
+        for i in range(n_features):
+            new[k, i] = dtype(sums[k, i])
     # np.argmax: the first maximum (weights are finite and not negative).
     heaviest = 0
     for k in range(1, n_clusters):
-        if weights[k] > weights[heaviest]:
+        if dtype(weights[k]) > dtype(weights[heaviest]):
             heaviest = k
     for k in range(n_clusters):
-        if weights[k] > 0:
-            alpha = new.dtype.type(1.0 / np.float64(weights[k]))
+        if dtype(weights[k]) > 0:
+            alpha = dtype(1.0 / np.float64(dtype(weights[k])))
             for i in range(n_features):
                 new[k, i] *= alpha
         else:
@@ -747,9 +776,9 @@ def _finish_iteration(centres, sums, weights, changed, tol):
                 new[k, i] = new[heaviest, i]
     if changed == 0:
         return new, _STRICTLY_CONVERGED
-    shift = empty(n_clusters, sums.dtype)
+    shift = empty(n_clusters, centres.dtype)
     for k in range(n_clusters):
-        total = sums.dtype.type(0)
+        total = dtype(0)
         i = 0
         while i + 4 <= n_features:
             t0 = new[k, i] - centres[k, i]
@@ -768,34 +797,55 @@ def _finish_iteration(centres, sums, weights, changed, tol):
     return new, _RUNNING
 
 
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _add_changes(totals, changes):
+    """Add a Lloyd step's changes to the clusters' totals; the number of
+    clusters left empty.
+
+    A cluster without a row of positive weight has weight 0 and sums 0
+    exactly, whatever the rounding of the rows that came and went.
+    """
+    sums, weights, counts = totals
+    d_sums, d_weights, d_counts = changes
+    n_empty = 0
+    for k in range(counts.shape[0]):
+        weights[k] += d_weights[k]
+        counts[k] += d_counts[k]
+        for i in range(sums.shape[1]):
+            sums[k, i] += d_sums[k, i]
+        if counts[k] == 0:
+            weights[k] = 0.0
+            sums[k, :] = 0.0
+            n_empty += 1
+    return n_empty
+
+
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _lloyd_iterations(
-    X, mean, sample_weight, centres, labels, bounds, previous, tol, max_iter
+    X, mean, sample_weight, centres, labels, bounds, previous, totals, tol, max_iter
 ):
     """Up to ``max_iter`` Lloyd iterations.
 
-    Stops at convergence, or before finishing an iteration that left a
-    cluster empty (relocation is done by the caller).  Returns (iterations
-    finished, state, centres, and the last step's sums, weights and number
-    of labels changed).
+    ``totals`` (sums, weights and counts of rows of positive weight, in
+    float64) are the clusters' as the labels stand, kept up to date in
+    place.  Stops at convergence, or before finishing an iteration that
+    left a cluster empty (relocation is done by the caller).  Returns
+    (iterations finished, state, centres, and the number of labels the last
+    step changed).
     """
-    sums = zeros(centres.shape, centres.dtype)
-    weights = zeros(centres.shape[0], centres.dtype)
     changed = 0
     for it in range(max_iter):
         cc = _row_norms(centres, empty(centres.shape[0], centres.dtype))
-        changed, sums, weights = lloyd_pass(
+        changed, d_sums, d_weights, d_counts = lloyd_pass(
             X, mean, sample_weight, centres, cc, labels, bounds, previous
         )
-        n_empty = 0
-        for k in range(weights.shape[0]):
-            n_empty += weights[k] == 0
-        if n_empty:
-            return it, _EMPTY_CLUSTER, centres, sums, weights, changed
+        if _add_changes(totals, (d_sums, d_weights, d_counts)):
+            return it, _EMPTY_CLUSTER, centres, changed
+        sums, weights, _ = totals
         centres, state = _finish_iteration(centres, sums, weights, changed, tol)
         if state != _RUNNING:
-            return it + 1, state, centres, sums, weights, changed
-    return max_iter, _RUNNING, centres, sums, weights, changed
+            return it + 1, state, centres, changed
+    return max_iter, _RUNNING, centres, changed
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -859,8 +909,8 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     ``tol`` is relative, as KMeans's.  Writes the labels into ``labels``;
     returns (state, iterations done, and what relocating an empty cluster
     and going on needs: the column mean, the absolute tolerance, centres,
-    the last step's sums, weights and labels changed, the bounds and
-    previous centres).  The labels are final unless state is
+    the clusters' totals (see ``_lloyd_iterations``), the labels the last step
+    changed, the bounds and previous centres).  The labels are final unless state is
     ``_EMPTY_CLUSTER``.
     """
     n_samples = X.shape[0]
@@ -871,35 +921,40 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
     bounds, previous = lloyd_state(n_samples, centres)
-    n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
-        X, mean, weights, centres, labels, bounds, previous, tol, max_iter
+    # The clusters' (sums, weights, counts of rows of positive weight) as
+    # the labels stand, kept by _lloyd_iterations.
+    n_clusters = centres.shape[0]
+    totals = (
+        zeros(centres.shape, np.float64),
+        zeros(n_clusters, np.float64),
+        zeros(n_clusters, np.float64),
+    )
+    n_iter, state, centres, changed = _lloyd_iterations(
+        X, mean, weights, centres, labels, bounds, previous, totals, tol, max_iter
     )
     _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return (
-        state, n_iter, mean, tol, centres, sums, cluster_weights, changed, bounds,
-        previous,
-    )  # fmt: skip
+    return state, n_iter, mean, tol, centres, totals, changed, bounds, previous
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
-def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, sums,
-                 cluster_weights, changed, bounds, previous):  # fmt: skip
+def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, totals,
+                 changed, bounds, previous, relocated):  # fmt: skip
     """The rest of ``kmeans_run`` once Python has relocated the empty
-    clusters its last step left (rare): finishes that iteration, runs the
-    remaining ones and relabels.  Takes and returns what ``kmeans_run``
-    returns."""
+    clusters its last step left (rare): finishes that iteration from the
+    ``relocated`` (sums, weights), runs the remaining iterations and
+    relabels.  Takes and returns what ``kmeans_run`` returns; ``totals``
+    stay the clusters' as the labels stand."""
+    sums, cluster_weights = relocated
     centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
     done += 1
     if state == _RUNNING and done < max_iter:
-        n_iter, state, centres, sums, cluster_weights, changed = _lloyd_iterations(
-            X, mean, weights, centres, labels, bounds, previous, tol, max_iter - done
-        )
+        n_iter, state, centres, changed = _lloyd_iterations(
+            X, mean, weights, centres, labels, bounds, previous, totals, tol,
+            max_iter - done,
+        )  # fmt: skip
         done += n_iter
     _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return (
-        state, done, mean, tol, centres, sums, cluster_weights, changed, bounds,
-        previous,
-    )  # fmt: skip
+    return state, done, mean, tol, centres, totals, changed, bounds, previous
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
@@ -993,10 +1048,11 @@ def _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, *state):
     ``labels``.  ``state`` is the rest of what ``kmeans_run`` returned.
     """
     while True:
-        mean, _, centres, sums, cluster_weights = state[:5]
-        _relocate_empty_clusters(
-            X, mean, weights, centres, labels, sums, cluster_weights
+        mean, _, centres, (sums, cluster_weights, _) = state[:4]
+        relocated = (sums.copy(), cluster_weights.copy())
+        _relocate_empty_clusters(X, mean, weights, centres, labels, *relocated)
+        result, done, *state = go_on(
+            X, weights, max_iter, done, labels, *state, relocated
         )
-        result, done, *state = go_on(X, weights, max_iter, done, labels, *state)
         if result != _EMPTY_CLUSTER:
             return

@@ -62,7 +62,9 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   ``epsilon(array)`` is ``np.finfo(array.dtype).eps``, a constant in the
   caller instead of Numba's ``np.finfo`` implementation; ``c_view(array,
   shape)`` is ``array.reshape(shape)`` of a C-contiguous array, without
-  the function Numba's reshape compiles to normalise the shape.
+  the function Numba's reshape compiles to normalise the shape;
+  ``prefetch_row(array, i)`` asks the CPU for a row that a loop will read
+  soon (Numba has no prefetch).
 - **Blocks on Numba's threads without its parallel pipeline**
   (``on_threads``).  A ``prange`` loop compiles its body as a library of
   its own, a wrapper library around it, and links and optimises both again
@@ -427,6 +429,50 @@ def _python_next_index(counter):
     return value
 
 
+def _row_prefetch():
+    """An intrinsic ``(2-D array, i) -> None`` that asks the CPU to bring
+    row ``i``'s first cache line in (LLVM's ``prefetch``, for reading): a
+    loop that will read scattered rows asks for them all first, so that
+    their loads from memory overlap instead of following one another."""
+    from llvmlite import ir
+    from numba.core import cgutils
+    from numba.core.extending import intrinsic
+
+    def prefetch_row(typingctx, array, row):
+        if not (
+            isinstance(array, nbtypes.Array)
+            and array.ndim == 2
+            and isinstance(row, nbtypes.Integer)
+        ):
+            return None
+
+        def codegen(context, builder, sig, args):
+            data = context.make_array(sig.args[0])(context, builder, args[0])
+            index = context.cast(builder, args[1], sig.args[1], nbtypes.intp)
+            offset = builder.mul(index, builder.extract_value(data.strides, 0))
+            byte = ir.IntType(8).as_pointer()
+            address = builder.gep(builder.bitcast(data.data, byte), [offset])
+            i32 = ir.IntType(32)
+            function = cgutils.get_or_insert_function(
+                builder.module,
+                ir.FunctionType(
+                    ir.VoidType(), [ir.IntType(8).as_pointer(), i32, i32, i32]
+                ),
+                "llvm.prefetch.p0i8",
+            )
+            # Read; keep in all cache levels; data.
+            builder.call(function, [address, i32(0), i32(3), i32(1)])
+            return context.get_dummy_value()
+
+        return nbtypes.none(array, row), codegen
+
+    return intrinsic(prefetch_row)
+
+
+def _python_prefetch_row(array, row):
+    """A hint only: nothing to do without the JIT."""
+
+
 def _threading_layer_members():
     """What ``on_threads`` uses of llvmlite and Numba, or None."""
     try:
@@ -596,6 +642,7 @@ if INLINE_ALLOCATION:
     epsilon = _machine_epsilon()
     c_view = _c_view()
     next_index = _atomic_next()
+    prefetch_row = _row_prefetch()
 else:  # Numba's own (and plain NumPy and Python without the JIT)
     empty = np.empty
     zeros = np.zeros
@@ -605,6 +652,7 @@ else:  # Numba's own (and plain NumPy and Python without the JIT)
     epsilon = jit(_python_epsilon)
     c_view = jit(_python_c_view)
     next_index = jit(_python_next_index)
+    prefetch_row = jit(_python_prefetch_row)
 
 _THREADING = _threading_layer_members() if INLINE_ALLOCATION else None
 # Whether ``on_threads`` runs its body on several threads.

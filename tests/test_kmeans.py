@@ -378,24 +378,45 @@ def test_lloyd_pass_against_naive(dtype, n_samples):
     centres = Xc[rng.choice(n_samples, 7, replace=False)]
     cc = np.einsum("ij,ij->i", centres, centres)
     labels = np.full(n_samples, -1, dtype=np.int32)
+    w[::10] = 0  # rows of zero weight count in no cluster's count
     state = _kmeans.lloyd_state(n_samples, centres)
-    changed, sums, weights = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels, *state)
+    # From labels of -1, the changes are the clusters' totals.
+    changed, sums, weights, counts = _kmeans.lloyd_pass(
+        X, mean, w, centres, cc, labels, *state
+    )
     expected = naive_nearest_centre(Xc, centres)
     np.testing.assert_array_equal(labels, expected)
     assert changed == n_samples
-    expected_sums, expected_weights = naive_cluster_sums(Xc, w, labels, 7)
-    rtol = 1e-5 if dtype == np.float32 else 1e-12
-    np.testing.assert_allclose(sums, expected_sums, rtol=rtol, atol=rtol * 10)
-    np.testing.assert_allclose(weights, expected_weights, rtol=rtol)
-    if n_samples <= 4096:  # one block: the rows are added in order
-        np.testing.assert_array_equal(sums, expected_sums)
-    # The same centres again: no label changes, the same sums.
-    changed, sums_again, weights_again = _kmeans.lloyd_pass(
-        X, mean, w, centres, cc, labels, *state
-    )
-    assert changed == 0
-    np.testing.assert_array_equal(sums_again, sums)
-    np.testing.assert_array_equal(weights_again, weights)
+    # Each weighted row rounded in X's dtype, as KMeans rounds it, then
+    # added in float64.
+    rows = (Xc * w[:, None]).astype(np.float64)
+    expected_sums, _ = naive_cluster_sums(rows, np.ones(n_samples), labels, 7)
+    expected_weights = np.bincount(labels, weights=w.astype(np.float64), minlength=7)
+    assert sums.dtype == weights.dtype == counts.dtype == np.float64
+    np.testing.assert_allclose(sums, expected_sums, rtol=1e-12, atol=1e-9)
+    np.testing.assert_allclose(weights, expected_weights, rtol=1e-12)
+    np.testing.assert_array_equal(counts, np.bincount(labels[w > 0], minlength=7))
+    # The same centres again: no label changes, nothing moves.
+    again = _kmeans.lloyd_pass(X, mean, w, centres, cc, labels, *state)
+    assert again[0] == 0
+    for change in again[1:]:
+        assert not np.any(change)
+
+
+def test_totals_follow_the_labels_exactly_where_clusters_empty():
+    # Rows that come and go leave a cluster's float64 weight rounded; one
+    # left without a row of positive weight is empty (weight and sums 0
+    # exactly), as KMeans's weight of its rows is.
+    totals = (np.zeros((3, 2)), np.zeros(3), np.zeros(3))
+    sums, weights, counts = totals
+    come = (np.ones((3, 2)), np.array([0.1, 0.2, 0.3]), np.array([1.0, 1.0, 1.0]))
+    assert _kmeans._add_changes(totals, come) == 0
+    go = (-np.ones((3, 2)) / 3, np.array([0.0, -0.2, 0.0]), np.array([0.0, -1.0, 0.0]))
+    go[0][1] = -1 + 2.0**-40  # rounding left over
+    go[1][0] = -0.1 + 0.3 - 0.2  # a zero-weight row stays: weight rounds to 5.6e-17
+    assert _kmeans._add_changes(totals, go) == 1
+    assert weights[1] == 0 and not np.any(sums[1])
+    assert counts[0] == 1 and weights[0] > 0
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -466,6 +487,7 @@ def test_bounds_keep_the_full_ranking(dtype):
     labels = np.full(len(X), -1, dtype=np.int32)
     state = _kmeans.lloyd_state(len(X), centres)
     no_weights = np.empty(0, dtype=dtype)
+    totals = (np.zeros(centres.shape), np.zeros(len(centres)), np.zeros(len(centres)))
     for _ in range(25):
         cc = _kmeans._row_norms(centres, np.empty(len(centres), dtype=dtype))
         before = labels.copy()
@@ -478,12 +500,15 @@ def test_bounds_keep_the_full_ranking(dtype):
         )  # fmt: skip
         np.testing.assert_array_equal(labels, full_labels)
         assert step[0] == np.count_nonzero(before != full_labels)
-        for a, b in zip(step[1:], full[1:]):
-            np.testing.assert_array_equal(a, b)
-        changed, sums, weights = step
-        if np.any(weights == 0):
+        empty = _kmeans._add_changes(totals, step[1:])
+        # The totals kept from the steps' changes are those of the labels.
+        sums, weights, counts = totals
+        np.testing.assert_array_equal(weights, full[2])
+        np.testing.assert_array_equal(counts, full[3])
+        np.testing.assert_allclose(sums, full[1], rtol=1e-12, atol=1e-9)
+        if empty:
             break
-        centres, _ = _kmeans._finish_iteration(centres, sums, weights, changed, 0.0)
+        centres, _ = _kmeans._finish_iteration(centres, sums, weights, step[0], 0.0)
 
 
 def test_one_block_copies_leave_out_several_blocks_and_agree():
