@@ -25,7 +25,7 @@ scikit-learn's.
 
 The two first fits are timed both ways a first fit runs: with the kernels
 after the k-means start compiled meanwhile in a second process
-(``fastgmm._warmup.compile_ahead``, as where a CPU is spare; forced with
+(``fastgmm.kernels._warmup.compile_ahead``, as where a CPU is spare; forced with
 ``FASTGMM_COMPILE_AHEAD=1``, since this script's back-to-back processes keep
 the load average up), and in one process (``FASTGMM_COMPILE_AHEAD=0``, as on
 a single CPU or a busy machine).
@@ -69,9 +69,9 @@ marks.append(("second fit", time.perf_counter()))
 phases = {b[0]: b[1] - a[1] for a, b in zip(marks, marks[1:])}
 kernels = 0
 if library == "fastgmm":
-    # Every copy of every kernel (fastgmm._specialise), not only the
+    # Every copy of every kernel (fastgmm.kernels._specialise), not only the
     # dispatchers that are module globals.
-    from fastgmm._warmup import kernels as compiled
+    from fastgmm.kernels._warmup import kernels as compiled
 
     kernels = sum(len(k.overloads) for k in compiled())
 print(json.dumps({"phases": phases, "kernels": kernels}))

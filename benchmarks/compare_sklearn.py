@@ -538,7 +538,7 @@ def main(argv=None):
     from sklearn.mixture import GaussianMixture as SkGM
 
     from fastgmm import GaussianMixture as FastGM
-    from fastgmm._kmeans import kmeans_labels
+    from fastgmm.kernels._kmeans import kmeans_labels
 
     # Every tol=0 fit ends "not converged"; that is the point, not news.
     warnings.filterwarnings("ignore", category=ConvergenceWarning)

@@ -82,7 +82,8 @@ def main():
     from distributed.diagnostics import MemorySampler
     from sklearn.exceptions import ConvergenceWarning
 
-    from fastgmm import GaussianMixture, _dask
+    from fastgmm import GaussianMixture
+    from fastgmm.engine import _dask
 
     X, centres, weights = make_data(
         args.rows, args.features, args.components, args.chunk_rows, args.seed

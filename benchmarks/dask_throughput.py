@@ -67,9 +67,9 @@ def main():
     from sklearn.exceptions import ConvergenceWarning
 
     from fastgmm import GaussianMixture
-    from fastgmm._dask import DaskData
-    from fastgmm._data import InMemoryData
-    from fastgmm._em import Start, fit_em
+    from fastgmm.engine._dask import DaskData
+    from fastgmm.engine._data import InMemoryData
+    from fastgmm.engine._em import Start, fit_em
 
     rng = np.random.default_rng(0)
     centres = rng.normal(scale=4.0, size=(args.components, args.features))

@@ -173,7 +173,7 @@ def installed_cache_of(commit):
     ``commit``'s (every ``.py`` file, byte for byte), else None."""
     try:
         import fastgmm
-        from fastgmm._warmup import cache_directory
+        from fastgmm.kernels._warmup import cache_directory
     except ImportError:
         return None
     package = Path(fastgmm.__file__).resolve().parent

@@ -15,10 +15,10 @@ from ._version import __version__
 # uses (saving and loading models, the batch estimator, model selection and
 # their kernels are not part of a GaussianMixture fit).
 _LAZY = {
-    "BatchGaussianMixture": "._batch",
-    "BayesianGaussianMixture": "._bayesian_mixture",
-    "GaussianMixture": "._gaussian_mixture",
-    "GaussianMixtureIC": "._selection",
+    "BatchGaussianMixture": ".estimators._batch",
+    "BayesianGaussianMixture": ".estimators._bayesian_mixture",
+    "GaussianMixture": ".estimators._gaussian_mixture",
+    "GaussianMixtureIC": ".estimators._selection",
     "compile_kernels": "._precompile",
     "load": "._persistence",
     "save": "._persistence",

@@ -30,10 +30,10 @@ HEADER = "__fastgmm__"
 
 
 def _estimators():
-    from ._batch import BatchGaussianMixture
-    from ._bayesian_mixture import BayesianGaussianMixture
-    from ._gaussian_mixture import GaussianMixture
-    from ._selection import GaussianMixtureIC
+    from .estimators._batch import BatchGaussianMixture
+    from .estimators._bayesian_mixture import BayesianGaussianMixture
+    from .estimators._gaussian_mixture import GaussianMixture
+    from .estimators._selection import GaussianMixtureIC
 
     return {
         cls.__name__: cls
@@ -329,7 +329,7 @@ def _check_fitted(model):
             f"means_ has {n_features} features, n_features_in_ is "
             f"{model.n_features_in_}"
         )
-    from ._covariance import parameter_shape
+    from .kernels._covariance import parameter_shape
 
     shapes = {
         "weights_": (*lead, n_components),

@@ -3,8 +3,8 @@
 ``compile_kernels`` (``fastgmm compile``) compiles the kernels of every fit,
 prediction and score ahead of time, for image builds and cluster nodes;
 ``_compile_fit_kernels`` is what the process started by
-``fastgmm._warmup.compile_ahead`` runs.  Both fit the estimators, so this
-module sits above them (``fastgmm._warmup`` sits below).
+``fastgmm.kernels._warmup.compile_ahead`` runs.  Both fit the estimators, so this
+module sits above them (``fastgmm.kernels._warmup`` sits below).
 """
 
 import time
@@ -12,9 +12,9 @@ import warnings
 
 import numpy as np
 
-from ._covariance import COVARIANCE_TYPES
-from ._init import INIT_PARAMS
-from ._warmup import _no_compile_ahead
+from .engine._init import INIT_PARAMS
+from .kernels._covariance import COVARIANCE_TYPES
+from .kernels._warmup import _no_compile_ahead
 
 DTYPES = ("float64", "float32")
 
@@ -28,10 +28,10 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features, labels=True):
     and, with ``labels`` (``fit_predict``), the final labels; and the
     moments of k-means labels.
     """
-    from ._bayesian_mixture import BayesianGaussianMixture
-    from ._covariance import COVARIANCE_CODES
-    from ._gaussian_mixture import GaussianMixture
-    from ._kernels import label_statistics
+    from .estimators._bayesian_mixture import BayesianGaussianMixture
+    from .estimators._gaussian_mixture import GaussianMixture
+    from .kernels._covariance import COVARIANCE_CODES
+    from .kernels._estep import label_statistics
 
     rng = np.random.default_rng(0)
     n_rows = 60
@@ -62,7 +62,7 @@ def compile_kernels(
 
     Kernels are compiled per dtype and variant (covariance type, and for
     'full' the unrolled width of its number of features; see
-    ``fastgmm._specialise``).  Each group fits a few rows of that many
+    ``fastgmm.kernels._specialise``).  Each group fits a few rows of that many
     features with every ``init_params``, with and without
     ``sample_weight``, then predicts and scores, with ``GaussianMixture`` and with
     ``BatchGaussianMixture``, so that every kernel they use is compiled into
@@ -77,7 +77,7 @@ def compile_kernels(
         seconds it took.
     jobs : int, default=1
         Processes that compile groups at once.  Numba's cache is safe for
-        processes that save at once (``fastgmm._numba_internals``).
+        processes that save at once (``fastgmm.kernels._numba_internals``).
 
     Returns
     -------
@@ -114,8 +114,8 @@ def compile_kernels(
 
 def _variant_groups(covariance_types):
     """(covariance type, n_features) of data that runs each variant."""
-    from ._config import MAX_UNROLLED_FEATURES
-    from ._specialise import Variant
+    from .kernels._config import MAX_UNROLLED_FEATURES
+    from .kernels._specialise import Variant
 
     for variant in Variant.every():
         covariance_type = COVARIANCE_TYPES[variant.code]
@@ -134,11 +134,11 @@ def _compile_group_here(dtype, covariance_type, n_features):
     """``_compile_group`` in this process: every fit, prediction and score
     of a few rows of this dtype and number of features (see
     ``compile_kernels``); returns the group's progress line."""
-    from ._batch import BatchGaussianMixture
-    from ._bayesian_mixture import BayesianGaussianMixture
-    from ._config import BLOCK_ROWS
-    from ._gaussian_mixture import GaussianMixture
-    from ._kmeans import kmeans_labels
+    from .estimators._batch import BatchGaussianMixture
+    from .estimators._bayesian_mixture import BayesianGaussianMixture
+    from .estimators._gaussian_mixture import GaussianMixture
+    from .kernels._config import BLOCK_ROWS
+    from .kernels._kmeans import kmeans_labels
 
     group_start = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -152,7 +152,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
         # k-means leaving a cluster empty (three centres, two distinct rows):
         # relocation and what follows it, which Python calls; stopped by
         # max_iter right after, and run on.  For data of one block and of
-        # several: their copies differ (fastgmm._specialise).
+        # several: their copies differ (fastgmm.kernels._specialise).
         for n_rows in (len(X), BLOCK_ROWS + 2):
             two_points = np.repeat(X[:2], n_rows // 2, axis=0)
             for max_iter in (1, 300):

@@ -8,7 +8,7 @@ the functions use ``matplotlib.pyplot``'s current axes.
 
 import numpy as np
 
-from ._covariance import COVARIANCE_TYPES, full_matrices
+from .kernels._covariance import COVARIANCE_TYPES, full_matrices
 
 INSTALL_HINT = 'pip install "fastgmm[plot]"'
 

@@ -10,7 +10,7 @@ from sklearn.datasets import load_iris, load_wine, make_blobs
 from sklearn.exceptions import ConvergenceWarning
 
 import fastgmm
-from fastgmm._covariance import COVARIANCE_TYPES  # noqa: F401 - shared by the tests
+from fastgmm.kernels._covariance import COVARIANCE_TYPES  # noqa: F401 - shared by the tests
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 

@@ -284,7 +284,7 @@ def test_bad_input_gets_clear_errors():
     ],
 )
 def test_distinct_labels_are_numpy_unique(groups):
-    from fastgmm._batch import _distinct_labels
+    from fastgmm.estimators._batch import _distinct_labels
 
     labels, index = _distinct_labels(groups)
     expected_labels, expected_index = np.unique(groups, return_inverse=True)

@@ -17,8 +17,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastgmm
-from fastgmm._data import score_rows
-from fastgmm._parameters import MixtureParameters
+from fastgmm.engine._data import score_rows
+from fastgmm.engine._parameters import MixtureParameters
 
 PRIOR_TYPES = ("dirichlet_process", "dirichlet_distribution")
 POSTERIOR_ATTRIBUTES = (

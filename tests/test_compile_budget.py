@@ -23,7 +23,7 @@ import numba
 import pytest
 from numba.core import event
 
-import fastgmm._numba_internals  # noqa: F401  (pauses the collector)
+import fastgmm.kernels._numba_internals  # noqa: F401  (pauses the collector)
 
 # Measured at the commits that set them (43 overloads and 3.30 MB of IR once
 # data of one block ran copies of k-means without the code for several; 47
@@ -54,7 +54,7 @@ FIRST_FIT = textwrap.dedent(
     import json
     from sklearn.datasets import load_iris
     from fastgmm import GaussianMixture
-    from fastgmm._warmup import kernels
+    from fastgmm.kernels._warmup import kernels
     from numba.core import event
 
     with event.install_recorder("numba:compile") as recorder:
@@ -67,7 +67,7 @@ FIRST_FIT = textwrap.dedent(
         if ev.is_start and id(ev.data["dispatcher"]) not in ours
         and (ev.data["dispatcher"].py_func.__module__ or "").startswith("numba.")
     ]
-    from fastgmm._numba_internals import Helper
+    from fastgmm.kernels._numba_internals import Helper
     overloads, ir_bytes, hits, wrapped = [], 0, 0, []
     for dispatcher in kernels():
         hits += sum(dispatcher.stats.cache_hits.values())
@@ -85,7 +85,7 @@ FIRST_FIT = textwrap.dedent(
                 wrapped.append(name)
     # Copies per unrolled width (the others have one per covariance type).
     import sys
-    from fastgmm._specialise import Kernel
+    from fastgmm.kernels._specialise import Kernel
     per_width = sorted({
         copy.py_func.__qualname__
         for name, module in list(sys.modules.items()) if name.startswith("fastgmm")
@@ -163,7 +163,7 @@ def test_import_loads_nothing_a_fit_does_not_use():
         "import sys, fastgmm; "
         "print(sorted(m for m in sys.modules if m.split('.')[0] in "
         "('dask', 'distributed', 'matplotlib', 'skops', 'pyarrow') "
-        "or m in ('fastgmm.cli', 'fastgmm.plot', 'fastgmm._dask', "
+        "or m in ('fastgmm.cli', 'fastgmm.plot', 'fastgmm.engine._dask', "
         "'fastgmm._persistence')))"
     )
     assert _printed_by(code) == "[]"
@@ -173,9 +173,9 @@ def test_an_estimators_import_loads_only_what_its_fit_uses():
     # The other estimators (and their kernels) load when they are named.
     code = (
         "import sys; from fastgmm import GaussianMixture; "
-        "print(sorted(m for m in sys.modules if m in ('fastgmm._batch', "
-        "'fastgmm._batch_kernels', 'fastgmm._bayesian_mixture', "
-        "'fastgmm._selection')))"
+        "print(sorted(m for m in sys.modules if m in ('fastgmm.estimators._batch', "
+        "'fastgmm.kernels._groups', 'fastgmm.estimators._bayesian_mixture', "
+        "'fastgmm.estimators._selection')))"
     )
     assert _printed_by(code) == "[]"
     code = (
@@ -183,7 +183,7 @@ def test_an_estimators_import_loads_only_what_its_fit_uses():
         "print(fastgmm.BatchGaussianMixture.__module__, "
         "'BayesianGaussianMixture' in dir(fastgmm))"
     )
-    assert _printed_by(code) == "fastgmm._batch True"
+    assert _printed_by(code) == "fastgmm.estimators._batch True"
 
 
 def test_a_small_fit_leaves_numbas_thread_pool_unstarted():

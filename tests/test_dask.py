@@ -28,7 +28,7 @@ dask = pytest.importorskip("dask")
 da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 
-from fastgmm import _dask  # noqa: E402  (imports dask)
+from fastgmm.engine import _dask  # noqa: E402  (imports dask)
 
 N_COMPONENTS = 4
 CENTRES = np.array([[0.0, 0.0, 0.0], [6.0, 6.0, 0.0], [-6.0, 6.0, 6.0], [0, -6, 6]])
@@ -434,7 +434,7 @@ def test_given_initial_responsibilities_are_refused_for_dask_data():
     # The shared k-means labels of GaussianMixtureIC are per row, in memory;
     # a Dask fit must say so rather than fall back to another initialisation.
     da = pytest.importorskip("dask.array")
-    from fastgmm._init import InitialAssignment
+    from fastgmm.engine._init import InitialAssignment
 
     X = da.from_array(np.random.default_rng(0).normal(size=(60, 2)), chunks=30)
     labels = np.repeat([0, 1], 30)

@@ -9,11 +9,13 @@ import pytest
 from conftest import COVARIANCE_TYPES
 from naive import naive_e_step, naive_label_statistics, naive_statistics
 
-from fastgmm import _batch_kernels, _kernels, _kmeans, _mstep, _unrolled
-from fastgmm._config import BLOCK_ROWS
-from fastgmm._covariance import COVARIANCE_CODES, FULL
-from fastgmm._exp import exp_nonpositive, exp_nonpositive32
-from fastgmm._specialise import Variant
+from fastgmm.kernels import _estep as _kernels
+from fastgmm.kernels import _groups as _batch_kernels
+from fastgmm.kernels import _kmeans, _mstep, _unrolled
+from fastgmm.kernels._config import BLOCK_ROWS
+from fastgmm.kernels._covariance import COVARIANCE_CODES, FULL
+from fastgmm.kernels._exp import exp_nonpositive, exp_nonpositive32
+from fastgmm.kernels._specialise import Variant
 
 
 def random_precision_cholesky(rng, covariance_type, n_components, n_features):
@@ -316,7 +318,7 @@ def test_exp_nonpositive_edges():
 
 
 def test_log_positive32_close_to_float64_log():
-    from fastgmm._exp import log_positive32
+    from fastgmm.kernels._exp import log_positive32
 
     x = np.concatenate([np.linspace(1, 64, 20001), np.geomspace(1, 1e30, 1001)])
     x = x.astype(np.float32)
@@ -346,7 +348,7 @@ def test_data_of_any_size_runs_one_copy(kernel):
 ON_THREADS = """
 import numba
 import numpy as np
-from fastgmm._numba_internals import next_index, njit, on_threads, start_threads
+from fastgmm.kernels._numba_internals import next_index, njit, on_threads, start_threads
 
 @njit(helper=True)
 def body(ids, counter):

@@ -1,6 +1,6 @@
 """fastgmm's k-means against scikit-learn's KMeans and naive NumPy references.
 
-``fastgmm._kmeans.kmeans_labels`` must give the labels of
+``fastgmm.kernels._kmeans.kmeans_labels`` must give the labels of
 ``KMeans(n_clusters, n_init=1, random_state).fit(X, sample_weight)`` and
 leave the random state as KMeans leaves it, so that the default
 ('kmeans') initialisation of a GaussianMixture is scikit-learn's.
@@ -19,7 +19,7 @@ from sklearn.datasets import make_blobs
 from sklearn.exceptions import ConvergenceWarning
 from threadpoolctl import threadpool_limits
 
-from fastgmm import _kmeans
+from fastgmm.kernels import _kmeans
 
 
 def sklearn_labels(X, k, seed, sample_weight=None):
@@ -464,7 +464,7 @@ def test_finish_iteration_against_naive():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("n_features", [1, 3, 8, 9, 130])
 def test_kmeans_tolerance_is_numpys_mean_times_tol(dtype, n_features):
-    from fastgmm._kmeans import kmeans_tolerance
+    from fastgmm.kernels._kmeans import kmeans_tolerance
 
     variances = np.random.default_rng(n_features).uniform(0, 1e3, n_features)
     variances = variances.astype(dtype)
@@ -513,14 +513,14 @@ def test_bounds_keep_the_full_ranking(dtype):
 
 def test_one_block_copies_leave_out_several_blocks_and_agree():
     # Data of one block runs copies of the k-means driver without the code
-    # for several blocks (fastgmm._specialise); the labels are the same bits
+    # for several blocks (fastgmm.kernels._specialise); the labels are the same bits
     # as the copy for data of any size gives.  Kernels without a pass over
     # the rows have a single copy.
-    from fastgmm._config import BLOCK_ROWS
-    from fastgmm._covariance import FULL
-    from fastgmm._kernels import e_step_blocks
-    from fastgmm._reduction import one_block_sums
-    from fastgmm._specialise import Variant
+    from fastgmm.kernels._config import BLOCK_ROWS
+    from fastgmm.kernels._covariance import FULL
+    from fastgmm.kernels._estep import e_step_blocks
+    from fastgmm.kernels._reduction import one_block_sums
+    from fastgmm.kernels._specialise import Variant
 
     small = _kmeans.kmeans_run.copy(one_block=True)
     assert small is not _kmeans.kmeans_run.copy()

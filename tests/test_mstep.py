@@ -5,8 +5,8 @@ import pytest
 from conftest import COVARIANCE_TYPES, ILL_DEFINED
 from naive import naive_m_step, naive_moments, naive_precision_cholesky
 
-from fastgmm import _mstep
-from fastgmm._covariance import from_kernel_layout, to_kernel_layout
+from fastgmm.kernels import _mstep
+from fastgmm.kernels._covariance import from_kernel_layout, to_kernel_layout
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)

@@ -3,7 +3,7 @@
 Numba saves a cached function's index without a lock: two processes saving
 different signatures of one function at once can give both the same data
 file, and the index then points one signature at the other's machine code
-(see ``fastgmm._numba_internals``).  fastgmm's kernels save under a file
+(see ``fastgmm.kernels._numba_internals``).  fastgmm's kernels save under a file
 lock, data first; these tests compile one small cached function in many
 processes at once, all into one empty cache, and check that afterwards every
 index entry loads the code of its own signature.
@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from fastgmm import _numba_internals
+from fastgmm.kernels import _numba_internals
 
 pytestmark = pytest.mark.skipif(
     not _numba_internals.SUPPORTED,
@@ -27,7 +27,7 @@ pytestmark = pytest.mark.skipif(
 
 KERNEL = textwrap.dedent(
     """
-    from fastgmm._numba_internals import njit
+    from fastgmm.kernels._numba_internals import njit
 
     @njit(cache=True)
     def affine(x):
@@ -177,14 +177,14 @@ def test_every_entry_of_fastgmms_cache_holds_its_own_signature():
     import numpy as np
 
     from fastgmm import GaussianMixture
-    from fastgmm._warmup import kernels
+    from fastgmm.kernels._warmup import kernels
 
     X = np.random.default_rng(0).standard_normal((50, 2))
     GaussianMixture(2, random_state=0).fit(X)  # at least these entries exist
-    modules = ("_batch_kernels", "_copy", "_covariance", "_exp", "_kernels",
-               "_kmeans", "_mstep")  # fmt: skip
+    modules = ("_groups", "_copy", "_covariance", "_exp", "_estep", "_kmeans",
+               "_mstep")  # fmt: skip
     for name in modules:
-        importlib.import_module(f"fastgmm.{name}")
+        importlib.import_module(f"fastgmm.kernels.{name}")
     checked = 0
     for kernel in kernels():
         assert _numba_internals.mismatched_cache_entries(kernel) == []
@@ -195,7 +195,7 @@ def test_every_entry_of_fastgmms_cache_holds_its_own_signature():
 
 
 def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
-    from fastgmm._numba_internals import WRAPPERLESS, Helper, njit
+    from fastgmm.kernels._numba_internals import WRAPPERLESS, Helper, njit
 
     @njit(helper=True)
     def plus_half(x):
@@ -223,7 +223,7 @@ def test_a_helper_has_no_python_wrapper_and_python_calls_run_a_copy():
 def test_a_helper_is_compiled_to_ir_only_and_not_cached():
     from numba.core import caching
 
-    from fastgmm._numba_internals import LINK_ONLY_HELPERS, njit
+    from fastgmm.kernels._numba_internals import LINK_ONLY_HELPERS, njit
 
     @njit(helper=True, cache=True)
     def plus_one(x):
@@ -293,7 +293,7 @@ def test_allocations_lowered_into_the_caller_match_numpys():
     import numba
     import numpy as np
 
-    from fastgmm._numba_internals import INLINE_ALLOCATION, empty, zeros
+    from fastgmm.kernels._numba_internals import INLINE_ALLOCATION, empty, zeros
 
     @numba.njit(fastmath={"contract"}, error_model="numpy")
     def allocate(n, like):
@@ -332,7 +332,7 @@ def test_two_number_max_and_min_lowered_into_the_caller_are_pythons():
     import numba
     import numpy as np
 
-    from fastgmm._numba_internals import larger, smaller
+    from fastgmm.kernels._numba_internals import larger, smaller
 
     @numba.njit(error_model="numpy")
     def both(a, b):
@@ -357,7 +357,7 @@ def test_machine_epsilon_lowered_into_the_caller_is_numpys():
     import numba
     import numpy as np
 
-    from fastgmm._numba_internals import epsilon
+    from fastgmm.kernels._numba_internals import epsilon
 
     @numba.njit
     def eps(a):
@@ -377,7 +377,7 @@ def test_next_index_hands_each_value_to_one_thread():
     import numba
     import numpy as np
 
-    from fastgmm._numba_internals import next_index
+    from fastgmm.kernels._numba_internals import next_index
 
     @numba.njit(nogil=True)
     def take(counter, owner, me):
@@ -399,7 +399,7 @@ def test_c_view_is_numpys_reshape_of_a_c_array():
     import numba
     import numpy as np
 
-    from fastgmm._numba_internals import c_view
+    from fastgmm.kernels._numba_internals import c_view
 
     @numba.njit
     def views(flat, k, d):

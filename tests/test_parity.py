@@ -22,7 +22,7 @@ from conftest import (
 from sklearn.exceptions import ConvergenceWarning
 
 import fastgmm
-from fastgmm._data import score_rows
+from fastgmm.engine._data import score_rows
 
 
 def make_pair(**params):

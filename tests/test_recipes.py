@@ -24,7 +24,7 @@ AFTER_COMPILE = textwrap.dedent(
     import json, warnings
     import numpy as np
     import fastgmm
-    from fastgmm._warmup import kernel_overloads as count_overloads
+    from fastgmm.kernels._warmup import kernel_overloads as count_overloads
 
     fastgmm.compile_kernels(["float64"], ["full"])
     before = count_overloads()
@@ -64,7 +64,7 @@ def test_dask_workers_compile_before_the_first_fit():
     pytest.importorskip("distributed")
     da = pytest.importorskip("dask.array")
     import fastgmm
-    from fastgmm._warmup import kernel_overloads
+    from fastgmm.kernels._warmup import kernel_overloads
 
     cluster, client = local_cluster(1)
     try:

@@ -1,4 +1,5 @@
-"""Tests of GaussianMixtureIC (fastgmm/_selection.py) and ``fastgmm select``."""
+"""Tests of GaussianMixtureIC (``fastgmm.estimators._selection``) and
+``fastgmm select``."""
 
 import math
 import pickle
@@ -15,8 +16,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 import fastgmm
-from fastgmm import GaussianMixture, GaussianMixtureIC, _selection
+from fastgmm import GaussianMixture, GaussianMixtureIC
 from fastgmm.cli import main
+from fastgmm.estimators import _selection
 
 RESULT_KEYS = (
     "n_components",

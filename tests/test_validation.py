@@ -322,7 +322,7 @@ def test_failed_warm_start_fit_keeps_previous_model():
 def test_check_random_state_gives_sklearns_generator(seed):
     from sklearn.utils import check_random_state as sklearn_check_random_state
 
-    from fastgmm._validation import check_random_state
+    from fastgmm.engine._validation import check_random_state
 
     ours, theirs = check_random_state(seed), sklearn_check_random_state(seed)
     assert isinstance(ours, np.random.RandomState)
@@ -332,7 +332,7 @@ def test_check_random_state_gives_sklearns_generator(seed):
 
 
 def test_check_random_state_passes_instances_and_rejects_junk():
-    from fastgmm._validation import check_random_state
+    from fastgmm.engine._validation import check_random_state
 
     rs = np.random.RandomState(3)
     assert check_random_state(rs) is rs
@@ -345,7 +345,7 @@ def test_check_random_state_passes_instances_and_rejects_junk():
 def test_random_state_for_reuses_generators_with_fresh_states():
     from sklearn.utils import check_random_state as sklearn_check_random_state
 
-    from fastgmm._validation import random_state_for
+    from fastgmm.engine._validation import random_state_for
 
     with random_state_for(5) as first:
         # An odd number of normal draws leaves a cached value behind.
@@ -364,7 +364,7 @@ def test_random_state_for_reuses_generators_with_fresh_states():
 
 
 def test_random_state_for_passes_other_seeds_through():
-    from fastgmm._validation import random_state_for
+    from fastgmm.engine._validation import random_state_for
 
     rs = np.random.RandomState(3)
     with random_state_for(rs) as got:
@@ -406,7 +406,7 @@ def test_refit_on_an_array_forgets_feature_names():
 def test_valid_arrays_are_not_copied(dtype):
     X = np.ascontiguousarray(X_GOOD, dtype=dtype)
     gm = fastgmm.GaussianMixture(2, random_state=0)
-    from fastgmm._validation import validate_rows
+    from fastgmm.engine._validation import validate_rows
 
     assert validate_rows(gm, X, reset=True, ensure_min_samples=2) is X
     assert gm.n_features_in_ == 3
@@ -415,7 +415,7 @@ def test_valid_arrays_are_not_copied(dtype):
 
 @pytest.mark.parametrize("value", [np.nan, np.inf, -np.inf])
 def test_fast_path_sees_non_finite_values_anywhere(value):
-    from fastgmm._validation import validate_rows
+    from fastgmm.engine._validation import validate_rows
 
     gm = fastgmm.GaussianMixture(2)
     for index in [(0, 0), (29, 2), (13, 1)]:
@@ -424,7 +424,7 @@ def test_fast_path_sees_non_finite_values_anywhere(value):
 
 
 def test_huge_finite_values_pass_without_warnings():
-    from fastgmm._validation import validate_rows
+    from fastgmm.engine._validation import validate_rows
 
     X = np.full((4, 2), 1e308)
     with warnings.catch_warnings():

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_iris
 
-from fastgmm import GaussianMixture, GaussianMixtureIC, _precompile, _warmup
+from fastgmm import GaussianMixture, GaussianMixtureIC, _precompile
 from fastgmm.cli import main
+from fastgmm.kernels import _warmup
 
 
 def run_python(code, env=None, timeout=600):
@@ -67,7 +68,7 @@ def test_compile_kernels_covers_every_scoring_signature():
         from fastgmm import (
             BatchGaussianMixture, GaussianMixture, GaussianMixtureIC, _precompile,
         )
-        from fastgmm._kernels import score_groups
+        from fastgmm.kernels._estep import score_groups
 
         _precompile.compile_kernels(("float32",), ("diag",))
         kernels = lambda: score_groups.kernels
@@ -108,8 +109,8 @@ def test_compile_kernels_covers_bayesian_float32_scoring():
         import warnings
         import numpy as np
         from fastgmm import BayesianGaussianMixture, _precompile
-        from fastgmm._config import BLOCK_ROWS
-        from fastgmm._kernels import score_groups
+        from fastgmm.kernels._config import BLOCK_ROWS
+        from fastgmm.kernels._estep import score_groups
 
         _precompile.compile_kernels(("float32",), ("diag",))
         before = {k.__name__: set(k.signatures) for k in score_groups.kernels}
@@ -140,7 +141,7 @@ def test_empty_cache_is_detected_without_compiling(tmp_path):
     # A fresh NUMBA_CACHE_DIR holds nothing: a first fit would compile.
     code = textwrap.dedent(
         """
-        from fastgmm import _warmup
+        from fastgmm.kernels import _warmup
         print(_warmup.kernels_cached(), _warmup.cache_directory())
         """
     )
@@ -192,7 +193,7 @@ _FIRST_FIT_HITS = textwrap.dedent(
     import json
     from sklearn.datasets import load_iris
     from fastgmm import BayesianGaussianMixture, GaussianMixture
-    from fastgmm._warmup import kernels
+    from fastgmm.kernels._warmup import kernels
 
     X = load_iris().data
     gm = GaussianMixture(3, random_state=0)
@@ -243,7 +244,7 @@ def test_a_first_fit_compiles_its_em_kernels_in_a_second_process(tmp_path):
 
 
 def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
-    from fastgmm import _numba_internals
+    from fastgmm.kernels import _numba_internals
 
     def ahead(forget=True):
         if forget:  # what this process saw before

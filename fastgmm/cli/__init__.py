@@ -23,11 +23,11 @@ Imports stay light: NumPy and the compiled estimator are imported inside the
 them.
 """
 
-from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm.cli.data import Dataset, load_data
 from fastgmm.cli.entry_point import build_parser, main
 from fastgmm.cli.messages import PROG, CLIError
 from fastgmm.cli.options import INIT_PARAMS
+from fastgmm.kernels._covariance import COVARIANCE_TYPES
 
 __all__ = [
     "COVARIANCE_TYPES",

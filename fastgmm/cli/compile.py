@@ -63,7 +63,7 @@ def run(args):
         0, the exit status.
     """
     from fastgmm._precompile import compile_kernels
-    from fastgmm._warmup import cache_directory
+    from fastgmm.kernels._warmup import cache_directory
 
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     out = sys.stdout

@@ -5,7 +5,6 @@ from __future__ import annotations
 import sys
 import time
 
-from fastgmm._covariance import COVARIANCE_TYPES
 from fastgmm.cli.data import load_data
 from fastgmm.cli.groups import add_groups_option, run_groups
 from fastgmm.cli.messages import CLIError, warnings_reported_once
@@ -24,6 +23,7 @@ from fastgmm.cli.report import (
     save_npz,
     save_plot,
 )
+from fastgmm.kernels._covariance import COVARIANCE_TYPES
 
 
 def add_parser(subparsers):
@@ -115,7 +115,7 @@ def run(args):
         )
 
     from fastgmm import GaussianMixture
-    from fastgmm._warmup import announce_compiling
+    from fastgmm.kernels._warmup import announce_compiling
 
     params = model_params(
         args,

@@ -129,7 +129,7 @@ def run(args):
         )
 
     from fastgmm import GaussianMixtureIC
-    from fastgmm._warmup import announce_compiling
+    from fastgmm.kernels._warmup import announce_compiling
 
     params = model_params(
         args,

@@ -36,12 +36,12 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._covariance import COVARIANCE_TYPES
+from ..engine._init import INIT_PARAMS, InitialAssignment, initial_assignment
+from ..engine._validation import CachedParameterValidation
+from ..kernels._covariance import COVARIANCE_TYPES
+from ..kernels._threads import check_n_jobs, thread_count
+from ..kernels._warmup import announce_compiling
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
-from ._init import INIT_PARAMS, InitialAssignment, initial_assignment
-from ._threads import check_n_jobs, thread_count
-from ._validation import CachedParameterValidation
-from ._warmup import announce_compiling
 
 # The keys of ``results_``, in order.
 RESULT_KEYS = (

@@ -976,7 +976,7 @@ class _CollectorPause(event.Listener):
 
 def _ours(dispatcher):
     module = getattr(getattr(dispatcher, "py_func", None), "__module__", None) or ""
-    return module.split(".")[0] == __package__
+    return module.split(".")[0] == __package__.split(".")[0]
 
 
 @functools.cache

@@ -1,5 +1,5 @@
 """The BayesianGaussianMixture estimator: a scikit-learn facade over the EM
-engine, with ``fastgmm._bayesian_model``'s hooks."""
+engine, with ``fastgmm.engine._bayesian_model``'s hooks."""
 
 from numbers import Real
 
@@ -7,15 +7,15 @@ import numpy as np
 from sklearn.utils import check_array
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from . import _mstep
-from ._bayesian_model import BayesianModel, Priors, VariationalParameters
-from ._covariance import symmetric_from_upper
-from ._mixture import BaseMixture
-from ._validation import (
+from ..engine._bayesian_model import BayesianModel, Priors, VariationalParameters
+from ..engine._validation import (
     _check_positive,
     _check_shape,
     _check_symmetric_positive_definite,
 )
+from ..kernels import _mstep
+from ..kernels._covariance import symmetric_from_upper
+from ._mixture import BaseMixture
 
 
 class BayesianGaussianMixture(BaseMixture):

@@ -2,13 +2,13 @@
 
 import numpy as np
 
-from . import _mstep
-from ._covariance import n_parameters
+from ..kernels import _mstep
+from ..kernels._covariance import n_parameters
 from ._parameters import MixtureParameters
 
 
 class GaussianModel:
-    """scikit-learn's ``GaussianMixture`` as ``fastgmm._em.MixtureModel`` hooks.
+    """scikit-learn's ``GaussianMixture`` as ``fastgmm.engine._em.MixtureModel`` hooks.
 
     Parameters
     ----------
@@ -34,7 +34,7 @@ class GaussianModel:
         """The ``MixtureParameters`` one EM run starts from.
 
         ``start`` is an ``init_params`` name or an ``InitialAssignment`` (see
-        ``fastgmm._em.DataSource.initial_moments``); the user-given initial
+        ``fastgmm.engine._em.DataSource.initial_moments``); the user-given initial
         parameters replace what it gives.
         """
         weights = means = covariances = None

@@ -1,7 +1,7 @@
 """M-step and parameter conversions (covariance <-> precision Cholesky).
 
 Everything here works on small arrays (n_components x n_features x
-n_features at most); the passes over the data live in ``fastgmm._kernels``.
+n_features at most); the passes over the data live in ``fastgmm.kernels._estep``.
 """
 
 import math

@@ -2,15 +2,15 @@
 
 import numpy as np
 
-from . import _mstep
-from ._covariance import COVARIANCE_CODES, from_kernel_layout, to_kernel_layout
+from ..kernels import _mstep
+from ..kernels._covariance import COVARIANCE_CODES, from_kernel_layout, to_kernel_layout
 
 
 class MixtureParameters:
     """Weights, means, covariances and precision Cholesky factors.
 
     Covariances and factors are held in the kernels' layout (see
-    ``fastgmm._covariance``), with the log-weights and
+    ``fastgmm.kernels._covariance``), with the log-weights and
     log-determinants the kernels take; ``covariances`` and
     ``precisions_cholesky`` give scikit-learn's layout.  Build one with
     ``from_arrays`` (scikit-learn's layout) or ``from_statistics`` (an
@@ -53,7 +53,7 @@ class MixtureParameters:
 
     @classmethod
     def from_statistics(cls, nk, s1, s2, ref, covariance_type, reg_covar, dtype):
-        """The M-step of an EM iteration (see ``fastgmm._mstep.iteration_m_step``)."""
+        """The M-step of an EM iteration (``_mstep.iteration_m_step``)."""
         arrays = _mstep.iteration_m_step(
             nk, s1, s2, ref, covariance_type, reg_covar, dtype
         )

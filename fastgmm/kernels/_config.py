@@ -35,7 +35,7 @@ def runs_in_parallel(n_rows):
 
 
 # Up to this many features a full covariance's kernels are unrolled
-# (``fastgmm._unrolled``), at the narrowest of ``UNROLLED_WIDTHS`` that holds
+# (``fastgmm.kernels._unrolled``), at the narrowest of ``UNROLLED_WIDTHS`` that holds
 # them: data with d features runs that width, its missing features padded
 # with zeros, which add nothing to the sums that are kept.  A fit compiles
 # its own width only; fewer widths keep ``fastgmm compile`` shorter.

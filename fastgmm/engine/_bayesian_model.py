@@ -1,7 +1,7 @@
 """The variational Bayesian Gaussian mixture: its hooks for the EM engine.
 
 scikit-learn's ``BayesianGaussianMixture`` (``sklearn/mixture/_bayesian_mixture.py``)
-written on the sufficient statistics of ``fastgmm._kernels.em_statistics``,
+written on the sufficient statistics of ``fastgmm.kernels._estep.em_statistics``,
 so the one compiled E-step serves it unchanged:
 
 - its E-step is the Gaussian one with other inputs: the Cholesky factor of
@@ -23,8 +23,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from . import _mstep
-from ._covariance import COVARIANCE_CODES, from_kernel_layout, symmetric_from_upper
+from ..kernels import _mstep
+from ..kernels._covariance import (
+    COVARIANCE_CODES,
+    from_kernel_layout,
+    symmetric_from_upper,
+)
 from ._parameters import MixtureParameters
 
 _LOG_2PI = math.log(2.0 * math.pi)
@@ -138,7 +142,8 @@ def _log_wishart_norm(degrees_of_freedom, log_det_precisions_chol, n_features):
 
 
 class BayesianModel:
-    """scikit-learn's ``BayesianGaussianMixture`` as ``fastgmm._em.MixtureModel`` hooks.
+    """scikit-learn's ``BayesianGaussianMixture`` as ``MixtureModel`` hooks
+    (``fastgmm.engine._em``).
 
     Parameters
     ----------

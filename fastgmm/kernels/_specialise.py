@@ -19,7 +19,7 @@ Each copy's globals are its module's, with the names of the kernels it calls
 bound to their copies of the same variant.
 
 A kernel that runs a pass over the rows through
-``fastgmm._reduction.ordered_block_sums``, or calls a kernel that does, also
+``fastgmm.kernels._reduction.ordered_block_sums``, or calls a kernel that does, also
 has copies for data of at most one block of rows (``copy(one_block=True)``):
 there the name is bound to ``one_block_sums``, which runs the one block in
 place, so that a small fit does not compile the code that runs several

@@ -18,26 +18,26 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from ._config import runs_in_parallel
-from ._covariance import COVARIANCE_TYPES
-from ._data import InMemoryData, is_dask_array, score_rows
-from ._em import Progress, Start, fit_em
-from ._init import INIT_PARAMS
-from ._threads import check_n_jobs, kernel_threads
-from ._validation import (
+from ..engine._data import InMemoryData, is_dask_array, score_rows
+from ..engine._em import Progress, Start, fit_em
+from ..engine._init import INIT_PARAMS
+from ..engine._validation import (
     CachedParameterValidation,
     check_random_state,
     random_state_for,
     unchanged_on_failure,
     validate_rows,
 )
-from ._warmup import announce_compiling, compile_ahead
+from ..kernels._config import runs_in_parallel
+from ..kernels._covariance import COVARIANCE_TYPES
+from ..kernels._threads import check_n_jobs, kernel_threads
+from ..kernels._warmup import announce_compiling, compile_ahead
 
 
 class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     """Fit, score, predict and sample; the estimators' shared methods."""
 
-    # Which fit ``fastgmm._warmup.compile_ahead`` compiles for this estimator
+    # Which fit ``fastgmm.kernels._warmup.compile_ahead`` compiles for this estimator
     # ('gaussian' or 'bayesian'); None: none.
     _compile_kind = None
 
@@ -125,7 +125,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     def _fit_from_assignments(self, X, sample_weight, assignments):
         """Fit from given initial responsibilities, one per initialisation.
 
-        ``assignments``: ``fastgmm._init.InitialAssignment`` objects, used in
+        ``assignments``: ``fastgmm.engine._init.InitialAssignment`` objects, used in
         place of ``init_params``'s draws (``GaussianMixtureIC`` shares its
         k-means labels this way).
         """
@@ -138,7 +138,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     def _fit(self, X, sample_weight, assignments=None, labels=True):
         """Validate, run the EM engine, set the fitted attributes.
 
-        ``assignments``: one ``fastgmm._init.InitialAssignment`` per
+        ``assignments``: one ``fastgmm.engine._init.InitialAssignment`` per
         initialisation, given by the caller in place of ``init_params``'s
         draws (in-memory data only).  Returns the labels of the final
         parameters (:meth:`fit_predict`), or None without ``labels``: a
@@ -190,7 +190,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     def _compiling_ahead(self, data, kmeans_start, labels):
         """Within the block, a first fit's kernels after its k-means start
         (with ``labels``, the scoring kernel too) compile in another process
-        (``fastgmm._warmup.compile_ahead``), where that pays; the data source
+        (``fastgmm.kernels._warmup.compile_ahead``), where that pays; the data source
         waits for it once the start's labels are known.  A fit that ends
         before then stops it."""
         if kmeans_start and self._compile_kind and isinstance(data, InMemoryData):
@@ -206,8 +206,8 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 data.compiling = None
 
     def _dask_data(self, X, sample_weight):
-        """Validated data source for a Dask array (see ``fastgmm._dask``)."""
-        from . import _dask
+        """Validated data source for a Dask array (see ``fastgmm.engine._dask``)."""
+        from ..engine import _dask
 
         X = _dask.check_array(X, ensure_min_samples=2)
         validate_data(self, X, skip_check_array=True)
@@ -252,7 +252,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
             )
 
     def _model(self, data):
-        """The EM engine's hooks (``fastgmm._em.MixtureModel``) for ``data``."""
+        """The EM engine's hooks (``fastgmm.engine._em.MixtureModel``) for ``data``."""
         raise NotImplementedError
 
     def _get_parameters(self, dtype):
@@ -287,10 +287,10 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
 
         Lazy Dask arrays for a Dask array ``X``; log p(x) and the
         responsibilities in scikit-learn's dtype (see
-        ``fastgmm._data.output_dtype``).
+        ``fastgmm.engine._data.output_dtype``).
         """
         if is_dask_array(X):
-            from ._dask import score_lazily
+            from ..engine._dask import score_lazily
 
             return score_lazily(X, self._kernel_parameters(X.dtype), **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
@@ -299,7 +299,7 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
     def _validate_for_predict(self, X):
         check_is_fitted(self)
         if is_dask_array(X):
-            from ._dask import check_array
+            from ..engine._dask import check_array
 
             X = check_array(X)
             validate_data(self, X, reset=False, skip_check_array=True)

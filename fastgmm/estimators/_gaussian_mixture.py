@@ -4,11 +4,11 @@ import math
 
 import numpy as np
 
-from . import _mstep
-from ._gaussian_model import GaussianModel
+from ..engine._gaussian_model import GaussianModel
+from ..engine._parameters import MixtureParameters
+from ..engine._validation import check_means, check_precisions, check_weights
+from ..kernels import _mstep
 from ._mixture import BaseMixture
-from ._parameters import MixtureParameters
-from ._validation import check_means, check_precisions, check_weights
 
 
 class GaussianMixture(BaseMixture):
@@ -25,7 +25,7 @@ class GaussianMixture(BaseMixture):
     :meth:`score_samples` return lazy Dask arrays.  From the same initial
     parameters the model is the same as in memory; the initialisations are
     computed on the cluster and do not reproduce scikit-learn's random draws
-    (see ``fastgmm._dask``).
+    (see ``fastgmm.engine._dask``).
 
     Parameters
     ----------

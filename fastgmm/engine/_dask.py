@@ -1,6 +1,6 @@
 """Dask arrays as a data source: EM passes run where the row blocks live.
 
-``DaskData`` implements the data-source interface of ``fastgmm._data`` for a
+``DaskData`` implements the data-source interface of ``fastgmm.engine._data`` for a
 ``dask.array.Array`` chunked along its rows.  Every pass over the data is one
 ``dask.compute`` of a map-reduce: a small function runs on each row block (on
 the workers of a ``distributed`` cluster, or in the threads of Dask's default
@@ -42,11 +42,11 @@ from dask.highlevelgraph import HighLevelGraph
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import _check_sample_weight
 
-from . import _kernels, _mstep
-from ._covariance import kernel_zeros
+from ..kernels import _estep, _mstep
+from ..kernels._covariance import kernel_zeros
+from ..kernels._kmeans import KMEANS_TOL
 from ._data import output_dtype, score_rows
 from ._init import initial_statistics
-from ._kmeans import KMEANS_TOL
 
 # Data sets of at most this many rows are sampled as in memory; on larger
 # ones 'k-means++' runs on a random sample of this many rows.
@@ -295,7 +295,7 @@ def _block_e_step(X, sample_weight, start, index, shared):
         else np.ascontiguousarray(sample_weight, dtype=np.float64)
     )
     with _one_kernel_thread():
-        return _kernels.em_statistics(
+        return _estep.em_statistics(
             X, weights, log_weights, means, prec_chol, log_det, ref, code=code
         )
 
@@ -317,7 +317,7 @@ def _block_initial_statistics(X, sample_weight, start, index, shared):
     """Moments of a block's initial responsibilities, centred on the block.
 
     Returns (total row weight, nk, s1, s2, ref) as
-    ``fastgmm._init.initial_statistics`` computes them on the block alone.
+    ``fastgmm.engine._init.initial_statistics`` computes them on the block alone.
     """
     kind, value, covariance_type, n_components = shared
     n_rows = X.shape[0]
@@ -731,7 +731,7 @@ def score_lazily(X, params, log_norm=False, resp=False, labels=False, dtype=None
     (the others are None); computing it runs the scoring kernel on each
     block, which raises ``ValueError`` on non-finite values.  ``dtype``: that
     of log p(x) and the responsibilities, by default scikit-learn's (see
-    ``fastgmm._data.output_dtype``), declared in the lazy arrays' metadata.
+    ``fastgmm.engine._data.output_dtype``), declared in the lazy arrays' metadata.
     """
     if dtype is None:
         dtype = output_dtype(X.dtype, params.weights, params.means, params.prec_chol)

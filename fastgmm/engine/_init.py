@@ -8,10 +8,10 @@ from typing import NamedTuple
 
 import numpy as np
 
-from . import _mstep
-from ._covariance import COVARIANCE_CODES, kernel_zeros
-from ._kernels import label_statistics
-from ._kmeans import kmeans_labels
+from ..kernels import _mstep
+from ..kernels._covariance import COVARIANCE_CODES, kernel_zeros
+from ..kernels._estep import label_statistics
+from ..kernels._kmeans import kmeans_labels
 
 _EMPTY = np.empty(0)
 
@@ -117,7 +117,7 @@ def _single_point_moments(
     Each component's statistics are taken about its own row, so its mean is
     scikit-learn's ``resp.T @ X / nk`` to the last bit ('tied' takes its means
     as 'diag' does).  The covariances other than 'full' are scikit-learn's
-    uncentred formulas (see ``fastgmm._mstep.uncentred_covariances``).
+    uncentred formulas (see ``fastgmm.kernels._mstep.uncentred_covariances``).
     """
     n_components = points.shape[0]
     rows = X[points]
@@ -149,7 +149,7 @@ def _single_point_moments(
 def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_components):
     """Sufficient statistics of given responsibilities.
 
-    Same outputs and layout as ``fastgmm._kernels.em_statistics`` (without the
+    Same outputs and layout as ``fastgmm.kernels._estep.em_statistics`` (without the
     log-likelihood) plus the reference points, so the one M-step serves both.
     Moments are centred on each component's mean; for 'tied' on the data's
     mean, with the scatter of every row, as scikit-learn's ``X.T @ X`` has.

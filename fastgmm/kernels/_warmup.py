@@ -25,12 +25,12 @@ def _e_step_cache_indexes():
     """Paths of the E-step's indexes in Numba's cache, one per variant, or
     None if unknown.  (Naming a copy compiles nothing.)
     """
-    from . import _kernels
+    from . import _estep
     from ._numba_internals import cache_index_path
     from ._specialise import Variant
 
     paths = [
-        cache_index_path(_kernels.e_step_blocks.copy(variant))
+        cache_index_path(_estep.e_step_blocks.copy(variant))
         for variant in Variant.every()
     ]
     return None if None in paths else paths
@@ -152,7 +152,7 @@ class CompileAhead:
 
     Numba compiles under one lock per process, so threads would not help;
     a process does, and the cache is safe for processes that save at once
-    (``fastgmm._numba_internals``).  ``wait`` is called once the k-means
+    (``fastgmm.kernels._numba_internals``).  ``wait`` is called once the k-means
     labels are known: the kernels that follow are then loaded from the
     cache, or, where the process failed, compiled as without it.
     """
@@ -207,7 +207,7 @@ def compile_ahead(kind, dtype, covariance_type, n_features, labels=True):
     key = (kind, np.dtype(dtype).name, covariance_type, n_features)
     if key in _ahead_done or _ahead_disabled:
         return None
-    from . import _kernels
+    from . import _estep
     from ._covariance import COVARIANCE_CODES
     from ._numba_internals import SUPPORTED, cache_index_path
     from ._specialise import Variant
@@ -216,14 +216,14 @@ def compile_ahead(kind, dtype, covariance_type, n_features, labels=True):
     if setting == "0" or not SUPPORTED or not sys.executable:
         return None
     variant = Variant.of(COVARIANCE_CODES[covariance_type], n_features)
-    index = cache_index_path(_kernels.e_step_blocks.copy(variant))
+    index = cache_index_path(_estep.e_step_blocks.copy(variant))
     if index is None or os.path.exists(index):
         _ahead_done.add(key)
         return None
     if not (setting == "1" or _spare_cpu()):
         return None
     # This fastgmm, into this process's cache, or nothing.
-    package = os.path.dirname(os.path.abspath(__file__))
+    package = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     code = (
         f"import sys; sys.path.append({os.path.dirname(package)!r}); "
         "import os, fastgmm; "

@@ -1,7 +1,7 @@
 """Full-covariance kernels for few features, unrolled per row.
 
-``_kernels._triangular_sq_norms`` computes |(x - mean) U|^2 column by
-column of U, and ``_kernels._add_weighted_scatter`` the second moments two
+``_estep._triangular_sq_norms`` computes |(x - mean) U|^2 column by
+column of U, and ``_estep._add_weighted_scatter`` the second moments two
 rows and two columns at a time, each a pass over the tile's samples that
 loads the differences again.  With few features a sample's differences,
 products and sums fit in registers, so a pass that keeps them there does the
@@ -11,7 +11,7 @@ and 2.5x at 4.  Numba cannot unroll over a run-time number of features, so
 functions of a few fixed widths (``UNROLLED_WIDTHS``) are generated from
 their source here.  ``sq_norms`` and ``add_moments`` name them in the
 kernels: a kernel's copy for a variant with a width calls that width's
-function (``fastgmm._specialise``), so a fit compiles its own width only.
+function (``fastgmm.kernels._specialise``), so a fit compiles its own width only.
 
 The generated functions are compiled without Numba's cache, which cannot
 locate generated source; the cached kernels that call them keep their
@@ -83,7 +83,7 @@ def _moments_passes(width):
 def _moments_source(width):
     """Source of ``_add_moments_<width>``.
 
-    The sums are those of ``_kernels._accumulate_moments`` for a full
+    The sums are those of ``_estep._accumulate_moments`` for a full
     covariance: in the data's precision over a tile, then added to ``s1`` and
     ``s2`` (upper triangle).  The sums of padded features are not stored.
     """

@@ -1,7 +1,7 @@
-"""Rows in this process: the in-memory ``fastgmm._em.DataSource``.
+"""Rows in this process: the in-memory ``fastgmm.engine._em.DataSource``.
 
 ``InMemoryData`` runs the Numba kernels over an array in this process;
-``fastgmm._dask.DaskData`` implements the same protocol for a Dask array
+``fastgmm.engine._dask.DaskData`` implements the same protocol for a Dask array
 whose row blocks stay on a cluster.
 """
 
@@ -9,8 +9,8 @@ import sys
 
 import numpy as np
 
-from . import _kernels
-from ._config import runs_in_parallel
+from ..kernels import _estep
+from ..kernels._config import runs_in_parallel
 from ._init import initial_assignment, initial_moments, row_scatter
 
 _EMPTY = np.empty(0)
@@ -49,7 +49,7 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     out_log_norm = np.empty(n_samples if log_norm else 0, dtype=dtype)
     out_resp = np.empty((n_samples if resp else 0, n_components), dtype=dtype)
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
-    _kernels.score_rows_into(
+    _estep.score_rows_into(
         X, *params.as_args(), out_log_norm, out_resp, out_labels, code=params.code
     )
     return out_log_norm, out_resp, out_labels
@@ -73,7 +73,7 @@ class InMemoryData:
         self.total_weight = (
             float(self.n_samples) if sample_weight is None else sample_weight.sum()
         )
-        # A ``fastgmm._warmup.CompileAhead`` of the kernels after the start.
+        # A ``fastgmm.kernels._warmup.CompileAhead`` of the kernels after the start.
         self.compiling = None
 
     def initial_moments(
@@ -100,7 +100,7 @@ class InMemoryData:
     def statistics(self, params, ref):
         """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
         weights = _EMPTY if self.sample_weight is None else self.sample_weight
-        return _kernels.em_statistics(
+        return _estep.em_statistics(
             self.X, weights, *params.as_args(), ref, code=params.code
         )
 

@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import validate_data
 
-from ._covariance import parameter_shape
+from ..kernels._covariance import parameter_shape
 
 
 def _check_shape(param, param_shape, name):

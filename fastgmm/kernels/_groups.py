@@ -5,10 +5,10 @@ in place by the single fit's serial kernels; a group of several blocks
 (``BLOCK_ROWS`` rows) has its blocks summed in block order, as a single fit
 sums them, in one thread.  ``fit_groups`` runs, for each group of a list
 (largest first), exactly what ``GaussianMixture`` runs on that group alone:
-the k-means start (``fastgmm._kmeans``), the initial moments, then the EM
-loop of ``fastgmm._em.fit_em`` over the same E-step block function and
+the k-means start (``fastgmm.kernels._kmeans``), the initial moments, then the EM
+loop of ``fastgmm.engine._em.fit_em`` over the same E-step block function and
 M-step kernel.  The kernels here are serial; Python threads run them on
-chunks of the list at once (``fastgmm._threads.over_groups``: they release
+chunks of the list at once (``fastgmm.kernels._threads.over_groups``: they release
 the GIL), which spares them Numba's parallel pipeline, tens of seconds of
 compiling per covariance type for a kernel this size.  Every output is
 written to its group's slot, so nothing is reduced across threads and the
@@ -24,7 +24,7 @@ import numpy as np
 from ._config import EXACT_NJIT_OPTIONS
 from ._copy import copy_into
 from ._covariance import TIED, kernel_shape
-from ._kernels import (
+from ._estep import (
     _EStep,
     _statistics_layout,
     label_statistics,
@@ -107,7 +107,8 @@ def _em_run(
     X, weights64, total_weight, reg_covar, eps, tol, max_iter, lower_bound,
     weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
 ):  # fmt: skip
-    """One run of ``fastgmm._em.fit_em``'s loop, updating the parameters in place.
+    """One run of ``fit_em``'s loop (``fastgmm.engine._em``), updating the
+    parameters in place.
 
     Returns (ok, n_iter, lower_bound, converged); ok is False when an M-step
     met an ill-defined covariance.
@@ -311,7 +312,7 @@ def move_rows(src, group_of_row, bounds, to_groups, out):
 
 @kernel(**EXACT_NJIT_OPTIONS)
 def group_log_determinants(prec_chol, n_components):
-    """``fastgmm._mstep.log_determinants`` of each group's factors."""
+    """``fastgmm.kernels._mstep.log_determinants`` of each group's factors."""
     out = empty((prec_chol.shape[0], n_components), np.float64)
     for g in range(prec_chol.shape[0]):
         copy_into(out[g], log_determinants(prec_chol[g], n_components))

@@ -341,7 +341,7 @@ def _weighted_tile_sum(v, sample_weight, t0, n_rows):
 
 
 # ---------------------------------------------------------------------------
-# Passes over the rows, through ``fastgmm._reduction.ordered_block_sums``:
+# Passes over the rows, through ``fastgmm.kernels._reduction.ordered_block_sums``:
 # the same bits for any number of threads.
 
 

@@ -11,8 +11,8 @@ two layouts:
   the value repeated along the last axis, for 'spherical'.
 
 A new covariance type adds its name, code and a branch to each function
-here, then its cases in the kernels (``fastgmm._kernels``) and the M-step
-(``fastgmm._mstep``).
+here, then its cases in the kernels (``fastgmm.kernels._estep``) and the M-step
+(``fastgmm.kernels._mstep``).
 """
 
 import numpy as np

@@ -10,24 +10,11 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
-from . import _batch_kernels as kernels
-from . import _mstep
-from ._config import BLOCK_ROWS
-from ._covariance import (
-    COVARIANCE_CODES,
-    from_kernel_layout,
-    kernel_shape,
-    n_parameters,
-    to_kernel_layout,
-)
-from ._data import InMemoryData, output_dtype
-from ._em import Start, fit_em
-from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
-from ._gaussian_model import GaussianModel
-from ._kernels import score_groups
-from ._parameters import MixtureParameters
-from ._threads import check_n_jobs, kernel_threads, over_groups
-from ._validation import (
+from ..engine._data import InMemoryData, output_dtype
+from ..engine._em import Start, fit_em
+from ..engine._gaussian_model import GaussianModel
+from ..engine._parameters import MixtureParameters
+from ..engine._validation import (
     _is_seed,
     _sum_is_finite,
     check_means,
@@ -36,7 +23,20 @@ from ._validation import (
     check_weights,
     unchanged_on_failure,
 )
-from ._warmup import announce_compiling
+from ..kernels import _groups as kernels
+from ..kernels import _mstep
+from ..kernels._config import BLOCK_ROWS
+from ..kernels._covariance import (
+    COVARIANCE_CODES,
+    from_kernel_layout,
+    kernel_shape,
+    n_parameters,
+    to_kernel_layout,
+)
+from ..kernels._estep import score_groups
+from ..kernels._threads import check_n_jobs, kernel_threads, over_groups
+from ..kernels._warmup import announce_compiling
+from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 
 # fit_status_ values, and what they mean.
 STATUS_MESSAGES = {

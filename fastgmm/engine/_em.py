@@ -31,8 +31,8 @@ from sklearn.exceptions import ConvergenceWarning
 class DataSource(Protocol):
     """Where the rows live; every pass over them goes through here.
 
-    Implemented by ``fastgmm._data.InMemoryData`` (an array in this process)
-    and ``fastgmm._dask.DaskData`` (a Dask array's row blocks, on a cluster).
+    Implemented by ``fastgmm.engine._data.InMemoryData`` (an array in this process)
+    and ``fastgmm.engine._dask.DaskData`` (a Dask array's row blocks, on a cluster).
 
     Attributes
     ----------
@@ -57,14 +57,14 @@ class DataSource(Protocol):
         """Weights, means and covariances (scikit-learn's layout) to start from.
 
         ``start`` is an ``init_params`` name, drawn from ``random_state``, or
-        a ``fastgmm._init.InitialAssignment`` the caller computed (in-memory
+        a ``fastgmm.engine._init.InitialAssignment`` the caller computed (in-memory
         data only).
         """
 
     def statistics(self, params, ref):
         """The E-step: (sum_i w_i log p(x_i), nk, s1, s2) of ``params``.
 
-        Moments about ``ref``, as ``fastgmm._kernels.em_statistics`` returns
+        Moments about ``ref``, as ``fastgmm.kernels._estep.em_statistics`` returns
         them, whatever ``params``' model: it passes its kernel arguments
         (``params.as_args()``, ``params.code``).
         """
@@ -82,8 +82,8 @@ class DataSource(Protocol):
 class MixtureModel(Protocol):
     """The hooks in which mixture models differ.
 
-    ``fastgmm._gaussian_model.GaussianModel`` implements them for maximum
-    likelihood, ``fastgmm._bayesian_model.BayesianModel`` for the variational
+    ``fastgmm.engine._gaussian_model.GaussianModel`` implements them for maximum
+    likelihood, ``fastgmm.engine._bayesian_model.BayesianModel`` for the variational
     Bayesian mixture, which implements the same three:
     its parameters give the E-step the Cholesky factor of the expected
     precision and a per-component constant in place of the log-weight and

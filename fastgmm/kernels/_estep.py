@@ -8,7 +8,7 @@ tile_rows), so that the innermost loops run over contiguous samples and
 vectorise.
 
 Parameters arrive in one layout for every covariance type, ``prec_chol`` of
-shape (n, m, n_features) (see ``fastgmm._covariance``):
+shape (n, m, n_features) (see ``fastgmm.kernels._covariance``):
 
 - full: (n_components, n_features, n_features), upper-triangular factors;
 - tied: (1, n_features, n_features), one factor shared by all components;
@@ -453,7 +453,7 @@ def e_step_blocks(
     counter,
 ):  # fmt: skip
     """The E-step of blocks from ``first`` on, as ``counter`` hands them out
-    (see ``fastgmm._reduction.blocks_into``), which ``em_statistics`` runs."""
+    (see ``fastgmm.kernels._reduction.blocks_into``), which ``em_statistics`` runs."""
     e_step = _EStep(X, sample_weight, log_weights, means, prec_chol, log_det, ref)
     blocks_into(e_step, X.shape[0], first, totals, sums, counter)
 
@@ -477,7 +477,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         Centre of each component's moments.
     code : int, keyword-only
         Covariance type, one of FULL, TIED, DIAG, SPHERICAL: the kernel
-        compiled for it runs (``fastgmm._specialise``).
+        compiled for it runs (``fastgmm.kernels._specialise``).
 
     Returns
     -------
@@ -491,7 +491,7 @@ def em_statistics(X, sample_weight, log_weights, means, prec_chol, log_det, ref,
         Second moments of x_i - ref_k (upper triangle for full and tied).
 
     Data of more than one block of rows runs its blocks in threads
-    (``fastgmm._reduction.block_sums``).
+    (``fastgmm.kernels._reduction.block_sums``).
     """
     n_components, n_features = means.shape
     shape = kernel_shape.py_func(code, n_components, n_features)

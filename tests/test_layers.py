@@ -1,0 +1,127 @@
+"""The package's folders are its layers: a module imports only from its own
+layer or the layers below, and no imports go round in a circle.
+
+From the bottom: ``fastgmm/_version.py``; ``fastgmm/kernels`` (the compiled
+layer); ``fastgmm/engine`` (the EM engine in Python); ``fastgmm/estimators``
+(scikit-learn's API); the package's own modules (``fastgmm/__init__.py``,
+saving and loading, compiling everything, plots); ``fastgmm/cli``.
+"""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "fastgmm"
+LAYERS = {"kernels": 1, "engine": 2, "estimators": 3, "": 4, "cli": 5}
+
+
+def module_name(path):
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def layer(name):
+    """The rank of module ``name`` (dotted, ``fastgmm...``)."""
+    parts = name.split(".")
+    if name in ("fastgmm._version", "fastgmm.__main__"):
+        return 0 if name.endswith("_version") else LAYERS["cli"]
+    folder = parts[1] if len(parts) > 2 or (PACKAGE / parts[-1]).is_dir() else ""
+    return LAYERS[folder]
+
+
+def is_module(name):
+    path = PACKAGE.parent.joinpath(*name.split("."))
+    return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imports(path):
+    """The fastgmm modules that ``path`` imports, anywhere in it."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(base + ([node.module] if node.module else []))
+            else:
+                base = node.module
+            # ``from package import module`` imports the module itself.
+            modules = [
+                f"{base}.{a.name}" for a in node.names if is_module(f"{base}.{a.name}")
+            ]
+            targets = modules if len(modules) == len(node.names) else [base, *modules]
+        else:
+            continue
+        found.update(t for t in targets if t.split(".")[0] == "fastgmm")
+    # The packages a module is in are imported before it, whatever it says.
+    return {t for t in found if not (name + ".").startswith(t + ".")}
+
+
+def graph():
+    modules = {
+        module_name(path): imports(path)
+        for path in PACKAGE.rglob("*.py")
+        if "__pycache__" not in path.parts
+    }
+    return modules
+
+
+def test_the_layers_are_the_folders_and_hold_every_module():
+    names = graph()
+    assert "fastgmm.kernels._kmeans" in names and "fastgmm.engine._em" in names
+    for name in names:
+        layer(name)  # every module is in a known layer (KeyError if not)
+    # Compiled code is in the compiled layer only.
+    for path in PACKAGE.rglob("*.py"):
+        if "@njit" in path.read_text() and "__pycache__" not in path.parts:
+            assert path.parent.name == "kernels", path
+
+
+def upward_imports():
+    return [
+        f"{name} imports {target}"
+        for name, targets in graph().items()
+        for target in targets
+        if layer(target) > layer(name)
+    ]
+
+
+def test_modules_import_only_their_own_layer_or_below():
+    assert upward_imports() == []
+
+
+def test_no_import_cycles():
+    modules = graph()
+    state = {}
+
+    def visit(name, stack):
+        state[name] = "open"
+        for target in sorted(modules.get(name, ())):
+            if state.get(target) == "open":
+                pytest.fail("import cycle: " + " -> ".join(stack + [target]))
+            if target not in state:
+                visit(target, stack + [target])
+        state[name] = "done"
+
+    for name in sorted(modules):
+        if name not in state:
+            visit(name, [name])
+
+
+def test_a_layer_rule_broken_is_found(tmp_path, monkeypatch):
+    # The checks above would see an upward import: a kernel module that
+    # imports an estimator.
+    fake = tmp_path / "fastgmm"
+    (fake / "kernels").mkdir(parents=True)
+    (fake / "estimators").mkdir()
+    (fake / "kernels" / "_low.py").write_text("from ..estimators import _high\n")
+    (fake / "estimators" / "_high.py").write_text("from ..kernels import _low\n")
+    monkeypatch.setitem(globals(), "PACKAGE", fake)
+    assert graph()["fastgmm.kernels._low"] == {"fastgmm.estimators._high"}
+    assert upward_imports() == ["fastgmm.kernels._low imports fastgmm.estimators._high"]
+    with pytest.raises(pytest.fail.Exception, match="import cycle"):
+        test_no_import_cycles()
