@@ -185,3 +185,18 @@ def test_verbose_output_matches_sklearn(iris, capsys):
     fast_out = capsys.readouterr().out
     assert fast_out == sk_out
     assert "Initialization converged" in fast_out
+
+
+def test_a_mixture_without_its_hooks_cannot_be_made():
+    # The hooks the engine needs are abstract: a subclass that leaves one
+    # out fails when it is instantiated, not in the middle of a fit.
+    from fastgmm.estimators._mixture import BaseMixture
+
+    class NoHooks(BaseMixture):
+        def _model(self, data):
+            return None
+
+    with pytest.raises(TypeError, match="abstract"):
+        NoHooks()
+    assert not fastgmm.GaussianMixture.__abstractmethods__
+    assert not fastgmm.BayesianGaussianMixture.__abstractmethods__

@@ -7,6 +7,7 @@ conversion between the engine's parameters and its fitted attributes
 """
 
 import contextlib
+from abc import ABCMeta, abstractmethod
 from numbers import Integral, Real
 
 import numpy as np
@@ -34,7 +35,9 @@ from ..kernels._threads import check_n_jobs, kernel_threads
 from ..kernels._warmup import announce_compiling, compile_ahead
 
 
-class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
+class BaseMixture(
+    CachedParameterValidation, DensityMixin, BaseEstimator, metaclass=ABCMeta
+):
     """Fit, score, predict and sample; the estimators' shared methods."""
 
     # Which fit ``fastgmm.kernels._warmup.compile_ahead`` compiles for this estimator
@@ -251,24 +254,24 @@ class BaseMixture(CachedParameterValidation, DensityMixin, BaseEstimator):
                 f"positive weights = {n_positive}"
             )
 
+    @abstractmethod
     def _model(self, data):
         """The EM engine's hooks (``fastgmm.engine._em.MixtureModel``) for ``data``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _get_parameters(self, dtype):
         """The fitted model as the engine's parameters (for ``warm_start``).
 
         ``dtype``: that of the rows the fit continues on.
         """
-        raise NotImplementedError
 
+    @abstractmethod
     def _set_parameters(self, params):
         """The fitted attributes of the engine's parameters."""
-        raise NotImplementedError
 
+    @abstractmethod
     def _kernel_parameters(self, dtype):
         """The kernels' inputs of the fitted attributes, for rows of ``dtype``."""
-        raise NotImplementedError
 
     def _set_lower_bounds(self, lower_bound, lower_bounds):
         """``lower_bound_`` and ``lower_bounds_`` of the engine's floats."""
