@@ -34,7 +34,6 @@ from ._kmeans import (
     KMEANS_MAX_ITER,
     KMEANS_TOL,
     _n_distinct,
-    _pairwise_sum,
     kmeans_run,
 )
 from ._mstep import (
@@ -44,6 +43,7 @@ from ._mstep import (
     log_determinants,
 )
 from ._numba_internals import empty, njit
+from ._numpy_sums import _pairwise_sum
 from ._reduction import ordered_block_sums
 from ._specialise import CODE, kernel
 

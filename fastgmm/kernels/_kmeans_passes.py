@@ -1,0 +1,400 @@
+"""The passes of k-means over the rows: seeding distances and Lloyd steps.
+
+Each pass is a ``NamedTuple`` of its inputs with a block function, summed
+over the blocks of rows by ``fastgmm.kernels._reduction.ordered_block_sums``
+(the same bits for any number of threads); ``fastgmm.kernels._kmeans`` runs
+them in KMeans's order.
+"""
+
+from typing import NamedTuple
+
+import numpy as np
+
+from ._config import EXACT_NJIT_OPTIONS, TILE_ROWS
+from ._copy import copy_into
+from ._numba_internals import (
+    c_view,
+    empty,
+    epsilon,
+    larger,
+    njit,
+    prefetch_row,
+    smaller,
+    zeros,
+)
+from ._numpy_sums import _einsum_sq_norms
+from ._reduction import ordered_block_sums, register_block_sums
+from ._specialise import kernel
+
+# Dot products as BLAS computes them: fused multiply-adds in feature order,
+# nothing reassociated.  Every other kernel rounds each operation as the
+# NumPy or Cython code it mirrors does (EXACT_NJIT_OPTIONS: no fast-math).
+_FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
+
+
+# ---------------------------------------------------------------------------
+# Leaf kernels: one tile of rows, transposed to (n_features, rows) so that the
+# inner loops run over contiguous samples
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _centred_tile(X, mean, start, stop, xt):
+    """Rows ``start:stop`` of ``X - mean``, transposed, into ``xt[:, :rows]``."""
+    for b in range(stop - start):
+        for i in range(X.shape[1]):
+            xt[i, b] = X[start + b, i] - mean[i]
+
+
+@njit(**_FMA_OPTIONS, helper=True)
+def _seeding_distances(xt, n_rows, xx, centre, cc, out):
+    """out[b] = max((-2 x_b.c + |c|^2) + |x_b|^2, 0), in float64.
+
+    As ``_euclidean_distances`` computes them for k-means++: the dot product
+    as GEMM forms it, then the squared norms added one at a time.
+    """
+    for b in range(n_rows):
+        out[b] = 0.0
+    for i in range(xt.shape[0]):
+        c = np.float64(centre[i])
+        for b in range(n_rows):
+            out[b] += np.float64(xt[i, b]) * c
+    for b in range(n_rows):
+        out[b] = larger((-2.0 * out[b] + cc) + xx[b], 0.0)
+
+
+@njit(**_FMA_OPTIONS, helper=True)
+def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
+    """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
+
+    The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
+    forms them.  ``best`` gets the smallest value, ``second`` the smallest
+    of the other centres' (infinite with one centre).
+    """
+    two = xt.dtype.type(2)
+    for b in range(n_rows):
+        best[b] = np.inf
+        second[b] = np.inf
+        label[b] = 0
+    for k in range(centres.shape[0]):
+        # fma(x, c, 0) is x * c: the first product starts the sum.
+        c = centres[k, 0]
+        for b in range(n_rows):
+            dot[b] = xt[0, b] * c
+        for i in range(1, xt.shape[0]):
+            c = centres[k, i]
+            for b in range(n_rows):
+                dot[b] += xt[i, b] * c
+        # Without branches, so that the loop runs in vector registers.
+        cck, kk = cc[k], np.int32(k)
+        for b in range(n_rows):
+            d = cck - two * dot[b]
+            closest = best[b]
+            second[b] = smaller(second[b], larger(d, closest))
+            label[b] = kk if d < closest else label[b]
+            best[b] = smaller(d, closest)
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _weighted_tile_sum(v, sample_weight, t0, n_rows):
+    """sum_b w[t0 + b] v[b] over the tile's ``n_rows`` rows (unit weights if
+    ``sample_weight`` is empty), in float64.
+
+    Eight interleaved partial sums (independent chains, not one serial
+    chain), added in a fixed order: the result does not depend on the
+    number of threads.
+    """
+    unit = sample_weight.shape[0] == 0
+    acc = zeros(8, np.float64)
+    n8 = n_rows - n_rows % 8
+    for b0 in range(0, n8, 8):
+        for j in range(8):
+            w = 1.0 if unit else np.float64(sample_weight[t0 + b0 + j])
+            acc[j] += np.float64(v[b0 + j]) * w
+    for b in range(n8, n_rows):
+        w = 1.0 if unit else np.float64(sample_weight[t0 + b])
+        acc[b - n8] += np.float64(v[b]) * w
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + (
+        (acc[4] + acc[5]) + (acc[6] + acc[7])
+    )
+
+
+# ---------------------------------------------------------------------------
+# Passes over the rows, through ``fastgmm.kernels._reduction.ordered_block_sums``:
+# the same bits for any number of threads.
+
+
+class _SeedingPass(NamedTuple):
+    """The inputs of ``seeding_pass``."""
+
+    X: np.ndarray
+    mean: np.ndarray
+    sample_weight: np.ndarray
+    centres: np.ndarray
+    cc: np.ndarray
+    closest: np.ndarray
+
+
+@register_block_sums(_SeedingPass)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _seeding_block(args, start, stop, out):
+    """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
+
+    With a single centre, ``closest`` takes the minimum too.
+    """
+    X, closest, centres = args.X, args.closest, args.centres
+    xt = empty((X.shape[1], TILE_ROWS), X.dtype)
+    xx = empty(TILE_ROWS, np.float64)
+    d = empty(TILE_ROWS, np.float64)
+    nearest = empty(TILE_ROWS, closest.dtype)
+    for t0 in range(start, stop, TILE_ROWS):
+        n_rows = smaller(TILE_ROWS, stop - t0)
+        _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
+        _einsum_sq_norms(xt, n_rows, xx)
+        for c in range(centres.shape[0]):
+            _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
+            for b in range(n_rows):
+                nearest[b] = smaller(closest[t0 + b], closest.dtype.type(d[b]))
+            out[c] += _weighted_tile_sum(nearest, args.sample_weight, t0, n_rows)
+        if centres.shape[0] == 1:
+            copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
+    return 0.0
+
+
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+def seeding_pass(X, mean, sample_weight, centres, cc, closest):
+    """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
+
+    ``closest`` holds each row's squared distance to its nearest centre so
+    far, in the data's dtype (float32 distances are rounded from float64, as
+    scikit-learn rounds them).  With several centres (the candidates of a
+    k-means++ step) it is left unchanged; with a single centre (the one
+    chosen) it is updated, and the potential returned is its new weighted
+    sum.  One kernel, not two with a flag: a literal flag would compile it
+    twice.
+    """
+    seeding = _SeedingPass(X, mean, sample_weight, centres, cc, closest)
+    potentials = ordered_block_sums(
+        seeding, X.shape[0], centres.shape[0], empty(0, np.float64)
+    )
+    return potentials[1]
+
+
+class _LloydPass(NamedTuple):
+    """The inputs of ``lloyd_pass``."""
+
+    X: np.ndarray
+    mean: np.ndarray
+    sample_weight: np.ndarray
+    centres: np.ndarray
+    cc: np.ndarray
+    labels: np.ndarray
+    bounds: np.ndarray
+    shift: np.ndarray
+    # The largest shift, its centre, and the largest of the others'.
+    farthest: float
+    farthest_k: int
+    farther: float
+    # The largest norm of a centre.
+    reach: float
+
+
+# Rounding slack of the bounds' own float64 arithmetic (relative, one-sided).
+_UP = 1.0 + 2.0**-48
+_DOWN = 1.0 - 2.0**-48
+
+
+@register_block_sums(_LloydPass)
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _lloyd_block(args, start, stop, out):
+    """Labels of one block's rows, and how the clusters' sums change; labels changed.
+
+    ``out`` holds, in float64, the change of the sums of the rows of each
+    cluster, of the clusters' weights and of their counts of rows of
+    positive weight (see ``_lloyd_layout``).  Only a row whose label
+    changes moves its weighted row from one cluster's sums to another's,
+    so a pass over rows that keep their labels reads no more than their
+    labels and bounds.
+
+    A row is ranked against every centre only where its bounds (Hamerly's:
+    the distance to its centre, and to any other, moved on by how far the
+    centres moved) leave the ranking in doubt.  The bounds are kept with
+    four times the rounding error of the ranking as slack, so a row they
+    keep would have kept its label in the full ranking too: the labels are
+    the same bits as ranking every row.
+    """
+    X, mean, labels, bounds, centres, shift = (
+        args.X, args.mean, args.labels, args.bounds, args.centres, args.shift,
+    )  # fmt: skip
+    n_features = centres.shape[1]
+    farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
+    reach = args.reach
+    # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
+    # for unit roundoff eps / 2: the margin between two of them, 4x over.
+    rounding = 8.0 * (n_features + 2) * epsilon(X)
+    # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
+    # has gathered: ranking a few rows at a time would not fill the vector
+    # registers.
+    xt = empty((n_features, 2 * TILE_ROWS), X.dtype)
+    waiting = empty(2 * TILE_ROWS, np.int64)
+    n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
+    candidates = empty(TILE_ROWS, np.int64)
+    dot = empty(2 * TILE_ROWS, X.dtype)
+    best = empty(2 * TILE_ROWS, X.dtype)
+    second = empty(2 * TILE_ROWS, X.dtype)
+    label = empty(2 * TILE_ROWS, np.int32)
+    changed = 0
+    for t0 in range(start, stop, TILE_ROWS):
+        n_rows = smaller(TILE_ROWS, stop - t0)
+        # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
+        # bounds the norm in the rounding margin.  The rows left in doubt
+        # are asked for from memory all at once.
+        n_candidates = 0
+        for b in range(n_rows):
+            r = t0 + b
+            a = labels[r]
+            up = (bounds[0, r] + shift[larger(a, 0)]) * _UP
+            moved = farther if a == farthest_k else farthest
+            lo = larger(bounds[1, r] - moved, 0.0) * _DOWN
+            edge = 2.0 * reach + up
+            bounds[0, r] = up
+            bounds[1, r] = lo
+            if a < 0 or lo * lo - up * up <= rounding * edge * edge:
+                prefetch_row(X, r)
+                candidates[n_candidates] = r
+                n_candidates += 1
+        # Tighten their upper bounds to the distance itself; the rows still
+        # in doubt wait to be ranked.
+        for j in range(n_candidates):
+            r = candidates[j]
+            a = labels[r]
+            if a >= 0:
+                dist = 0.0
+                for i in range(n_features):
+                    t = np.float64(X[r, i] - mean[i]) - np.float64(centres[a, i])
+                    dist += t * t
+                up = np.sqrt(dist) * _UP
+                bounds[0, r] = up
+                lo = bounds[1, r]
+                edge = 2.0 * reach + up
+                if lo * lo - up * up > rounding * edge * edge:
+                    continue
+            waiting[n_waiting] = r
+            for i in range(n_features):
+                xt[i, n_waiting] = X[r, i] - mean[i]
+            n_waiting += 1
+        if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
+            continue
+        _nearest_centres(xt, n_waiting, centres, args.cc, dot, best, second, label)
+        changed += _take_ranking(
+            args, waiting, n_waiting, best, second, label, rounding, out
+        )
+        n_waiting = stop - stop
+    return np.float64(changed)
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _take_ranking(args, rows, n_rows, best, second, label, rounding, out):
+    """Bounds and labels of the ranked ``rows[:n_rows]``; labels changed.
+
+    ``best`` and ``second`` are each row's two smallest ``|c|^2 - 2 x.c``,
+    ``label`` its nearest centre.  A row whose label changes moves, with its
+    weight, from its old cluster (none if -1) to its new one in ``out``'s
+    float64 sums (``_lloyd_layout``); the centred, weighted row is rounded
+    in the data's dtype, as KMeans rounds it (``x * 1`` is exact).
+    """
+    X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
+    n_clusters, n_features = args.centres.shape
+    sums, weights, counts = _lloyd_layout(out, n_clusters, n_features)
+    unit = args.sample_weight.shape[0] == 0
+    changed = 0
+    for j in range(n_rows):
+        r = rows[j]
+        xx = 0.0
+        for i in range(n_features):
+            x = np.float64(X[r, i] - mean[i])
+            xx += x * x
+        edge = args.reach + np.sqrt(xx)
+        slack = 0.5 * rounding * edge * edge
+        bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+        bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+        old, new = labels[r], label[j]
+        if old == new:
+            continue
+        changed += 1
+        labels[r] = new
+        w = X.dtype.type(1) if unit else args.sample_weight[r]
+        w64, positive = np.float64(w), np.float64(w > 0)
+        weights[new] += w64
+        counts[new] += positive
+        for i in range(n_features):
+            sums[new, i] += np.float64((X[r, i] - mean[i]) * w)
+        if old >= 0:
+            weights[old] -= w64
+            counts[old] -= positive
+            for i in range(n_features):
+                sums[old, i] -= np.float64((X[r, i] - mean[i]) * w)
+    return changed
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _lloyd_layout(flat, n_clusters, n_features):
+    """Cluster sums (n_clusters, n_features), weights and counts of rows of
+    positive weight, as views of ``flat``."""
+    n_sums = n_clusters * n_features
+    sums = c_view(flat[:n_sums], (n_clusters, n_features))
+    return sums, flat[n_sums : n_sums + n_clusters], flat[n_sums + n_clusters :]
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def lloyd_state(n_samples, centres):
+    """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
+    bounds = zeros((2, n_samples), np.float64)
+    bounds[0] = np.inf
+    previous = empty(centres.shape, centres.dtype)
+    copy_into(previous, centres)
+    return bounds, previous
+
+
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
+    """One Lloyd step: new labels, and how the clusters' sums change.
+
+    Returns (labels changed, and the changes of the clusters' weighted sums
+    of rows, of their weights and of their counts of rows of positive
+    weight), in float64: the rows that changed label, moved from their old
+    cluster (none for a label of -1) to their new one.
+
+    ``bounds`` (2, n_samples) holds each row's upper bound on the distance
+    to its centre and lower bound on the distance to any other, for the
+    centres ``previous``; the pass moves them on to
+    ``centres``.  Labels of -1 rank a row against every centre; fresh
+    bounds (see ``lloyd_state``: infinite upper bounds) make no row keep its
+    centre without computing the distance to it.
+    """
+    n_clusters, n_features = centres.shape
+    shift = empty(n_clusters, np.float64)
+    reach = 0.0
+    top, top_k, second = -np.inf, 0, -np.inf
+    for k in range(n_clusters):
+        moved = 0.0
+        norm = 0.0
+        for i in range(n_features):
+            step = np.float64(centres[k, i]) - np.float64(previous[k, i])
+            moved += step * step
+            norm += np.float64(centres[k, i]) * np.float64(centres[k, i])
+            previous[k, i] = centres[k, i]
+        shift[k] = np.sqrt(moved) * _UP
+        reach = larger(reach, np.sqrt(norm) * _UP)
+        if shift[k] > top:
+            top, top_k, second = shift[k], k, top
+        elif shift[k] > second:
+            second = shift[k]
+    lloyd = _LloydPass(
+        X, mean, sample_weight, centres, cc, labels, bounds, shift,
+        top, top_k, second, reach,
+    )  # fmt: skip
+    changed, flat = ordered_block_sums(
+        lloyd, X.shape[0], n_clusters * (n_features + 2), shift
+    )
+    sums, weights, counts = _lloyd_layout(flat, n_clusters, n_features)
+    return np.int64(changed), sums, weights, counts
