@@ -14,7 +14,7 @@ import numpy as np
 
 from .engine._init import INIT_PARAMS
 from .kernels._covariance import COVARIANCE_TYPES
-from .kernels._warmup import _no_compile_ahead
+from .kernels._warmup import no_compile_ahead
 
 DTYPES = ("float64", "float32")
 
@@ -126,7 +126,7 @@ def _variant_groups(covariance_types):
 
 def _compile_group(dtype, covariance_type, n_features):
     """Compile the kernels of one group; returns its progress line."""
-    with _no_compile_ahead():
+    with no_compile_ahead():
         return _compile_group_here(dtype, covariance_type, n_features)
 
 

@@ -23,16 +23,33 @@ def module_name(path):
 
 def layer(name):
     """The rank of module ``name`` (dotted, ``fastgmm...``)."""
+    if name == "fastgmm._version":
+        return 0
+    if name == "fastgmm.__main__":
+        return LAYERS["cli"]
+    return LAYERS[folder(name)]
+
+
+def folder(name):
+    """The folder of module or package ``name`` ("" for the package's own)."""
     parts = name.split(".")
-    if name in ("fastgmm._version", "fastgmm.__main__"):
-        return 0 if name.endswith("_version") else LAYERS["cli"]
-    folder = parts[1] if len(parts) > 2 or (PACKAGE / parts[-1]).is_dir() else ""
-    return LAYERS[folder]
+    if len(parts) > 2 or (len(parts) == 2 and (PACKAGE / parts[1]).is_dir()):
+        return parts[1]
+    return ""
 
 
 def is_module(name):
     path = PACKAGE.parent.joinpath(*name.split("."))
     return path.with_suffix(".py").is_file() or (path / "__init__.py").is_file()
+
+
+def imported_from(node, package):
+    """The module an ``ImportFrom`` node of a module in ``package`` names."""
+    if not node.level:
+        return node.module
+    parts = package.split(".")
+    base = parts[: len(parts) - node.level + 1]
+    return ".".join(base + ([node.module] if node.module else []))
 
 
 def imports(path):
@@ -44,11 +61,7 @@ def imports(path):
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(base + ([node.module] if node.module else []))
-            else:
-                base = node.module
+            base = imported_from(node, package)
             # ``from package import module`` imports the module itself.
             modules = [
                 f"{base}.{a.name}" for a in node.names if is_module(f"{base}.{a.name}")
@@ -94,6 +107,46 @@ def test_modules_import_only_their_own_layer_or_below():
     assert upward_imports() == []
 
 
+def private_names_across_folders():
+    """``folder/module: name`` for each private function, class or constant
+    that a module takes from another folder's module (imported, or as an
+    attribute of a module it imported from there).  Modules themselves are
+    still private (``from ..kernels import _mstep``)."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        tree = ast.parse(path.read_text())
+        name = module_name(path)
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        modules = set()
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = imported_from(node, package)
+            if not base.startswith("fastgmm.") or folder(base) == folder(name):
+                continue
+            for alias in node.names:
+                if is_module(f"{base}.{alias.name}"):
+                    modules.add(alias.asname or alias.name)
+                elif alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"{path.relative_to(PACKAGE)}: {alias.name}")
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                found.append(f"{path.relative_to(PACKAGE)}: {node.attr}")
+    return found
+
+
+def test_private_names_stay_in_their_folder():
+    assert private_names_across_folders() == []
+
+
 def test_no_import_cycles():
     modules = graph()
     state = {}
@@ -119,9 +172,15 @@ def test_a_layer_rule_broken_is_found(tmp_path, monkeypatch):
     (fake / "kernels").mkdir(parents=True)
     (fake / "estimators").mkdir()
     (fake / "kernels" / "_low.py").write_text("from ..estimators import _high\n")
-    (fake / "estimators" / "_high.py").write_text("from ..kernels import _low\n")
+    (fake / "estimators" / "_high.py").write_text(
+        "from ..kernels import _low\nfrom ..kernels._low import _hidden\n_low._inner\n"
+    )
     monkeypatch.setitem(globals(), "PACKAGE", fake)
     assert graph()["fastgmm.kernels._low"] == {"fastgmm.estimators._high"}
     assert upward_imports() == ["fastgmm.kernels._low imports fastgmm.estimators._high"]
     with pytest.raises(pytest.fail.Exception, match="import cycle"):
         test_no_import_cycles()
+    assert sorted(private_names_across_folders()) == [
+        "estimators/_high.py: _hidden",
+        "estimators/_high.py: _inner",
+    ]

@@ -266,7 +266,7 @@ def test_compile_ahead_only_where_it_pays(monkeypatch, tmp_path):
     )
     assert ahead()
     assert not ahead(forget=False)  # once per kind of fit and process
-    with _warmup._no_compile_ahead():  # fastgmm compile compiles everything
+    with _warmup.no_compile_ahead():  # fastgmm compile compiles everything
         assert not ahead()
     monkeypatch.setenv("FASTGMM_COMPILE_AHEAD", "0")
     assert not ahead()

@@ -179,9 +179,9 @@ class BayesianModel:
     def m_step(self, statistics, data):
         """The posterior of the E-step's statistics (scikit-learn's ``_m_step``)."""
         nk, s1, s2, ref = statistics
-        # weight_total=1: the "weights" _moments returns are nk + 10 eps.
-        nk_reg, xk, sk3 = _mstep._moments(
-            *_mstep._moment_inputs(nk, s1, s2, ref, self.reg_covar, data.dtype),
+        # weight_total=1: the "weights" component_moments returns are nk + 10 eps.
+        nk_reg, xk, sk3 = _mstep.component_moments(
+            *_mstep.moment_inputs(nk, s1, s2, ref, self.reg_covar, data.dtype),
             1.0,
             code=COVARIANCE_CODES[self.covariance_type],
         )

@@ -13,7 +13,7 @@ from sklearn.utils.validation import validate_data
 from ..kernels._covariance import parameter_shape
 
 
-def _check_shape(param, param_shape, name):
+def check_shape(param, param_shape, name):
     if param.shape != param_shape:
         raise ValueError(
             "The parameter '%s' should have the shape of %s, but got %s"
@@ -24,7 +24,7 @@ def _check_shape(param, param_shape, name):
 def check_weights(weights, n_components):
     """Validate ``weights_init``: shape, range [0, 1] and normalisation."""
     weights = check_array(weights, dtype=[np.float64, np.float32], ensure_2d=False)
-    _check_shape(weights, (n_components,), "weights")
+    check_shape(weights, (n_components,), "weights")
     if np.any(weights < 0.0) or np.any(weights > 1.0):
         raise ValueError(
             "The parameter 'weights' should be in the range "
@@ -43,16 +43,16 @@ def check_weights(weights, n_components):
 def check_means(means, n_components, n_features):
     """Validate ``means_init``'s shape."""
     means = check_array(means, dtype=[np.float64, np.float32], ensure_2d=False)
-    _check_shape(means, (n_components, n_features), "means")
+    check_shape(means, (n_components, n_features), "means")
     return means
 
 
-def _check_positive(precision, covariance_type):
+def check_positive(precision, covariance_type):
     if np.any(precision <= 0.0):
         raise ValueError("'%s precision' should be positive" % covariance_type)
 
 
-def _check_symmetric_positive_definite(precision, covariance_type):
+def check_symmetric_positive_definite(precision, covariance_type):
     if not (
         np.all(np.isclose(precision, precision.T))
         and np.all(np.linalg.eigvalsh(precision) > 0.0)
@@ -70,18 +70,18 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
         ensure_2d=False,
         allow_nd=covariance_type == "full",
     )
-    _check_shape(
+    check_shape(
         precisions,
         parameter_shape(covariance_type, n_components, n_features),
         "%s precision" % covariance_type,
     )
     if covariance_type == "full":
         for precision in precisions:
-            _check_symmetric_positive_definite(precision, covariance_type)
+            check_symmetric_positive_definite(precision, covariance_type)
     elif covariance_type == "tied":
-        _check_symmetric_positive_definite(precisions, covariance_type)
+        check_symmetric_positive_definite(precisions, covariance_type)
     else:
-        _check_positive(precisions, covariance_type)
+        check_positive(precisions, covariance_type)
     return precisions
 
 
@@ -107,7 +107,7 @@ def validate_rows(estimator, X, reset, ensure_min_samples=1):
         and X.flags.c_contiguous
         and X.shape[0] >= ensure_min_samples
         and X.shape[1] >= 1
-        and _sum_is_finite(X)
+        and sum_is_finite(X)
     ):
         if reset:
             estimator.n_features_in_ = X.shape[1]
@@ -131,7 +131,7 @@ def validate_rows(estimator, X, reset, ensure_min_samples=1):
 _FLOAT_DTYPES = (np.dtype(np.float64), np.dtype(np.float32))
 
 
-def _sum_is_finite(X):
+def sum_is_finite(X):
     """scikit-learn's first finiteness test: one pass, no temporary.
 
     A sum that overflows on finite values sends X to the full check.
@@ -147,7 +147,7 @@ class _UnusedSeedSequence(ISeedSequence):
         return np.zeros(n_words, dtype=dtype)
 
 
-def _is_seed(seed):
+def is_seed(seed):
     return isinstance(seed, numbers.Integral) and 0 <= seed < 2**32
 
 
@@ -162,7 +162,7 @@ def check_random_state(seed):
     seed sequence (over 100 microseconds), then reseeds it from ``seed``;
     only the second seeding is done here, which gives the same state.
     """
-    if _is_seed(seed):
+    if is_seed(seed):
         random_state = _unseeded_random_state()
         random_state.seed(seed)
         return random_state
@@ -183,7 +183,7 @@ def random_state_for(seed):
     fills its state one element at a time), reseeding one about 2.  The
     generator must not be kept after the block.
     """
-    if not _is_seed(seed):
+    if not is_seed(seed):
         yield sklearn_check_random_state(seed)
         return
     try:

@@ -15,12 +15,12 @@ from ..engine._em import Start, fit_em
 from ..engine._gaussian_model import GaussianModel
 from ..engine._parameters import MixtureParameters
 from ..engine._validation import (
-    _is_seed,
-    _sum_is_finite,
     check_means,
     check_precisions,
     check_random_state,
     check_weights,
+    is_seed,
+    sum_is_finite,
     unchanged_on_failure,
 )
 from ..kernels import _groups as kernels
@@ -729,7 +729,7 @@ class _BatchFit:
         names = self.status_names
         names[counts < max(2, self.n_components)] = "too_few_rows"
         starts = self.layout.bounds[:-1]
-        if not _sum_is_finite(self.X):
+        if not sum_is_finite(self.X):
             finite_rows = np.isfinite(self.X).all(axis=1)
             non_finite = np.add.reduceat((~finite_rows).astype(np.intp), starts)
             names[(non_finite > 0) & (names == "fitted")] = "non_finite"
@@ -798,7 +798,7 @@ class _BatchFit:
             )
         else:
             seed = est.random_state
-            shared = None if _is_seed(seed) else check_random_state(seed)
+            shared = None if is_seed(seed) else check_random_state(seed)
             self._python_starts(
                 starts, given, np.flatnonzero(fitted),
                 lambda g: check_random_state(seed) if shared is None else shared,
@@ -861,7 +861,7 @@ class _BatchFit:
         est = self.est
         n_uniforms = (self.n_components - 1) * n_trials
         seed = est.random_state
-        rows = 1 if _is_seed(seed) else len(self.layout.counts)
+        rows = 1 if is_seed(seed) else len(self.layout.counts)
         draws_u = np.zeros((rows, self.n_init))
         draws_uniforms = np.zeros((rows, self.n_init, n_uniforms))
         random_state = check_random_state(seed)

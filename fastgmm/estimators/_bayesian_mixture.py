@@ -9,9 +9,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ..engine._bayesian_model import BayesianModel, Priors, VariationalParameters
 from ..engine._validation import (
-    _check_positive,
-    _check_shape,
-    _check_symmetric_positive_definite,
+    check_positive,
+    check_shape,
+    check_symmetric_positive_definite,
 )
 from ..kernels import _mstep
 from ..kernels._covariance import symmetric_from_upper
@@ -290,7 +290,7 @@ class BayesianGaussianMixture(BaseMixture):
             mean_prior = check_array(
                 self.mean_prior, dtype=[np.float64, np.float32], ensure_2d=False
             )
-            _check_shape(mean_prior, (n_features,), "means")
+            check_shape(mean_prior, (n_features,), "means")
         if self.degrees_of_freedom_prior is None:
             degrees_of_freedom_prior = n_features
         elif self.degrees_of_freedom_prior > n_features - 1.0:
@@ -334,13 +334,13 @@ class BayesianGaussianMixture(BaseMixture):
             self.covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
         )
         if covariance_type in ("full", "tied"):
-            _check_shape(
+            check_shape(
                 prior, (n_features, n_features), "%s covariance_prior" % covariance_type
             )
-            _check_symmetric_positive_definite(prior, covariance_type)
+            check_symmetric_positive_definite(prior, covariance_type)
         else:
-            _check_shape(prior, (n_features,), "%s covariance_prior" % covariance_type)
-            _check_positive(prior, covariance_type)
+            check_shape(prior, (n_features,), "%s covariance_prior" % covariance_type)
+            check_positive(prior, covariance_type)
         return prior
 
     def _get_parameters(self, dtype):

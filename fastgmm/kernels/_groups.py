@@ -38,8 +38,8 @@ from ._kmeans import (
 )
 from ._mstep import (
     _iteration_m_step,
-    _moments,
     _precision_factors,
+    component_moments,
     log_determinants,
 )
 from ._numba_internals import empty, njit
@@ -72,7 +72,7 @@ def _label_start(
     """
     n_components = means.shape[0]
     nk, s1, s2, ref = label_statistics(X, weights64, labels, n_components)
-    weights_, means_, covariances_ = _moments(
+    weights_, means_, covariances_ = component_moments(
         nk, s1, s2, ref, reg_covar, eps, total_weight
     )
     factors = empty(covariances_.shape, covariances_.dtype)

@@ -48,7 +48,7 @@ def ill_defined_error(dtype):
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
-def _moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
+def component_moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
     """Weights, means and covariances (kernel layout), all float64.
 
     Same formulas and evaluation order as scikit-learn's M-step, written on
@@ -206,7 +206,9 @@ def _iteration_m_step(
     Returns (ok, log_weights, log_det); ok is False for an ill-defined
     covariance.
     """
-    weights64, means64, covariances64 = _moments(nk, s1, s2, ref, reg_covar, eps, -1.0)
+    weights64, means64, covariances64 = component_moments(
+        nk, s1, s2, ref, reg_covar, eps, -1.0
+    )
     copy_into(weights, weights64)
     copy_into(means, means64)
     copy_into(covariances, covariances64)
@@ -255,8 +257,8 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None
     covariances : ndarray
         Shape depends on ``covariance_type``, as in scikit-learn.
     """
-    weights, means, covariances = _moments(
-        *_moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
+    weights, means, covariances = component_moments(
+        *moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         -1.0 if weight_total is None else float(weight_total),
         code=COVARIANCE_CODES[covariance_type],
     )
@@ -282,7 +284,7 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     covariances = np.empty(s2.shape, dtype=dtype)
     prec_chol = np.empty(s2.shape, dtype=dtype)
     ok, log_weights, log_det = _iteration_m_step(
-        *_moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
+        *moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         weights, means, covariances, prec_chol,
         code=COVARIANCE_CODES[covariance_type],
     )  # fmt: skip
@@ -291,8 +293,8 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     return weights, means, covariances, prec_chol, log_weights, log_det
 
 
-def _moment_inputs(nk, s1, s2, ref, reg_covar, dtype):
-    """The leading arguments of ``_moments`` and ``_iteration_m_step``.
+def moment_inputs(nk, s1, s2, ref, reg_covar, dtype):
+    """The leading arguments of ``component_moments`` and ``_iteration_m_step``.
 
     The statistics as contiguous float64, ``reg_covar`` and scikit-learn's
     guard on empty components, ``10 * eps`` of the data's dtype.

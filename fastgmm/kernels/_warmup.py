@@ -115,7 +115,7 @@ _ahead_done = set()
 
 
 @contextlib.contextmanager
-def _no_compile_ahead():
+def no_compile_ahead():
     """Within the block, fits of this process compile in this process."""
     global _ahead_disabled
     previous, _ahead_disabled = _ahead_disabled, True
