@@ -137,10 +137,10 @@ def _seed(cache):
     commit, _, source = os.environ.get("FASTGMM_BENCH_SEED", "").partition(" ")
     if not source or commit != os.environ.get("ASV_COMMIT"):
         return 0
-    try:
-        from fastgmm.kernels._warmup import cache_directory
-    except ImportError:  # a commit from before the layer folders
+    try:  # a commit from before the layer folders
         from fastgmm._warmup import cache_directory
+    except ImportError:
+        from fastgmm.kernels._warmup import cache_directory
 
     target = cache_directory()  # "(unknown)" where Numba hides it
     if not target.startswith(cache):
