@@ -360,11 +360,11 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     each group of ``BatchGaussianMixture``.  ``first`` is the first centre's
     row, or -1 to draw it from ``u`` as ``choice(p=w / w.sum())`` draws it;
     ``tol`` is relative, as KMeans's.  Writes the labels into ``labels``;
-    returns (state, iterations done, and what relocating an empty cluster
-    and going on needs: the column mean, the absolute tolerance, centres,
-    the clusters' totals (see ``_lloyd_iterations``), the labels the last step
-    changed, the bounds and previous centres).  The labels are final unless state is
-    ``_EMPTY_CLUSTER``.
+    returns (state, iterations done, run), ``run`` what relocating an empty
+    cluster and going on needs: the column mean, the absolute tolerance,
+    centres, the clusters' totals (see ``_lloyd_iterations``), the labels
+    the last step changed, the bounds and previous centres.  The labels are
+    final unless state is ``_EMPTY_CLUSTER``.
     """
     n_samples = X.shape[0]
     mean, variances = column_mean_var(X)
@@ -386,17 +386,18 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
         X, mean, weights, centres, labels, bounds, previous, totals, tol, max_iter
     )
     _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return state, n_iter, mean, tol, centres, totals, changed, bounds, previous
+    return state, n_iter, (mean, tol, centres, totals, changed, bounds, previous)
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
-def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, totals,
-                 changed, bounds, previous, relocated):  # fmt: skip
+def kmeans_go_on(X, weights, max_iter, done, labels, run, relocated):
     """The rest of ``kmeans_run`` once Python has relocated the empty
     clusters its last step left (rare): finishes that iteration from the
     ``relocated`` (sums, weights), runs the remaining iterations and
-    relabels.  Takes and returns what ``kmeans_run`` returns; ``totals``
-    stay the clusters' as the labels stand."""
+    relabels.  ``run`` is the last item of what ``kmeans_run`` returns, and
+    so are the three items returned; the totals in ``run`` stay the
+    clusters' as the labels stand."""
+    mean, tol, centres, totals, changed, bounds, previous = run
     sums, cluster_weights = relocated
     centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
     done += 1
@@ -407,7 +408,7 @@ def kmeans_go_on(X, weights, max_iter, done, labels, mean, tol, centres, totals,
         )  # fmt: skip
         done += n_iter
     _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return state, done, mean, tol, centres, totals, changed, bounds, previous
+    return state, done, (mean, tol, centres, totals, changed, bounds, previous)
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
@@ -474,12 +475,12 @@ def kmeans_labels(
     labels = np.empty(n_samples, dtype=np.int32)
     # Data of one block runs the copies without the code for several.
     one_block = n_samples <= BLOCK_ROWS
-    state, done, *rest = kmeans_run.copy(one_block=one_block)(
+    state, done, run = kmeans_run.copy(one_block=one_block)(
         X, weights, total_weight, first, u, uniforms, n_trials, tol, max_iter, labels
     )
     if state == _EMPTY_CLUSTER:
         go_on = kmeans_go_on.copy(one_block=one_block)
-        _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, *rest)
+        _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, run)
 
     distinct = _n_distinct_labels(labels, n_clusters)
     if distinct < n_clusters:
@@ -493,19 +494,17 @@ def kmeans_labels(
     return labels
 
 
-def _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, *state):
+def _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, run):
     """The rest of ``kmeans_labels`` after a step left a cluster empty (rare).
 
     Relocates in NumPy, then ``go_on`` (the copy of ``kmeans_go_on`` for
     data of this size), as often as clusters empty; the final labels end in
-    ``labels``.  ``state`` is the rest of what ``kmeans_run`` returned.
+    ``labels``.  ``run`` is the last item of what ``kmeans_run`` returned.
     """
     while True:
-        mean, _, centres, (sums, cluster_weights, _) = state[:4]
+        mean, _, centres, (sums, cluster_weights, _) = run[:4]
         relocated = (sums.copy(), cluster_weights.copy())
         _relocate_empty_clusters(X, mean, weights, centres, labels, *relocated)
-        result, done, *state = go_on(
-            X, weights, max_iter, done, labels, *state, relocated
-        )
+        result, done, run = go_on(X, weights, max_iter, done, labels, run, relocated)
         if result != _EMPTY_CLUSTER:
             return
