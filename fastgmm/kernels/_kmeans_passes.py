@@ -326,13 +326,14 @@ def _take_ranking(args, rows, n_rows, best, second, label, rounding, out):
         w64, positive = np.float64(w), np.float64(w > 0)
         weights[new] += w64
         counts[new] += positive
-        for i in range(n_features):
-            sums[new, i] += np.float64((X[r, i] - mean[i]) * w)
         if old >= 0:
             weights[old] -= w64
             counts[old] -= positive
-            for i in range(n_features):
-                sums[old, i] -= np.float64((X[r, i] - mean[i]) * w)
+        for i in range(n_features):
+            moving = np.float64((X[r, i] - mean[i]) * w)
+            sums[new, i] += moving
+            if old >= 0:
+                sums[old, i] -= moving
     return changed
 
 
