@@ -329,14 +329,12 @@ def _check_fitted(model):
             f"means_ has {n_features} features, n_features_in_ is "
             f"{model.n_features_in_}"
         )
-    from .kernels._covariance import parameter_shape
+    from .kernels import covariance
 
+    kind = covariance(model.covariance_type)
     shapes = {
         "weights_": (*lead, n_components),
-        "covariances_": (
-            *lead,
-            *parameter_shape(model.covariance_type, n_components, n_features),
-        ),
+        "covariances_": (*lead, *kind.parameter_shape(n_components, n_features)),
     }
     shapes["precisions_"] = shapes["precisions_cholesky_"] = shapes["covariances_"]
     if name == "BayesianGaussianMixture":

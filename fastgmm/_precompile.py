@@ -13,8 +13,7 @@ import warnings
 import numpy as np
 
 from .engine._init import INIT_PARAMS
-from .kernels._covariance import COVARIANCE_TYPES
-from .kernels._warmup import no_compile_ahead
+from .kernels import COVARIANCE_TYPES, no_compile_ahead
 
 DTYPES = ("float64", "float32")
 
@@ -30,8 +29,7 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features, labels=True):
     """
     from .estimators._bayesian_mixture import BayesianGaussianMixture
     from .estimators._gaussian_mixture import GaussianMixture
-    from .kernels._covariance import COVARIANCE_CODES
-    from .kernels._estep import label_statistics
+    from .kernels import covariance, label_statistics
 
     rng = np.random.default_rng(0)
     n_rows = 60
@@ -50,9 +48,7 @@ def _compile_fit_kernels(kind, dtype, covariance_type, n_features, labels=True):
         else:
             model.fit(X)
     assigned = (np.arange(n_rows) % 2).astype(np.int32)
-    label_statistics(
-        X, np.empty(0), assigned, 2, code=COVARIANCE_CODES[covariance_type]
-    )
+    label_statistics(X, np.empty(0), assigned, 2, code=covariance(covariance_type).code)
 
 
 def compile_kernels(
@@ -114,8 +110,7 @@ def compile_kernels(
 
 def _variant_groups(covariance_types):
     """(covariance type, n_features) of data that runs each variant."""
-    from .kernels._config import MAX_UNROLLED_FEATURES
-    from .kernels._specialise import Variant
+    from .kernels import MAX_UNROLLED_FEATURES, Variant
 
     for variant in Variant.every():
         covariance_type = COVARIANCE_TYPES[variant.code]
@@ -137,8 +132,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
     from .estimators._batch import BatchGaussianMixture
     from .estimators._bayesian_mixture import BayesianGaussianMixture
     from .estimators._gaussian_mixture import GaussianMixture
-    from .kernels._config import BLOCK_ROWS
-    from .kernels._kmeans import kmeans_labels
+    from .kernels import BLOCK_ROWS, kmeans_labels
 
     group_start = time.perf_counter()
     rng = np.random.default_rng(0)

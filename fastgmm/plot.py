@@ -8,7 +8,7 @@ the functions use ``matplotlib.pyplot``'s current axes.
 
 import numpy as np
 
-from .kernels._covariance import COVARIANCE_TYPES, full_matrices
+from .kernels import COVARIANCE_TYPES, covariance
 
 INSTALL_HINT = 'pip install "fastgmm[plot]"'
 
@@ -50,7 +50,9 @@ def full_covariances(model):
     covariance_type = model.covariance_type
     if covariance_type not in COVARIANCE_TYPES:
         raise ValueError(f"unknown covariance_type {covariance_type!r}")
-    return full_matrices(covariances, covariance_type, n_components, n_features)
+    return covariance(covariance_type).full_matrices(
+        covariances, n_components, n_features
+    )
 
 
 def _best(model):

@@ -13,7 +13,7 @@ from fastgmm.kernels import _estep as _kernels
 from fastgmm.kernels import _groups as _batch_kernels
 from fastgmm.kernels import _kmeans, _mstep, _unrolled
 from fastgmm.kernels._config import BLOCK_ROWS
-from fastgmm.kernels._covariance import COVARIANCE_CODES, FULL
+from fastgmm.kernels._covariance import FULL, covariance
 from fastgmm.kernels._exp import exp_nonpositive, exp_nonpositive32
 from fastgmm.kernels._specialise import Variant
 
@@ -63,7 +63,7 @@ def kernel_statistics(X, w, weights, means, prec_chol, covariance_type, ref):
         prec3,
         log_det,
         ref,
-        code=COVARIANCE_CODES[covariance_type],
+        code=covariance(covariance_type).code,
     )
 
 
@@ -206,7 +206,7 @@ def test_score_rows_matches_numpy(covariance_type):
         log_norm,
         resp,
         labels,
-        code=COVARIANCE_CODES[covariance_type],
+        code=covariance(covariance_type).code,
     )
     expected = naive_e_step(X, weights, means, prec_chol, covariance_type)
     np.testing.assert_allclose(log_norm, expected[0], rtol=1e-12)
@@ -234,7 +234,7 @@ def test_score_rows_float32_outputs_are_the_float64_ones_rounded(covariance_type
         labels = np.empty(n_samples, dtype=np.intp)
         _kernels.score_rows_into(
             X, np.log(weights), means, prec3, log_det, log_norm, resp, labels,
-            code=COVARIANCE_CODES[covariance_type],
+            code=covariance(covariance_type).code,
         )  # fmt: skip
         outputs[dtype] = log_norm, resp, labels
     (log_norm64, resp64, labels64), (log_norm32, resp32, labels32) = outputs.values()
@@ -258,7 +258,7 @@ def test_label_statistics_matches_numpy(covariance_type, n_features, weighted, d
     labels = rng.integers(-1, n_components, size=n_samples)
     labels[:n_components] = np.arange(n_components)
     w = rng.uniform(0.0, 3.0, size=n_samples) if weighted else np.ones(n_samples)
-    code = COVARIANCE_CODES[covariance_type]
+    code = covariance(covariance_type).code
     got = _kernels.label_statistics(
         X, w if weighted else np.empty(0), labels, n_components, code=code
     )

@@ -147,6 +147,45 @@ def test_private_names_stay_in_their_folder():
     assert private_names_across_folders() == []
 
 
+def undeclared_kernel_imports(declared):
+    """``folder/module: what`` for each import from the compiled layer, by a
+    module outside it, that is not one of the names ``declared``."""
+    found = []
+    for path in PACKAGE.rglob("*.py"):
+        if "__pycache__" in path.parts:
+            continue
+        name = module_name(path)
+        if folder(name) == "kernels":
+            continue
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                bases = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                bases = [imported_from(node, package)]
+            else:
+                continue
+            for base in bases:
+                if not base.startswith("fastgmm.kernels"):
+                    continue
+                where = path.relative_to(PACKAGE)
+                if base != "fastgmm.kernels" or isinstance(node, ast.Import):
+                    found.append(f"{where}: {base}")
+                    continue
+                found.extend(
+                    f"{where}: {a.name}" for a in node.names if a.name not in declared
+                )
+    return found
+
+
+def test_the_layers_above_use_only_the_declared_kernel_api():
+    import fastgmm.kernels
+
+    assert undeclared_kernel_imports(fastgmm.kernels.__all__) == []
+    for name in fastgmm.kernels.__all__:  # each declared name exists
+        getattr(fastgmm.kernels, name)
+
+
 def test_no_import_cycles():
     modules = graph()
     state = {}
@@ -183,4 +222,8 @@ def test_a_layer_rule_broken_is_found(tmp_path, monkeypatch):
     assert sorted(private_names_across_folders()) == [
         "estimators/_high.py: _hidden",
         "estimators/_high.py: _inner",
+    ]
+    assert sorted(undeclared_kernel_imports(["open"])) == [
+        "estimators/_high.py: _low",
+        "estimators/_high.py: fastgmm.kernels._low",
     ]

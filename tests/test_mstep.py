@@ -6,7 +6,7 @@ from conftest import COVARIANCE_TYPES, ILL_DEFINED
 from naive import naive_m_step, naive_moments, naive_precision_cholesky
 
 from fastgmm.kernels import _mstep
-from fastgmm.kernels._covariance import from_kernel_layout, to_kernel_layout
+from fastgmm.kernels._covariance import covariance
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -98,13 +98,13 @@ def test_iteration_m_step_agrees_with_m_step_and_factors(covariance_type):
         expected = _mstep.m_step(nk, s1, s2, ref, covariance_type, 1e-6, dtype)
         factors = _mstep.precision_cholesky(expected[2], covariance_type, dtype)
         for got, want in zip(
-            (weights, means, from_kernel_layout(cov3, covariance_type)),
+            (weights, means, covariance(covariance_type).from_kernel_layout(cov3)),
             expected,
         ):
             assert got.dtype == dtype
             np.testing.assert_array_equal(got, want.astype(dtype))
         np.testing.assert_array_equal(
-            from_kernel_layout(prec3, covariance_type), factors.astype(dtype)
+            covariance(covariance_type).from_kernel_layout(prec3), factors.astype(dtype)
         )
         np.testing.assert_allclose(log_weights, np.log(weights.astype(np.float64)))
         _, expected_log_det = _mstep.kernel_precisions(
@@ -117,8 +117,8 @@ def test_iteration_m_step_agrees_with_m_step_and_factors(covariance_type):
 def test_kernel_layout_round_trip(covariance_type):
     rng = np.random.default_rng(2)
     covariances = random_covariances(rng, covariance_type, 3, 4)
-    array3 = to_kernel_layout(covariances, covariance_type, 4)
+    array3 = covariance(covariance_type).to_kernel_layout(covariances, 4)
     assert array3.ndim == 3 and array3.shape[2] == 4
     np.testing.assert_array_equal(
-        from_kernel_layout(array3, covariance_type), covariances
+        covariance(covariance_type).from_kernel_layout(array3), covariances
     )

@@ -10,9 +10,10 @@ Modules:
 - ``report``: the summary lines, tables, the .npz file and plots;
 - ``messages``: :class:`CLIError` and the one-line errors and warnings.
 
-A command is a module with ``add_parser(subparsers)``, which registers its
-sub-parser and sets ``func=run``, and ``run(args)``, which takes the parsed
-namespace and returns an exit status; it is listed in
+A command is a module named as the command, with ``HELP`` and
+``DESCRIPTION`` (its lines in ``--help``), ``add_arguments(parser)``, which
+adds its arguments to its sub-parser, and ``run(args)``, which takes the
+parsed namespace and returns an exit status; it is listed in
 ``entry_point.COMMANDS``. A command reports a user-facing problem by raising
 :class:`CLIError`; :func:`main` turns that (and any ``ValueError`` raised by
 the estimator) into one ``fastgmm: error: ...`` line on stderr and exit
@@ -27,7 +28,7 @@ from fastgmm.cli.data import Dataset, load_data
 from fastgmm.cli.entry_point import build_parser, main
 from fastgmm.cli.messages import PROG, CLIError
 from fastgmm.cli.options import INIT_PARAMS
-from fastgmm.kernels._covariance import COVARIANCE_TYPES
+from fastgmm.kernels import COVARIANCE_TYPES
 
 __all__ = [
     "COVARIANCE_TYPES",

@@ -10,25 +10,18 @@ from fastgmm.cli.options import add_covariance_types_option, positive_int
 DTYPES = ("float64", "float32")
 
 
-def add_parser(subparsers):
-    """Register ``compile`` and its options.
+HELP = "compile every kernel into the cache (for images and cluster nodes)"
+DESCRIPTION = (
+    "Compile the kernels of every fit, prediction and score, for every "
+    "covariance type and dtype asked for, into Numba's cache, so that "
+    "later processes load them instead of compiling. Run it once where "
+    "fastgmm is installed (an image build, a new cluster node); it "
+    "prints one line per covariance type and dtype."
+)
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        From ``ArgumentParser.add_subparsers``.
-    """
-    p = subparsers.add_parser(
-        "compile",
-        help="compile every kernel into the cache (for images and cluster nodes)",
-        description=(
-            "Compile the kernels of every fit, prediction and score, for every "
-            "covariance type and dtype asked for, into Numba's cache, so that "
-            "later processes load them instead of compiling. Run it once where "
-            "fastgmm is installed (an image build, a new cluster node); it "
-            "prints one line per covariance type and dtype."
-        ),
-    )
+
+def add_arguments(p):
+    """Add ``compile``'s arguments to its sub-parser ``p``."""
     add_covariance_types_option(p, "comma-separated covariance types (default: all)")
     p.add_argument(
         "--dtype",
@@ -46,7 +39,6 @@ def add_parser(subparsers):
             "(default: the number of CPUs, at most the number of dtypes)"
         ),
     )
-    p.set_defaults(func=run)
 
 
 def run(args):
@@ -63,7 +55,7 @@ def run(args):
         0, the exit status.
     """
     from fastgmm._precompile import compile_kernels
-    from fastgmm.kernels._warmup import cache_directory
+    from fastgmm.kernels import cache_directory
 
     dtypes = DTYPES if args.dtype == "all" else (args.dtype,)
     out = sys.stdout

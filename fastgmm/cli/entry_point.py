@@ -32,7 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for command in COMMANDS:
-        command.add_parser(subparsers)
+        name = command.__name__.rpartition(".")[2].removesuffix("_command")
+        sub = subparsers.add_parser(
+            name, help=command.HELP, description=command.DESCRIPTION
+        )
+        command.add_arguments(sub)
+        sub.set_defaults(func=command.run)
     return parser
 
 

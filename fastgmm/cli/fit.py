@@ -23,27 +23,19 @@ from fastgmm.cli.report import (
     save_npz,
     save_plot,
 )
-from fastgmm.kernels._covariance import COVARIANCE_TYPES
+from fastgmm.kernels import COVARIANCE_TYPES
+
+HELP = "fit a Gaussian mixture to a data file (or to iris)"
+DESCRIPTION = (
+    "Fit a Gaussian mixture model by EM and print a summary. DATA is a "
+    ".csv file (numbers, optionally with a header row) or a .npy file "
+    "holding a 2-D array of shape (n_samples, n_features). Without "
+    "DATA the iris data set bundled with scikit-learn is used."
+)
 
 
-def add_parser(subparsers):
-    """Register the ``fit`` sub-parser, which runs :func:`run`.
-
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        What ``ArgumentParser.add_subparsers`` returned.
-    """
-    p = subparsers.add_parser(
-        "fit",
-        help="fit a Gaussian mixture to a data file (or to iris)",
-        description=(
-            "Fit a Gaussian mixture model by EM and print a summary. DATA is a "
-            ".csv file (numbers, optionally with a header row) or a .npy file "
-            "holding a 2-D array of shape (n_samples, n_features). Without "
-            "DATA the iris data set bundled with scikit-learn is used."
-        ),
-    )
+def add_arguments(p):
+    """Add ``fit``'s arguments to its sub-parser ``p``."""
     add_data_argument(p)
     p.add_argument(
         "-k",
@@ -73,7 +65,6 @@ def add_parser(subparsers):
     )
     add_plot_option(p, "the clusters (data coloured by component, means, ellipses)")
     add_groups_option(p)
-    p.set_defaults(func=run)
 
 
 def run(args):
@@ -115,7 +106,7 @@ def run(args):
         )
 
     from fastgmm import GaussianMixture
-    from fastgmm.kernels._warmup import announce_compiling
+    from fastgmm.kernels import announce_compiling
 
     params = model_params(
         args,

@@ -88,7 +88,7 @@ def run_groups(args, data, params):
     import numpy as np
 
     from fastgmm import BatchGaussianMixture
-    from fastgmm.kernels._warmup import announce_compiling
+    from fastgmm.kernels import announce_compiling
 
     if args.plot is not None:
         raise CLIError("--plot draws one mixture; it does not apply with --groups")

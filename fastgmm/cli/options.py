@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from fastgmm.kernels._covariance import COVARIANCE_TYPES
+from fastgmm.kernels import COVARIANCE_TYPES
 
 INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 

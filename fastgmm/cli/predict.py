@@ -12,26 +12,19 @@ from fastgmm.cli.messages import CLIError, brief, os_brief
 CHUNK_ROWS = 65536
 
 
-def add_parser(subparsers):
-    """Register ``predict`` and its options.
+HELP = "apply a saved model (fastgmm fit --out) to a data file"
+DESCRIPTION = (
+    "Load MODEL (written by `fastgmm fit --out` or fastgmm.save) and "
+    "print, for each row of DATA (.csv, with an optional header row, "
+    "or .npy), its most probable component; --proba prints the "
+    "responsibilities, --score the log-likelihood of each row. Rows are "
+    "read and scored a chunk at a time, so a CSV larger than memory can "
+    "be scored."
+)
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        From ``ArgumentParser.add_subparsers``.
-    """
-    p = subparsers.add_parser(
-        "predict",
-        help="apply a saved model (fastgmm fit --out) to a data file",
-        description=(
-            "Load MODEL (written by `fastgmm fit --out` or fastgmm.save) and "
-            "print, for each row of DATA (.csv, with an optional header row, "
-            "or .npy), its most probable component; --proba prints the "
-            "responsibilities, --score the log-likelihood of each row. Rows are "
-            "read and scored a chunk at a time, so a CSV larger than memory can "
-            "be scored."
-        ),
-    )
+
+def add_arguments(p):
+    """Add ``predict``'s arguments to its sub-parser ``p``."""
     p.add_argument("model", metavar="MODEL", help="a saved model (.npz)")
     p.add_argument("data", metavar="DATA", help="rows to score (.csv or .npy)")
     what = p.add_mutually_exclusive_group()
@@ -53,7 +46,6 @@ def add_parser(subparsers):
         metavar="N",
         help=f"rows read and scored at a time (default: {CHUNK_ROWS})",
     )
-    p.set_defaults(func=run)
 
 
 def run(args):

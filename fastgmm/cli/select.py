@@ -53,25 +53,18 @@ def k_values(text):
     return sorted(values)
 
 
-def add_parser(subparsers):
-    """Register ``select`` and its options.
+HELP = "choose the number of components and the covariance type by BIC or AIC"
+DESCRIPTION = (
+    "Fit a Gaussian mixture for every number of components and "
+    "covariance type asked for, print the information criterion of "
+    "each (rows: number of components, columns: covariance types; * "
+    "marks the lowest) and the model chosen. DATA is a .csv or .npy "
+    "file as for 'fit'; without DATA the iris data set is used."
+)
 
-    Parameters
-    ----------
-    subparsers : argparse._SubParsersAction
-        From ``ArgumentParser.add_subparsers``.
-    """
-    p = subparsers.add_parser(
-        "select",
-        help="choose the number of components and the covariance type by BIC or AIC",
-        description=(
-            "Fit a Gaussian mixture for every number of components and "
-            "covariance type asked for, print the information criterion of "
-            "each (rows: number of components, columns: covariance types; * "
-            "marks the lowest) and the model chosen. DATA is a .csv or .npy "
-            "file as for 'fit'; without DATA the iris data set is used."
-        ),
-    )
+
+def add_arguments(p):
+    """Add ``select``'s arguments to its sub-parser ``p``."""
     add_data_argument(p)
     p.add_argument(
         "-k",
@@ -97,7 +90,6 @@ def add_parser(subparsers):
     )
     add_model_options(p)
     add_plot_option(p, "the criterion curves and the chosen model's clusters")
-    p.set_defaults(func=run)
 
 
 def run(args):
@@ -129,7 +121,7 @@ def run(args):
         )
 
     from fastgmm import GaussianMixtureIC
-    from fastgmm.kernels._warmup import announce_compiling
+    from fastgmm.kernels import announce_compiling
 
     params = model_params(
         args,

@@ -23,10 +23,11 @@ from typing import NamedTuple
 import numpy as np
 from scipy.special import betaln, digamma, gammaln
 
-from ..kernels import _mstep
-from ..kernels._covariance import (
-    COVARIANCE_CODES,
-    from_kernel_layout,
+from ..kernels import (
+    component_moments,
+    covariance,
+    moment_inputs,
+    precision_cholesky,
     symmetric_from_upper,
 )
 from ._parameters import MixtureParameters
@@ -180,12 +181,13 @@ class BayesianModel:
         """The posterior of the E-step's statistics (scikit-learn's ``_m_step``)."""
         nk, s1, s2, ref = statistics
         # weight_total=1: the "weights" component_moments returns are nk + 10 eps.
-        nk_reg, xk, sk3 = _mstep.component_moments(
-            *_mstep.moment_inputs(nk, s1, s2, ref, self.reg_covar, data.dtype),
+        kind = covariance(self.covariance_type)
+        nk_reg, xk, sk3 = component_moments(
+            *moment_inputs(nk, s1, s2, ref, self.reg_covar, data.dtype),
             1.0,
-            code=COVARIANCE_CODES[self.covariance_type],
+            code=kind.code,
         )
-        sk = from_kernel_layout(sk3, self.covariance_type)
+        sk = kind.from_kernel_layout(sk3)
         return self._posterior(nk_reg, xk, sk, data.dtype)
 
     def _posterior(self, nk, xk, sk, dtype):
@@ -206,7 +208,7 @@ class BayesianModel:
         degrees_of_freedom, covariances = _WISHART[self.covariance_type](
             p, nk, xk, sk, mean_precision, self.n_components
         )
-        prec_chol = _mstep.precision_cholesky(covariances, self.covariance_type, dtype)
+        prec_chol = precision_cholesky(covariances, self.covariance_type, dtype)
         return VariationalParameters(
             self.covariance_type, weight_concentration, mean_precision, means,
             degrees_of_freedom, covariances, prec_chol, dtype,

@@ -42,9 +42,7 @@ from dask.highlevelgraph import HighLevelGraph
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import _check_sample_weight
 
-from ..kernels import _estep, _mstep
-from ..kernels._covariance import kernel_zeros
-from ..kernels._kmeans import KMEANS_TOL
+from ..kernels import KMEANS_TOL, covariance, em_statistics, m_step
 from ._data import output_dtype, score_rows
 from ._init import initial_statistics
 
@@ -295,7 +293,7 @@ def _block_e_step(X, sample_weight, start, index, shared):
         else np.ascontiguousarray(sample_weight, dtype=np.float64)
     )
     with _one_kernel_thread():
-        return _estep.em_statistics(
+        return em_statistics(
             X, weights, log_weights, means, prec_chol, log_det, ref, code=code
         )
 
@@ -343,7 +341,7 @@ def _block_initial_statistics(X, sample_weight, start, index, shared):
 
 
 def _no_initial_statistics(covariance_type, n_components, n_features):
-    s2 = kernel_zeros(covariance_type, n_components, n_features)
+    s2 = covariance(covariance_type).kernel_zeros(n_components, n_features)
     zeros = np.zeros((n_components, n_features))
     return 0.0, np.zeros(n_components), zeros, s2, zeros.copy()
 
@@ -578,7 +576,7 @@ class DaskData:
             stats = self._single_row_statistics(indices, covariance_type, n_components)
         nk, s1, s2, ref = stats
         # Weights divided by the total weight, as in memory.
-        return _mstep.m_step(
+        return m_step(
             nk, s1, s2, ref, covariance_type, reg_covar, self.dtype, self.total_weight
         )
 

@@ -9,8 +9,7 @@ import sys
 
 import numpy as np
 
-from ..kernels import _estep
-from ..kernels._config import runs_in_parallel
+from ..kernels import em_statistics, runs_in_parallel, score_rows_into
 from ._init import initial_assignment, initial_moments, row_scatter
 
 _EMPTY = np.empty(0)
@@ -49,7 +48,7 @@ def score_rows(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     out_log_norm = np.empty(n_samples if log_norm else 0, dtype=dtype)
     out_resp = np.empty((n_samples if resp else 0, n_components), dtype=dtype)
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
-    _estep.score_rows_into(
+    score_rows_into(
         X, *params.as_args(), out_log_norm, out_resp, out_labels, code=params.code
     )
     return out_log_norm, out_resp, out_labels
@@ -100,9 +99,7 @@ class InMemoryData:
     def statistics(self, params, ref):
         """E-step: (sum of weighted log p(x), nk, s1, s2) about ``ref``."""
         weights = _EMPTY if self.sample_weight is None else self.sample_weight
-        return _estep.em_statistics(
-            self.X, weights, *params.as_args(), ref, code=params.code
-        )
+        return em_statistics(self.X, weights, *params.as_args(), ref, code=params.code)
 
     def labels(self, params):
         """Most probable component of each row."""

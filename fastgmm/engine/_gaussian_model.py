@@ -2,8 +2,12 @@
 
 import numpy as np
 
-from ..kernels import _mstep
-from ..kernels._covariance import n_parameters
+from ..kernels import (
+    covariance,
+    covariances_from_precisions,
+    precision_cholesky,
+    precision_cholesky_from_precisions,
+)
 from ._parameters import MixtureParameters
 
 
@@ -52,14 +56,14 @@ class GaussianModel:
         if self.means_init is not None:
             means = self.means_init
         if self.precisions_init is None:
-            prec_chol = _mstep.precision_cholesky(
+            prec_chol = precision_cholesky(
                 covariances, self.covariance_type, data.dtype
             )
         else:
-            prec_chol = _mstep.precision_cholesky_from_precisions(
+            prec_chol = precision_cholesky_from_precisions(
                 self.precisions_init, self.covariance_type
             )
-            covariances = _mstep.covariances_from_precisions(
+            covariances = covariances_from_precisions(
                 self.precisions_init, self.covariance_type
             )
         weights, means, covariances, prec_chol = (
@@ -86,4 +90,6 @@ class GaussianModel:
 
     def n_parameters(self, n_features):
         """Free parameters, as scikit-learn counts them for BIC and AIC."""
-        return n_parameters(self.covariance_type, self.n_components, n_features)
+        return covariance(self.covariance_type).n_parameters(
+            self.n_components, n_features
+        )

@@ -8,10 +8,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from ..kernels import _mstep
-from ..kernels._covariance import COVARIANCE_CODES, kernel_zeros
-from ..kernels._estep import label_statistics
-from ..kernels._kmeans import kmeans_labels
+from ..kernels import (
+    covariance,
+    kmeans_labels,
+    label_statistics,
+    m_step,
+    uncentred_covariances,
+)
 
 _EMPTY = np.empty(0)
 
@@ -104,9 +107,7 @@ def initial_moments(
         X, sample_weight, assignment.labels, assignment.resp, covariance_type,
         n_components,
     )  # fmt: skip
-    return _mstep.m_step(
-        nk, s1, s2, ref, covariance_type, reg_covar, X.dtype, total_weight
-    )
+    return m_step(nk, s1, s2, ref, covariance_type, reg_covar, X.dtype, total_weight)
 
 
 def _single_point_moments(
@@ -126,7 +127,7 @@ def _single_point_moments(
     nk, s1, s2, ref = initial_statistics(
         rows, weights, np.arange(n_components), None, per_row_type, n_components
     )
-    weights_, means, covariances = _mstep.m_step(
+    weights_, means, covariances = m_step(
         nk, s1, s2, ref, per_row_type, reg_covar, X.dtype, total_weight
     )
     if covariance_type == "full":
@@ -140,7 +141,7 @@ def _single_point_moments(
         scatter = (1.0 if weights is None else weights[:, np.newaxis]) * (
             rows64 * rows64
         )
-    covariances = _mstep.uncentred_covariances(
+    covariances = uncentred_covariances(
         scatter, nk, means, covariance_type, reg_covar, X.dtype
     )
     return weights_, means, covariances
@@ -158,7 +159,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     """
     if labels is not None:
         weights = _EMPTY if sample_weight is None else sample_weight
-        code = COVARIANCE_CODES[covariance_type]
+        code = covariance(covariance_type).code
         # int32 labels, as k-means gives them: one compiled signature for all.
         labels = np.asarray(labels, dtype=np.int32)
         return label_statistics(X, weights, labels, n_components, code=code)
@@ -166,7 +167,7 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     ref = np.zeros((n_components, n_features))
-    s2 = kernel_zeros(covariance_type, n_components, n_features)
+    s2 = covariance(covariance_type).kernel_zeros(n_components, n_features)
     tied = covariance_type == "tied"
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)

@@ -2,8 +2,7 @@
 
 import numpy as np
 
-from ..kernels import _mstep
-from ..kernels._covariance import COVARIANCE_CODES, from_kernel_layout, to_kernel_layout
+from ..kernels import covariance, iteration_m_step, kernel_precisions
 
 
 class MixtureParameters:
@@ -22,7 +21,7 @@ class MixtureParameters:
         log_det,
     ):  # fmt: skip
         self.covariance_type = covariance_type
-        self.code = COVARIANCE_CODES[covariance_type]
+        self.code = covariance(covariance_type).code
         self.weights = weights
         self.means = means
         self.covariances3 = covariances3
@@ -40,12 +39,14 @@ class MixtureParameters:
         needed (scoring with a fitted model).
         """
         n_components, n_features = means.shape
-        prec3, log_det = _mstep.kernel_precisions(
+        prec3, log_det = kernel_precisions(
             precisions_cholesky, covariance_type, n_components, n_features
         )
         covariances3 = None
         if covariances is not None:
-            covariances3 = to_kernel_layout(covariances, covariance_type, n_features)
+            covariances3 = covariance(covariance_type).to_kernel_layout(
+                covariances, n_features
+            )
         log_weights = np.log(np.asarray(weights, dtype=np.float64))
         return cls(
             covariance_type, weights, means, covariances3, prec3, log_weights, log_det
@@ -53,10 +54,8 @@ class MixtureParameters:
 
     @classmethod
     def from_statistics(cls, nk, s1, s2, ref, covariance_type, reg_covar, dtype):
-        """The M-step of an EM iteration (``_mstep.iteration_m_step``)."""
-        arrays = _mstep.iteration_m_step(
-            nk, s1, s2, ref, covariance_type, reg_covar, dtype
-        )
+        """The M-step of an EM iteration (``iteration_m_step``)."""
+        arrays = iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype)
         return cls(covariance_type, *arrays)
 
     def moment_centres(self):
@@ -76,11 +75,11 @@ class MixtureParameters:
 
     @property
     def covariances(self):
-        return from_kernel_layout(self.covariances3, self.covariance_type)
+        return covariance(self.covariance_type).from_kernel_layout(self.covariances3)
 
     @property
     def precisions_cholesky(self):
-        return from_kernel_layout(self.prec_chol, self.covariance_type)
+        return covariance(self.covariance_type).from_kernel_layout(self.prec_chol)
 
     def as_args(self):
         """The kernels' parameter arguments."""

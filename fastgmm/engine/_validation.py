@@ -10,7 +10,7 @@ from sklearn.utils import check_random_state as sklearn_check_random_state
 from sklearn.utils._param_validation import validate_parameter_constraints
 from sklearn.utils.validation import validate_data
 
-from ..kernels._covariance import parameter_shape
+from ..kernels import covariance
 
 
 def check_shape(param, param_shape, name):
@@ -72,7 +72,7 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
     )
     check_shape(
         precisions,
-        parameter_shape(covariance_type, n_components, n_features),
+        covariance(covariance_type).parameter_shape(n_components, n_features),
         "%s precision" % covariance_type,
     )
     if covariance_type == "full":

@@ -23,19 +23,24 @@ from ..engine._validation import (
     sum_is_finite,
     unchanged_on_failure,
 )
-from ..kernels import _groups as kernels
-from ..kernels import _mstep
-from ..kernels._config import BLOCK_ROWS
-from ..kernels._covariance import (
-    COVARIANCE_CODES,
-    from_kernel_layout,
-    kernel_shape,
-    n_parameters,
-    to_kernel_layout,
+from ..kernels import (
+    BLOCK_ROWS,
+    FITTED,
+    ILL_DEFINED,
+    NOT_FITTED,
+    SINGLE_FIT,
+    announce_compiling,
+    check_n_jobs,
+    covariance,
+    fit_groups,
+    group_log_determinants,
+    kernel_threads,
+    kmeans_groups,
+    move_rows,
+    over_groups,
+    precisions_from_cholesky,
+    score_groups,
 )
-from ..kernels._estep import score_groups
-from ..kernels._threads import check_n_jobs, kernel_threads, over_groups
-from ..kernels._warmup import announce_compiling
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 
 # fit_status_ values, and what they mean.
@@ -47,8 +52,6 @@ STATUS_MESSAGES = {
     "ill_defined": "ill-defined empirical covariance (collapsed or singleton "
     "samples); try fewer components, a larger reg_covar, or scaled data",
 }
-
-_SINGLE_NDIM = {"full": 3, "tied": 2, "diag": 2, "spherical": 1}
 
 
 class _ReplayedDraws:
@@ -279,7 +282,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         dtype = output_dtype(X.dtype, weights, means, prec3)
         log_prob = np.full(X.shape[0], np.nan, dtype=dtype)
         order = layout.largest_first(~failed)
-        code = COVARIANCE_CODES[self.covariance_type]
+        code = covariance(self.covariance_type).code
         no_resp = np.empty((0, fit.n_components), dtype=dtype)
         no_labels = np.empty(0, dtype=np.intp)
 
@@ -304,7 +307,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         criterion = bic_from_score if kind == "bic" else aic_from_score
         scores = _group_scores(sorted_log_prob, layout)
         n_params = {
-            k: n_parameters(self.covariance_type, k, self.n_features_in_)
+            k: covariance(self.covariance_type).n_parameters(k, self.n_features_in_)
             for k in np.unique(n_components)
         }
         out = np.full(len(layout.counts), np.nan)
@@ -323,8 +326,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         n_groups = len(best)
         k_max = max(fit.n_components for fit in fits)
         n_features = self.n_features_in_
-        code = COVARIANCE_CODES[self.covariance_type]
-        shape = kernel_shape.py_func(code, k_max, n_features)
+        shape = covariance(self.covariance_type).kernel_shape(k_max, n_features)
         dtype = fits[0].X.dtype
         weights = np.zeros((n_groups, k_max), dtype=dtype)
         means = np.full((n_groups, k_max, n_features), np.nan, dtype=dtype)
@@ -355,12 +357,12 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         self.weights_ = weights
         self.means_ = means
         self.covariances_ = np.ascontiguousarray(
-            from_kernel_layout(covariances3, self.covariance_type)
+            covariance(self.covariance_type).from_kernel_layout(covariances3)
         )
         self.precisions_cholesky_ = np.ascontiguousarray(
-            from_kernel_layout(prec3, self.covariance_type)
+            covariance(self.covariance_type).from_kernel_layout(prec3)
         )
-        self.precisions_ = _mstep.precisions_from_cholesky(
+        self.precisions_ = precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
 
@@ -453,7 +455,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         log_weights, prec3, log_det = self._kernel_parameters()
         fitted = self.fit_status_ == "fitted"
         order = layout.largest_first(fitted & (layout.counts > 0))
-        code = COVARIANCE_CODES[self.covariance_type]
+        code = covariance(self.covariance_type).code
 
         def score(chunk):
             score_groups(
@@ -472,8 +474,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
         prec3 = np.ascontiguousarray(
-            to_kernel_layout(
-                self.precisions_cholesky_, self.covariance_type, self.n_features_in_
+            covariance(self.covariance_type).to_kernel_layout(
+                self.precisions_cholesky_, self.n_features_in_
             )
         )
         log_weights, log_det = _kernel_logs(self.weights_, prec3, self.covariance_type)
@@ -678,7 +680,7 @@ class _GroupLayout:
 
     def _permuted(self, a, to_groups):
         out = np.empty_like(a)
-        kernels.move_rows(
+        move_rows(
             np.ascontiguousarray(a).reshape(len(a), -1), self.group_of_row,
             self.bounds, to_groups, out.reshape(len(a), -1),
         )  # fmt: skip
@@ -701,8 +703,8 @@ class _BatchFit:
         self.warm = warm
         n_groups = len(layout.counts)
         n_features = X.shape[1]
-        self.code = COVARIANCE_CODES[estimator.covariance_type]
-        shape = kernel_shape.py_func(self.code, n_components, n_features)
+        self.kind = covariance(estimator.covariance_type)
+        shape = self.kind.kernel_shape(n_components, n_features)
         self.n_init = 1 if warm else estimator.n_init
         dtype = X.dtype
         self.out = _parameter_arrays(
@@ -717,7 +719,7 @@ class _BatchFit:
         self.status_names = np.full(n_groups, "fitted", dtype=object)
         self._check_groups()
         self.status = np.where(
-            self.status_names == "fitted", kernels.FITTED, kernels.NOT_FITTED
+            self.status_names == "fitted", FITTED, NOT_FITTED
         ).astype(np.int8)
 
     def _rows(self, a, g):
@@ -771,7 +773,7 @@ class _BatchFit:
         in threads."""
         est = self.est
         n_groups = len(self.layout.counts)
-        fitted = self.status == kernels.FITTED
+        fitted = self.status == FITTED
         drawn = (
             est.init_params == "kmeans"
             and not self.warm
@@ -780,7 +782,7 @@ class _BatchFit:
             and est.precisions_init is None
         )
         n_features = self.X.shape[1]
-        shape = kernel_shape.py_func(self.code, self.n_components, n_features)
+        shape = self.kind.kernel_shape(self.n_components, n_features)
         starts = _parameter_arrays(
             (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
         )
@@ -803,7 +805,7 @@ class _BatchFit:
                 starts, given, np.flatnonzero(fitted),
                 lambda g: check_random_state(seed) if shared is None else shared,
             )  # fmt: skip
-        in_kernel = self.status == kernels.FITTED
+        in_kernel = self.status == FITTED
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
         eps = 10 * float(np.finfo(self.X.dtype).eps)
         order = self.layout.largest_first(in_kernel)
@@ -814,28 +816,28 @@ class _BatchFit:
         weights_x = weights64.astype(self.X.dtype)
 
         def start(chunk):
-            kernels.kmeans_groups(
+            kmeans_groups(
                 self.X, weights_x, self.layout.bounds, chunk,
                 given, self.status, draws_u, draws_uniforms, n_trials, labels,
                 empty_at,
             )  # fmt: skip
 
         def fit(chunk):
-            kernels.fit_groups(
+            fit_groups(
                 self.X, weights64, self.layout.bounds, chunk, float(est.reg_covar),
                 eps, float(est.tol), int(est.max_iter), self.n_init, given, labels,
                 empty_at, starts,
                 self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
                 self.converged, self.lower_bounds, self.status, self.few_distinct,
-                code=self.code,
+                code=self.kind.code,
             )  # fmt: skip
 
         with kernel_threads(est.n_jobs):
             if drawn:
                 over_groups(start, order, est.n_jobs)
             over_groups(fit, order, est.n_jobs)
-        self.status_names[self.status == kernels.ILL_DEFINED] = "ill_defined"
-        for g in np.flatnonzero(self.status == kernels.SINGLE_FIT):
+        self.status_names[self.status == ILL_DEFINED] = "ill_defined"
+        for g in np.flatnonzero(self.status == SINGLE_FIT):
             # k-means left a cluster empty: relocating it is Python code.
             model, data = self._model(g), self._data(g)
             replay = self._replay(g, draws_u, draws_uniforms)
@@ -899,7 +901,7 @@ class _BatchFit:
                             )
                         _store_parameters(starts, (g, r), params)
             except ValueError:
-                self.status[g] = kernels.ILL_DEFINED
+                self.status[g] = ILL_DEFINED
                 self.status_names[g] = "ill_defined"
                 continue
             given[g] = True
@@ -920,7 +922,7 @@ class _BatchFit:
         except ValueError:
             self.status_names[g] = "ill_defined"
             return
-        self.status[g] = kernels.FITTED
+        self.status[g] = FITTED
         _store_parameters(self.out, (g,), run.params)
         self.n_iter[g] = run.n_iter
         self.lower_bound[g] = run.lower_bound
@@ -933,8 +935,8 @@ def _kernel_logs(weights, prec3, covariance_type):
     """Log-weights (log 0 = -inf for padding) and log-determinants per group."""
     with np.errstate(divide="ignore", invalid="ignore"):
         log_weights = np.log(weights.astype(np.float64))
-    log_det = kernels.group_log_determinants(
-        prec3, weights.shape[1], code=COVARIANCE_CODES[covariance_type]
+    log_det = group_log_determinants(
+        prec3, weights.shape[1], code=covariance(covariance_type).code
     )
     return log_weights, log_det
 
@@ -986,7 +988,7 @@ def _group_value(value, name, g, est):
         return None
     value = np.asarray(value)
     single = {"weights_init": 1, "means_init": 2}.get(
-        name, _SINGLE_NDIM[est.covariance_type]
+        name, covariance(est.covariance_type).ndim
     )
     if value.ndim == single + 1:
         if value.shape[0] != len(est.groups_):

@@ -13,8 +13,7 @@ from ..engine._validation import (
     check_shape,
     check_symmetric_positive_definite,
 )
-from ..kernels import _mstep
-from ..kernels._covariance import symmetric_from_upper
+from ..kernels import precisions_from_cholesky, symmetric_from_upper
 from ._mixture import BaseMixture
 
 
@@ -361,7 +360,7 @@ class BayesianGaussianMixture(BaseMixture):
         self.precisions_cholesky_ = np.ascontiguousarray(
             params.fitted_precisions_cholesky
         )
-        self.precisions_ = _mstep.precisions_from_cholesky(
+        self.precisions_ = precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
 

@@ -7,7 +7,7 @@ import numpy as np
 from ..engine._gaussian_model import GaussianModel
 from ..engine._parameters import MixtureParameters
 from ..engine._validation import check_means, check_precisions, check_weights
-from ..kernels import _mstep
+from ..kernels import precisions_from_cholesky
 from ._mixture import BaseMixture
 
 
@@ -228,7 +228,7 @@ class GaussianMixture(BaseMixture):
         self.means_ = params.means
         self.covariances_ = np.ascontiguousarray(params.covariances)
         self.precisions_cholesky_ = np.ascontiguousarray(params.precisions_cholesky)
-        self.precisions_ = _mstep.precisions_from_cholesky(
+        self.precisions_ = precisions_from_cholesky(
             self.precisions_cholesky_, self.covariance_type
         )
 

@@ -29,10 +29,14 @@ from ..engine._validation import (
     unchanged_on_failure,
     validate_rows,
 )
-from ..kernels._config import runs_in_parallel
-from ..kernels._covariance import COVARIANCE_TYPES
-from ..kernels._threads import check_n_jobs, kernel_threads
-from ..kernels._warmup import announce_compiling, compile_ahead
+from ..kernels import (
+    COVARIANCE_TYPES,
+    announce_compiling,
+    check_n_jobs,
+    compile_ahead,
+    kernel_threads,
+    runs_in_parallel,
+)
 
 
 class BaseMixture(

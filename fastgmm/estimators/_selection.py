@@ -38,9 +38,7 @@ from sklearn.utils.validation import (
 
 from ..engine._init import INIT_PARAMS, InitialAssignment, initial_assignment
 from ..engine._validation import CachedParameterValidation
-from ..kernels._covariance import COVARIANCE_TYPES
-from ..kernels._threads import check_n_jobs, thread_count
-from ..kernels._warmup import announce_compiling
+from ..kernels import COVARIANCE_TYPES, announce_compiling, check_n_jobs, thread_count
 from ._gaussian_mixture import GaussianMixture, aic_from_score, bic_from_score
 
 # The keys of ``results_``, in order.

@@ -22,5 +22,79 @@ From the bottom up:
   ahead in a second process.
 
 Nothing here imports from the layers above (``fastgmm.engine``,
-``fastgmm.estimators``).
+``fastgmm.estimators``).  The layers above take from here only the names
+``__all__`` declares, as ``from fastgmm.kernels import name`` (a test checks
+it); each is imported from its module on first use, so that a command that
+needs one constant does not load every kernel.
 """
+
+import importlib
+
+# The compiled layer's API: name -> the module that defines it.
+_API = {
+    **dict.fromkeys(
+        ["BLOCK_ROWS", "MAX_UNROLLED_FEATURES", "runs_in_parallel"], "_config"
+    ),
+    **dict.fromkeys(
+        ["COVARIANCE_TYPES", "covariance", "symmetric_from_upper"], "_covariance"
+    ),
+    **dict.fromkeys(["Variant"], "_specialise"),
+    **dict.fromkeys(
+        ["check_n_jobs", "kernel_threads", "over_groups", "thread_count"], "_threads"
+    ),
+    # The E-step: statistics of a pass over the rows, and scoring.
+    **dict.fromkeys(
+        ["em_statistics", "label_statistics", "score_groups", "score_rows_into"],
+        "_estep",
+    ),
+    # The M-step and the conversions between covariances and precisions.
+    **dict.fromkeys(
+        [
+            "component_moments",
+            "covariances_from_precisions",
+            "iteration_m_step",
+            "kernel_precisions",
+            "m_step",
+            "moment_inputs",
+            "precision_cholesky",
+            "precision_cholesky_from_precisions",
+            "precisions_from_cholesky",
+            "uncentred_covariances",
+        ],
+        "_mstep",
+    ),  # fmt: skip
+    **dict.fromkeys(["KMEANS_TOL", "kmeans_labels"], "_kmeans"),
+    # Many small mixtures in one call, and the status of each group.
+    **dict.fromkeys(
+        [
+            "FITTED",
+            "ILL_DEFINED",
+            "NOT_FITTED",
+            "SINGLE_FIT",
+            "fit_groups",
+            "group_log_determinants",
+            "kmeans_groups",
+            "move_rows",
+        ],
+        "_groups",
+    ),  # fmt: skip
+    **dict.fromkeys(
+        ["announce_compiling", "cache_directory", "compile_ahead", "no_compile_ahead"],
+        "_warmup",
+    ),
+}
+
+__all__ = sorted(_API)
+
+
+def __getattr__(name):
+    module = _API.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted({*globals(), *__all__})

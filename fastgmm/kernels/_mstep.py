@@ -11,15 +11,7 @@ from scipy import linalg
 
 from ._config import EXACT_NJIT_OPTIONS
 from ._copy import copy_into
-from ._covariance import (
-    COVARIANCE_CODES,
-    DIAG,
-    FULL,
-    SPHERICAL,
-    TIED,
-    from_kernel_layout,
-    to_kernel_layout,
-)
+from ._covariance import DIAG, FULL, SPHERICAL, TIED, covariance
 from ._numba_internals import empty, larger, njit, smaller, zeros
 from ._specialise import CODE, kernel
 
@@ -71,32 +63,32 @@ def component_moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
     total_nk = 0.0  # nk_reg.sum(), as Numba adds it: in order
     for k in range(n_components):
         total_nk += nk_reg[k]
-    if CODE == FULL or CODE == TIED:
+    # One branch per type; a kernel copy compiles its own type's only.
+    if CODE == FULL:
         # sum_i r_ik (x_i - m_k)(x_i - m_k)^T = S2_k - correction_k, with S2_k
         # given as its upper triangle.
         for k in range(n_components):
-            c = k if CODE == FULL else 0
             for i in range(n_features):
                 for j in range(n_features):
-                    correction = (
-                        delta[k, i] * s1[k, j]
-                        + delta[k, j] * s1[k, i]
-                        - nk[k] * delta[k, i] * delta[k, j]
-                    )
-                    if CODE == FULL:
-                        upper = s2[c, smaller(i, j), larger(i, j)]
-                        covariances[c, i, j] = upper - correction
-                    else:
-                        covariances[c, i, j] -= correction
-        for c in range(covariances.shape[0]):
-            divisor = nk_reg[c] if CODE == FULL else total_nk
+                    upper = s2[k, smaller(i, j), larger(i, j)]
+                    covariances[k, i, j] = upper - _correction(nk, s1, delta, k, i, j)
             for i in range(n_features):
                 for j in range(n_features):
-                    if CODE == TIED:
-                        covariances[c, i, j] += s2[c, smaller(i, j), larger(i, j)]
-                    covariances[c, i, j] /= divisor
-                covariances[c, i, i] += reg_covar
-    else:
+                    covariances[k, i, j] /= nk_reg[k]
+                covariances[k, i, i] += reg_covar
+    elif CODE == TIED:
+        # The corrections of every component, then the scatter about the
+        # shared reference, over the total weight.
+        for k in range(n_components):
+            for i in range(n_features):
+                for j in range(n_features):
+                    covariances[0, i, j] -= _correction(nk, s1, delta, k, i, j)
+        for i in range(n_features):
+            for j in range(n_features):
+                covariances[0, i, j] += s2[0, smaller(i, j), larger(i, j)]
+                covariances[0, i, j] /= total_nk
+            covariances[0, i, i] += reg_covar
+    else:  # DIAG, SPHERICAL: variances; spherical averages them
         for k in range(n_components):
             total = 0.0
             for i in range(n_features):
@@ -112,6 +104,17 @@ def component_moments(nk, s1, s2, ref, reg_covar, eps, weight_total):
     for k in range(n_components):
         weights[k] = nk_reg[k] / divisor
     return weights, means, covariances
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _correction(nk, s1, delta, k, i, j):
+    """S2_k - sum_i r_ik (x_i - m_k)(x_i - m_k)^T at (i, j), for moments about
+    a reference point r_k: d_i s1_j + d_j s1_i - nk d_i d_j with d = m_k - r_k."""
+    return (
+        delta[k, i] * s1[k, j]
+        + delta[k, j] * s1[k, i]
+        - nk[k] * delta[k, i] * delta[k, j]
+    )
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -257,12 +260,13 @@ def m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype, weight_total=None
     covariances : ndarray
         Shape depends on ``covariance_type``, as in scikit-learn.
     """
+    kind = covariance(covariance_type)
     weights, means, covariances = component_moments(
         *moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         -1.0 if weight_total is None else float(weight_total),
-        code=COVARIANCE_CODES[covariance_type],
+        code=kind.code,
     )
-    return weights, means, from_kernel_layout(covariances, covariance_type)
+    return weights, means, kind.from_kernel_layout(covariances)
 
 
 def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
@@ -286,7 +290,7 @@ def iteration_m_step(nk, s1, s2, ref, covariance_type, reg_covar, dtype):
     ok, log_weights, log_det = _iteration_m_step(
         *moment_inputs(nk, s1, s2, ref, reg_covar, dtype),
         weights, means, covariances, prec_chol,
-        code=COVARIANCE_CODES[covariance_type],
+        code=covariance(covariance_type).code,
     )  # fmt: skip
     if not ok:
         raise ill_defined_error(dtype)
@@ -339,15 +343,15 @@ def precision_cholesky(covariances, covariance_type, dtype):
     Raises scikit-learn's "ill-defined empirical covariance" ValueError when a
     covariance is not positive definite or not finite.
     """
+    kind = covariance(covariance_type)
     covariances = np.asarray(covariances, dtype=np.float64)
-    n_features = covariances.shape[-1] if covariance_type != "spherical" else 1
-    covariances3 = to_kernel_layout(covariances, covariance_type, n_features)
+    # A spherical variance is factored once, not once per feature.
+    n_features = covariances.shape[-1] if kind.ndim > 1 else 1
+    covariances3 = kind.to_kernel_layout(covariances, n_features)
     prec_chol = np.empty_like(covariances3)
-    if not _precision_factors(
-        covariances3, prec_chol, code=COVARIANCE_CODES[covariance_type]
-    ):
+    if not _precision_factors(covariances3, prec_chol, code=kind.code):
         raise ill_defined_error(dtype)
-    return from_kernel_layout(prec_chol, covariance_type).copy()
+    return kind.from_kernel_layout(prec_chol).copy()
 
 
 def precision_cholesky_from_precisions(precisions, covariance_type):
@@ -356,7 +360,7 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
     The Cholesky factor of the row- and column-reversed precision, reversed
     back, is upper triangular with U U^T = precision.
     """
-    if covariance_type in ("full", "tied"):
+    if covariance(covariance_type).matrices:
         matrices = precisions if covariance_type == "full" else precisions[None]
         factors = np.stack(
             [linalg.cholesky(p[::-1, ::-1], lower=True)[::-1, ::-1] for p in matrices]
@@ -367,7 +371,7 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
 
 def precisions_from_cholesky(prec_chol, covariance_type):
     """Precision matrices U U^T (or squared diagonals)."""
-    if covariance_type in ("full", "tied"):
+    if covariance(covariance_type).matrices:
         # Leading axes allowed (a batch of mixtures).
         return prec_chol @ np.swapaxes(prec_chol, -1, -2)
     return prec_chol**2
@@ -375,7 +379,7 @@ def precisions_from_cholesky(prec_chol, covariance_type):
 
 def covariances_from_precisions(precisions, covariance_type):
     """Covariances of user-given precisions."""
-    if covariance_type in ("full", "tied"):
+    if covariance(covariance_type).matrices:
         return np.linalg.inv(precisions)
     return 1.0 / precisions
 
@@ -390,10 +394,10 @@ def kernel_precisions(prec_chol, covariance_type, n_components, n_features):
     Returns
     -------
     prec3 : ndarray of shape (n, m, n_features)
-        See ``to_kernel_layout``.
+        See ``CovarianceType.to_kernel_layout``.
     log_det : ndarray of shape (n_components,)
         log det of each precision Cholesky factor (= -log det(cov) / 2).
     """
-    prec3 = to_kernel_layout(prec_chol, covariance_type, n_features)
-    code = COVARIANCE_CODES[covariance_type]
-    return prec3, log_determinants(prec3, n_components, code=code)
+    kind = covariance(covariance_type)
+    prec3 = kind.to_kernel_layout(prec_chol, n_features)
+    return prec3, log_determinants(prec3, n_components, code=kind.code)

@@ -208,14 +208,14 @@ def compile_ahead(kind, dtype, covariance_type, n_features, labels=True):
     if key in _ahead_done or _ahead_disabled:
         return None
     from . import _estep
-    from ._covariance import COVARIANCE_CODES
+    from ._covariance import covariance
     from ._numba_internals import SUPPORTED, cache_index_path
     from ._specialise import Variant
 
     setting = os.environ.get(COMPILE_AHEAD_VARIABLE, "")
     if setting == "0" or not SUPPORTED or not sys.executable:
         return None
-    variant = Variant.of(COVARIANCE_CODES[covariance_type], n_features)
+    variant = Variant.of(covariance(covariance_type).code, n_features)
     index = cache_index_path(_estep.e_step_blocks.copy(variant))
     if index is None or os.path.exists(index):
         _ahead_done.add(key)
