@@ -27,6 +27,8 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
+from ..kernels import has_converged, is_better_run
+
 
 class DataSource(Protocol):
     """Where the rows live; every pass over them goes through here.
@@ -175,7 +177,7 @@ def fit_em(
             change = lower_bound - previous_lower_bound
             if progress.verbose:
                 progress.iteration_end(n_iter, change)
-            if abs(change) < tol:
+            if has_converged.py_func(lower_bound, previous_lower_bound, tol):
                 converged = True
                 break
         if max_iter == 0:
@@ -183,7 +185,7 @@ def fit_em(
             best_params = params
             continue
         progress.init_end(lower_bound, converged)
-        if lower_bound > max_lower_bound or max_lower_bound == -np.inf:
+        if is_better_run.py_func(lower_bound, max_lower_bound):
             max_lower_bound = lower_bound
             best_params, best_n_iter = params, n_iter
             best_lower_bounds, best_converged = lower_bounds, converged

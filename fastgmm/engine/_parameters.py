@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from ..kernels import covariance, iteration_m_step, kernel_precisions
+from ..kernels import covariance, iteration_m_step, kernel_precisions, moment_centres
 
 
 class MixtureParameters:
@@ -59,19 +59,12 @@ class MixtureParameters:
         return cls(covariance_type, *arrays)
 
     def moment_centres(self):
-        """The point each component's moments are centred on in an E-step.
-
-        Each component's mean; for 'tied', the mixture's mean for all (one
-        centre for the shared scatter).  Values of the means' dtype, so the
-        kernels may subtract them in that dtype exactly; the mixture's mean is
-        rounded to it, as float64 weights (the Bayesian mixture's) would
-        otherwise give a float64 centre that float32 kernels round anyway,
-        away from the centre the M-step adds back.
-        """
-        if self.covariance_type == "tied":
-            mean = (self.weights @ self.means).astype(self.means.dtype)
-            return np.broadcast_to(mean, self.means.shape).astype(np.float64)
-        return self.means.astype(np.float64)
+        """The point each component's moments are centred on in an E-step
+        (``fastgmm.kernels.moment_centres``, which the batch's compiled loop
+        runs too)."""
+        centres = np.empty(self.means.shape)
+        moment_centres.py_func(self.code, self.weights, self.means, centres)
+        return centres
 
     @property
     def covariances(self):

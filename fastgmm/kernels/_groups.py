@@ -23,7 +23,8 @@ import numpy as np
 
 from ._config import EXACT_NJIT_OPTIONS
 from ._copy import copy_into
-from ._covariance import TIED, kernel_shape
+from ._covariance import kernel_shape
+from ._em_rules import has_converged, is_better_run, moment_centres
 from ._estep import (
     _EStep,
     _statistics_layout,
@@ -89,20 +90,6 @@ def _label_start(
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def _reference(weights, means, ref):
-    """``GaussianModel.reference``: each mean, or for 'tied' the mixture's."""
-    if CODE == TIED:
-        mixture_mean = np.dot(weights, means)
-        for k in range(means.shape[0]):
-            for i in range(means.shape[1]):
-                ref[k, i] = mixture_mean[i]
-    else:
-        for k in range(means.shape[0]):
-            for i in range(means.shape[1]):
-                ref[k, i] = means[k, i]
-
-
-@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _em_run(
     X, weights64, total_weight, reg_covar, eps, tol, max_iter, lower_bound,
     weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
@@ -120,7 +107,7 @@ def _em_run(
     n_iter = 0
     for n_iter in range(1, max_iter + 1):
         previous_lower_bound = lower_bound
-        _reference(weights, means, ref)
+        moment_centres(CODE, weights, means, ref)
         e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
         # The blocks' sums in block order, as a single fit adds them (on this
         # thread: ``over_groups`` runs each group on one).
@@ -136,7 +123,7 @@ def _em_run(
         copy_into(log_det, new_log_det)
         lower_bound = log_likelihood / total_weight
         lower_bounds[n_iter - 1] = lower_bound
-        if abs(lower_bound - previous_lower_bound) < tol:
+        if has_converged(lower_bound, previous_lower_bound, tol):
             return True, n_iter, lower_bound, True
     return True, n_iter, lower_bound, False
 
@@ -271,7 +258,7 @@ def fit_groups(
             if not ok:
                 status[g] = ILL_DEFINED
                 break
-            if max_iter > 0 and not (run_bound > best or best == -np.inf):
+            if max_iter > 0 and not is_better_run(run_bound, best):
                 continue
             # fit_em keeps the best bound, or without iterations the last start.
             if max_iter > 0:
