@@ -29,6 +29,11 @@ from ..kernels import (
     ILL_DEFINED,
     NOT_FITTED,
     SINGLE_FIT,
+    EMSettings,
+    GroupResults,
+    GroupRows,
+    GroupStarts,
+    KMeansDraws,
     announce_compiling,
     check_n_jobs,
     covariance,
@@ -787,17 +792,13 @@ class _BatchFit:
             (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
         )
         given = np.zeros(n_groups, dtype=np.bool_)
-        n_trials = 2 + int(np.log(self.n_components))
-        draws_u = np.empty((0, 0))
-        draws_uniforms = np.empty((0, 0, 0))
+        draws = KMeansDraws(np.empty((0, 0)), np.empty((0, 0, 0)), 0)
         if drawn:
-            draws_u, draws_uniforms = self._kmeans_draws(n_trials, fitted)
+            draws = self._kmeans_draws(fitted)
             # More than a block of rows: k-means on all threads, one group
             # after another; the EM runs in the kernel with the others.
             large = np.flatnonzero(fitted & (self.layout.counts > BLOCK_ROWS))
-            self._python_starts(
-                starts, given, large, lambda g: self._replay(g, draws_u, draws_uniforms)
-            )
+            self._python_starts(starts, given, large, lambda g: self._replay(g, draws))
         else:
             seed = est.random_state
             shared = None if is_seed(seed) else check_random_state(seed)
@@ -807,30 +808,35 @@ class _BatchFit:
             )  # fmt: skip
         in_kernel = self.status == FITTED
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
-        eps = 10 * float(np.finfo(self.X.dtype).eps)
+        rows = GroupRows(self.X, weights64, self.layout.bounds)
+        settings = EMSettings(
+            float(est.reg_covar), 10 * float(np.finfo(self.X.dtype).eps),
+            float(est.tol), int(est.max_iter), self.n_init,
+        )  # fmt: skip
         order = self.layout.largest_first(in_kernel)
         # k-means runs first, for every group: its kernel is compiled once per
         # dtype, not once per covariance type as part of fit_groups.
-        labels = np.empty((self.n_init, len(self.X) if drawn else 0), dtype=np.int32)
-        empty_at = np.full(n_groups, self.n_init, dtype=np.intp)
-        weights_x = weights64.astype(self.X.dtype)
+        group_starts = GroupStarts(
+            given,
+            np.empty((self.n_init, len(self.X) if drawn else 0), dtype=np.int32),
+            np.full(n_groups, self.n_init, dtype=np.intp),
+            starts,
+            self.start_lower_bounds,
+        )
+        results = GroupResults(
+            self.out, self.n_iter, self.lower_bound, self.converged,
+            self.lower_bounds, self.status, self.few_distinct,
+        )  # fmt: skip
+        kmeans_rows = rows._replace(weights=weights64.astype(self.X.dtype))
 
         def start(chunk):
-            kmeans_groups(
-                self.X, weights_x, self.layout.bounds, chunk,
-                given, self.status, draws_u, draws_uniforms, n_trials, labels,
-                empty_at,
-            )  # fmt: skip
+            kmeans_groups(kmeans_rows, chunk, group_starts, self.status, draws)
+
+        # The copy compiled for this covariance type and number of features.
+        fit_kernel = fit_groups.copy_for(self.X, self.kind.code)
 
         def fit(chunk):
-            fit_groups(
-                self.X, weights64, self.layout.bounds, chunk, float(est.reg_covar),
-                eps, float(est.tol), int(est.max_iter), self.n_init, given, labels,
-                empty_at, starts,
-                self.start_lower_bounds, self.out, self.n_iter, self.lower_bound,
-                self.converged, self.lower_bounds, self.status, self.few_distinct,
-                code=self.kind.code,
-            )  # fmt: skip
+            fit_kernel(rows, chunk, settings, group_starts, results)
 
         with kernel_threads(est.n_jobs):
             if drawn:
@@ -840,40 +846,45 @@ class _BatchFit:
         for g in np.flatnonzero(self.status == SINGLE_FIT):
             # k-means left a cluster empty: relocating it is Python code.
             model, data = self._model(g), self._data(g)
-            replay = self._replay(g, draws_u, draws_uniforms)
+            replay = self._replay(g, draws)
             group_starts = (
                 Start(model.initial_parameters(data, "kmeans", replay))
                 for _ in range(self.n_init)
             )
             self._fit_alone(g, group_starts)
 
-    def _replay(self, g, draws_u, draws_uniforms):
+    def _replay(self, g, draws):
         """Group g's k-means++ draws, as ``kmeans_labels`` asks for them."""
-        d = g if len(draws_u) > 1 else 0
+        d = g if len(draws.u) > 1 else 0
         return _ReplayedDraws(
-            x for r in range(self.n_init) for x in (draws_u[d, r], draws_uniforms[d, r])
+            x for r in range(self.n_init) for x in (draws.u[d, r], draws.uniforms[d, r])
         )
 
-    def _kmeans_draws(self, n_trials, fitted):
+    def _kmeans_draws(self, fitted):
         """k-means++'s draws of every initialisation, as separate fits draw them.
 
         An integer seed gives every group the same draws (one row); otherwise
         the generator is consumed group after group.
         """
         est = self.est
+        # kmeans_plusplus's trials per centre after the first.
+        n_trials = 2 + int(np.log(self.n_components))
         n_uniforms = (self.n_components - 1) * n_trials
         seed = est.random_state
         rows = 1 if is_seed(seed) else len(self.layout.counts)
-        draws_u = np.zeros((rows, self.n_init))
-        draws_uniforms = np.zeros((rows, self.n_init, n_uniforms))
+        draws = KMeansDraws(
+            np.zeros((rows, self.n_init)),
+            np.zeros((rows, self.n_init, n_uniforms)),
+            n_trials,
+        )
         random_state = check_random_state(seed)
         for g in range(rows):
             if rows > 1 and not fitted[g]:
                 continue  # a separate fit would fail before drawing
             for r in range(self.n_init):
-                draws_u[g, r] = random_state.random_sample()
-                draws_uniforms[g, r] = random_state.random_sample(n_uniforms)
-        return draws_u, draws_uniforms
+                draws.u[g, r] = random_state.random_sample()
+                draws.uniforms[g, r] = random_state.random_sample(n_uniforms)
+        return draws
 
     def _python_starts(self, starts, given, groups, random_state_of):
         """Initial parameters of ``groups``, computed here, one group at a time.

@@ -18,6 +18,7 @@ costs more than a small group's E-step.
 """
 
 import math
+from typing import NamedTuple
 
 import numpy as np
 
@@ -55,26 +56,95 @@ SINGLE_FIT = 2  # k-means left a cluster empty: the caller fits it in Python
 # Set by the caller before ``fit_groups``: groups the kernel skips.
 NOT_FITTED = 3
 
+
+class GroupRows(NamedTuple):
+    """Rows sorted by group: group ``g`` is ``X[bounds[g]:bounds[g + 1]]``."""
+
+    X: np.ndarray
+    # Row weights (float64 for EM, X's dtype for k-means); empty: all ones.
+    weights: np.ndarray
+    bounds: np.ndarray
+
+
+class EMSettings(NamedTuple):
+    """A single fit's settings; ``eps`` is 10 eps of X's dtype."""
+
+    reg_covar: float
+    eps: float
+    tol: float
+    max_iter: int
+    n_init: int
+
+
+class KMeansDraws(NamedTuple):
+    """k-means++'s random numbers, drawn in Python as ``kmeans_labels`` draws
+    them: per group (or one row for all) and run, the first centre's
+    ``u`` and the ``uniforms`` of the later trials."""
+
+    u: np.ndarray  # (1 or n_groups, n_init)
+    uniforms: np.ndarray  # (1 or n_groups, n_init, n_uniforms)
+    n_trials: int
+
+
+class GroupStarts(NamedTuple):
+    """Where each group's runs start.
+
+    ``given[g]``: ``params`` holds the group's initial parameters; if not,
+    they are the moments of the k-means ``labels`` of ``kmeans_groups``
+    (``labels`` of shape (n_init, 0) when every start is given), whose
+    ``empty_at[g]`` is the run that left a cluster empty (``n_init`` if
+    none).  ``params`` is (weights, means, covariances, prec_chol,
+    log_weights, log_det), each of shape (n_groups, n_init, ...) in the
+    kernels' layout: the given parameters, or the buffers of the runs.
+    ``lower_bounds[g]``: the bound the first change is measured from (-inf,
+    or the previous fit's for a warm start).
+    """
+
+    given: np.ndarray
+    labels: np.ndarray
+    empty_at: np.ndarray
+    params: tuple
+    lower_bounds: np.ndarray
+
+
+class GroupResults(NamedTuple):
+    """Each group's kept run, written by ``fit_groups``.
+
+    ``params`` as in ``GroupStarts``, of shape (n_groups, ...);
+    ``lower_bounds`` of shape (n_groups, max_iter), NaN after the kept run's
+    last iteration; ``n_iter``, ``lower_bound`` and ``converged`` are left as
+    given when ``max_iter`` is 0.  ``status`` is read too: only FITTED groups
+    are fitted.
+    """
+
+    params: tuple
+    n_iter: np.ndarray
+    lower_bound: np.ndarray
+    converged: np.ndarray
+    lower_bounds: np.ndarray
+    status: np.ndarray
+    few_distinct: np.ndarray
+
+
 # k-means runs here for groups of at most one block of rows (larger ones in
 # Python): the driver's copy for one block, which small fits run too.
 _kmeans_run = kmeans_run.copy(one_block=True)
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def _label_start(
-    X, weights64, labels, reg_covar, eps, total_weight,
-    weights, means, covariances, prec_chol, log_weights, log_det,
-):  # fmt: skip
-    """``GaussianModel.initial_parameters`` of k-means labels, in place.
+def _label_start(X, weights64, labels, settings, total_weight, params):
+    """``GaussianModel.initial_parameters`` of k-means labels, into ``params``
+    (as ``GroupStarts.params``, one run's).
 
     Moments in float64 divided by ``total_weight``, the precision factors of
     the float64 covariances, then everything stored in the data's dtype.
     Returns False for an ill-defined covariance.
     """
+    weights, means, covariances, prec_chol, log_weights, log_det = params
     n_components = means.shape[0]
     nk, s1, s2, ref = label_statistics(X, weights64, labels, n_components)
     weights_, means_, covariances_ = component_moments(
-        nk, s1, s2, ref, reg_covar, eps, total_weight
+        nk, s1, s2, ref, settings.reg_covar, settings.eps, total_weight
     )
     factors = empty(covariances_.shape, covariances_.dtype)
     if not _precision_factors(covariances_, factors):
@@ -90,16 +160,16 @@ def _label_start(
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def _em_run(
-    X, weights64, total_weight, reg_covar, eps, tol, max_iter, lower_bound,
-    weights, means, covariances, prec_chol, log_weights, log_det, lower_bounds,
-):  # fmt: skip
+def _em_run(X, weights64, total_weight, settings, lower_bound, params, lower_bounds):
     """One run of ``fit_em``'s loop (``fastgmm.engine._em``), updating the
-    parameters in place.
+    parameters ``params`` (as ``GroupStarts.params``, one run's) in place.
 
     Returns (ok, n_iter, lower_bound, converged); ok is False when an M-step
     met an ill-defined covariance.
     """
+    weights, means, covariances, prec_chol, log_weights, log_det = params
+    reg_covar, eps, tol = settings.reg_covar, settings.eps, settings.tol
+    max_iter = settings.max_iter
     n_components, n_features = means.shape
     shape = kernel_shape(CODE, n_components, n_features)
     size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
@@ -129,48 +199,47 @@ def _em_run(
 
 
 @njit(**EXACT_NJIT_OPTIONS)
-def kmeans_groups(
-    X, weights_x, bounds, order, given, status, draws_u, draws_uniforms, n_trials,
-    labels, empty_at,
-):  # fmt: skip
+def kmeans_groups(rows, order, starts, status, draws):
     """The k-means labels of every start ``fit_groups`` draws, group by group.
 
     Compiled once per dtype, not per variant: ``fit_groups`` of each
     covariance type reads the labels instead of compiling k-means again.
-    For each group of ``order`` that is FITTED and not ``given``, run ``r``
-    leaves its labels in ``labels[r, bounds[g]:bounds[g + 1]]``; a run that
-    leaves a cluster empty sets ``empty_at[g] = r`` and ends the group's runs
-    (its fit is done in Python).
+    For each group of ``order`` that is FITTED and not ``starts.given``, run
+    ``r`` leaves its labels in ``starts.labels[r, bounds[g]:bounds[g + 1]]``;
+    a run that leaves a cluster empty sets ``starts.empty_at[g] = r`` and
+    ends the group's runs (its fit is done in Python).
 
     Parameters
     ----------
-    X, bounds, order, given, status, draws_u, draws_uniforms, n_trials
-        As for ``fit_groups``.
-    weights_x : ndarray of shape (n_rows,) or (0,)
-        Row weights in X's dtype (empty: all ones).
-    labels : ndarray of shape (n_init, n_rows), int32
-    empty_at : ndarray of shape (n_groups,), int
-        Left as given for a group whose runs leave no cluster empty.
+    rows : GroupRows
+        With row weights in X's dtype.
+    order : ndarray of int
+        The groups to start, largest first.
+    starts : GroupStarts
+    status : ndarray of shape (n_groups,), int8
+    draws : KMeansDraws
     """
+    X, weights_x, bounds = rows
+    labels, empty_at = starts.labels, starts.empty_at
     for i in range(order.shape[0]):
         g = order[i]
-        if status[g] != FITTED or given[g]:
+        if status[g] != FITTED or starts.given[g]:
             continue
-        rows = slice(bounds[g], bounds[g + 1])
-        Xg = X[rows]
-        wx = weights_x[rows] if weights_x.shape[0] else weights_x
+        group = slice(bounds[g], bounds[g + 1])
+        Xg = X[group]
+        wx = weights_x[group] if weights_x.shape[0] else weights_x
         # KMeans's total weight: in the data's dtype, NumPy's sum.
         weight_x = Xg.dtype.type(Xg.shape[0])
         if wx.shape[0]:
             weight_x = _pairwise_sum(wx, Xg.dtype.type(0), np.bool_(False))
-        d = g if draws_u.shape[0] > 1 else 0
+        d = g if draws.u.shape[0] > 1 else 0
         # Typed as from Python, not as literals: the driver's copy that
         # kmeans_labels compiles serves here too.
         first, max_iter = np.int64(-1), np.int64(KMEANS_MAX_ITER)
         for r in range(labels.shape[0]):
             state = _kmeans_run(
-                Xg, wx, weight_x, first, draws_u[d, r], draws_uniforms[d, r],
-                n_trials, KMEANS_TOL, max_iter, labels[r, rows],
+                Xg, wx, weight_x, first, draws.u[d, r], draws.uniforms[d, r],
+                draws.n_trials, KMEANS_TOL, max_iter, labels[r, group],
             )[0]  # fmt: skip
             if state == _EMPTY_CLUSTER:
                 empty_at[g] = r
@@ -178,82 +247,62 @@ def kmeans_groups(
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
-def fit_groups(
-    X, weights64, bounds, order, reg_covar, eps, tol, max_iter, n_init,
-    given, labels, empty_at, starts, start_lower_bounds, out, n_iter, lower_bound,
-    converged, lower_bounds, status, few_distinct,
-):  # fmt: skip
-    """Fit every group of ``order`` whose ``status`` is FITTED, in order.
+def fit_groups(rows, order, settings, starts, results):
+    """Fit every group of ``order`` whose ``results.status`` is FITTED, in
+    order, as ``GaussianMixture`` fits it alone.
 
     Parameters
     ----------
-    X : ndarray of shape (n_rows, n_features)
-        The rows sorted by group; group ``g`` is ``X[bounds[g]:bounds[g + 1]]``.
-    weights64 : ndarray of shape (n_rows,) or (0,)
-        Row weights in float64 (empty: all ones).
+    rows : GroupRows
+        With row weights in float64.
     order : ndarray of int
         The groups to fit, largest first.
-    reg_covar, eps, tol, max_iter, n_init
-        As for a single fit; ``eps`` is 10 eps of X's dtype.  (The Python
-        call passes ``code=``, the covariance type's code, which picks the
-        copy compiled for it.)
-    given : ndarray of shape (n_groups,), bool
-        Whether ``starts`` holds the group's initial parameters; if not, they
-        are the moments of the k-means labels of ``kmeans_groups``.
-    labels, empty_at
-        The outputs of ``kmeans_groups`` (``labels`` of shape (n_init, 0)
-        when every start is given).
-    starts : tuple of ndarray
-        (weights, means, covariances, prec_chol, log_weights, log_det), each
-        of shape (n_groups, n_init, ...) in the kernels' layout: the given
-        initial parameters, or the buffers of the runs.
-    start_lower_bounds : ndarray of shape (n_groups,)
-        The lower bound the first change is measured from (-inf, or the
-        previous fit's for a warm start).
-    out : tuple of ndarray
-        Like ``starts``, shape (n_groups, ...): the kept run's parameters.
-    n_iter, lower_bound, converged, lower_bounds, status, few_distinct
-        Per-group outputs; ``lower_bounds`` has shape (n_groups, max_iter),
-        NaN after the kept run's last iteration.  ``n_iter``, ``lower_bound``
-        and ``converged`` are left as given when ``max_iter`` is 0.
+    settings : EMSettings
+    starts : GroupStarts
+    results : GroupResults
+        Written for each group fitted; its ``status`` becomes ILL_DEFINED
+        or SINGLE_FIT for a group the kernel cannot fit.
+
+    (The Python call passes ``code=``, the covariance type's code, which
+    picks the copy compiled for it.)
     """
-    s_weights, s_means, s_covariances, s_prec, s_log_weights, s_log_det = starts
-    o_weights, o_means, o_covariances, o_prec, o_log_weights, o_log_det = out
+    X, weights64, bounds = rows
+    n_iter, lower_bound, converged = (
+        results.n_iter,
+        results.lower_bound,
+        results.converged,
+    )
+    status, few_distinct = results.status, results.few_distinct
+    max_iter = settings.max_iter
     for i in range(order.shape[0]):
         g = order[i]
         if status[g] != FITTED:
             continue
-        rows = slice(bounds[g], bounds[g + 1])
-        Xg = X[rows]
-        w64 = weights64[rows] if weights64.shape[0] else weights64
-        n_rows = Xg.shape[0]
-        total_weight = np.float64(n_rows)
+        group = slice(bounds[g], bounds[g + 1])
+        Xg = X[group]
+        w64 = weights64[group] if weights64.shape[0] else weights64
+        total_weight = np.float64(Xg.shape[0])
         if w64.shape[0]:
             total_weight = _pairwise_sum(w64, np.float64(0), np.bool_(False))
         run_bounds = empty(max_iter, np.float64)
         best = -np.inf
-        for r in range(n_init):
-            weights, means = s_weights[g, r], s_means[g, r]
-            covariances, prec, log_w, log_det = (
-                s_covariances[g, r], s_prec[g, r], s_log_weights[g, r], s_log_det[g, r]
-            )  # fmt: skip
-            if not given[g]:
-                if empty_at[g] == r:
+        for r in range(settings.n_init):
+            params = _slot(starts.params, g, r)
+            if not starts.given[g]:
+                if starts.empty_at[g] == r:
                     status[g] = SINGLE_FIT
                     break
-                run_labels = labels[r, rows]
-                n_clusters = means.shape[0]
+                run_labels = starts.labels[r, group]
+                n_clusters = params[1].shape[0]
                 few_distinct[g] |= _n_distinct(run_labels, n_clusters) < n_clusters
                 if not _label_start(
-                    Xg, w64, run_labels, reg_covar, eps, total_weight, weights,
-                    means, covariances, prec, log_w, log_det,
+                    Xg, w64, run_labels, settings, total_weight, params
                 ):  # fmt: skip
                     status[g] = ILL_DEFINED
                     break
             ok, run_iter, run_bound, run_converged = _em_run(
-                Xg, w64, total_weight, reg_covar, eps, tol, max_iter,
-                start_lower_bounds[g], weights, means, covariances, prec, log_w,
-                log_det, run_bounds,
+                Xg, w64, total_weight, settings, starts.lower_bounds[g], params,
+                run_bounds,
             )  # fmt: skip
             if not ok:
                 status[g] = ILL_DEFINED
@@ -266,14 +315,24 @@ def fit_groups(
                 n_iter[g] = run_iter
                 converged[g] = run_converged
                 lower_bound[g] = run_bound
-                copy_into(lower_bounds[g, :run_iter], run_bounds[:run_iter])
-                lower_bounds[g, run_iter:] = np.nan
-            copy_into(o_weights[g], weights)
-            copy_into(o_means[g], means)
-            copy_into(o_covariances[g], covariances)
-            copy_into(o_prec[g], prec)
-            copy_into(o_log_weights[g], log_w)
-            copy_into(o_log_det[g], log_det)
+                copy_into(results.lower_bounds[g, :run_iter], run_bounds[:run_iter])
+                results.lower_bounds[g, run_iter:] = np.nan
+            out = results.params
+            copy_into(out[0][g], params[0])
+            copy_into(out[1][g], params[1])
+            copy_into(out[2][g], params[2])
+            copy_into(out[3][g], params[3])
+            copy_into(out[4][g], params[4])
+            copy_into(out[5][g], params[5])
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _slot(params, g, r):
+    """Run ``r`` of group ``g`` of a ``GroupStarts.params`` tuple."""
+    return (
+        params[0][g, r], params[1][g, r], params[2][g, r], params[3][g, r],
+        params[4][g, r], params[5][g, r],
+    )  # fmt: skip
 
 
 @njit(**EXACT_NJIT_OPTIONS)
