@@ -17,6 +17,8 @@ and its cases in the compiled E-step (``fastgmm.kernels._estep``) and M-step
 (``fastgmm.kernels._mstep``), which branch on the code.
 """
 
+from abc import ABC, abstractmethod
+
 import numpy as np
 
 from ._config import NJIT_OPTIONS
@@ -26,7 +28,7 @@ from ._numba_internals import njit
 FULL, TIED, DIAG, SPHERICAL = 0, 1, 2, 3
 
 
-class CovarianceType:
+class CovarianceType(ABC):
     """One covariance type: its name, its kernel code and its layouts.
 
     Each method takes and returns arrays of one type; leading axes beyond a
@@ -41,25 +43,25 @@ class CovarianceType:
     # and square-rooted elementwise).
     matrices = None
 
+    @abstractmethod
     def parameter_shape(self, n_components, n_features):
         """Shape of covariances and precisions in scikit-learn's layout."""
-        raise NotImplementedError
 
+    @abstractmethod
     def n_covariance_parameters(self, n_components, n_features):
         """Free parameters of the covariances, as scikit-learn counts them."""
-        raise NotImplementedError
 
+    @abstractmethod
     def to_kernel_layout(self, array, n_features):
         """A covariance or precision Cholesky array in the kernels' layout."""
-        raise NotImplementedError
 
+    @abstractmethod
     def from_kernel_layout(self, array3):
         """Inverse of ``to_kernel_layout`` (a view)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def full_matrices(self, covariances, n_components, n_features):
         """Covariances as (n_components, n_features, n_features) matrices."""
-        raise NotImplementedError
 
     def kernel_shape(self, n_components, n_features):
         """Shape of covariances, factors and second moments in the kernels'

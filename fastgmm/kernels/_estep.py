@@ -286,6 +286,8 @@ def _tile_statistics(
     X, sample_weight, start, stop, log_weights, means, prec_chol, log_det, ref,
     nk, s1, s2,
 ):  # fmt: skip
+    """The E-step of rows ``start:stop`` (one tile): adds their statistics
+    about ``ref`` to nk, s1, s2 and returns sum_i w_i log p(x_i)."""
     xt = _rows_transposed(X, start, stop)
     wc = _tile_weights(sample_weight, start, stop)
     n_rows = stop - start
@@ -311,6 +313,9 @@ def _score_tile(
     X, start, stop, log_weights, means, prec_chol, log_det,
     log_norm_out, resp_out, labels_out,
 ):  # fmt: skip
+    """Scores of rows ``start:stop`` (one tile) into the outputs asked for
+    (an empty output is not computed): log p(x), log-responsibilities, the
+    most probable component."""
     n_rows = stop - start
     n_components = means.shape[0]
     xt = _rows_transposed(X, start, stop)

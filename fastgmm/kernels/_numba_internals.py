@@ -270,6 +270,7 @@ def _c_view():
     from numba.core.extending import intrinsic
 
     def c_view(typingctx, array, shape):
+        """Typing: a C-contiguous array and a shape; codegen below."""
         _, _, parse_shape, _, parse_shape_values, _, make_array, populate_array = (
             _allocation_members()
         )
@@ -279,6 +280,8 @@ def _c_view():
         view_type = array.copy(ndim=ndim, layout="C")
 
         def codegen(context, builder, signature, args):
+            """The view: the source's data pointer with the new shape and C
+            strides, after checking the sizes agree."""
             array_type, shape_type = signature.args
             source = make_array(array_type)(context, builder, args[0])
             intp = nbtypes.intp
@@ -439,6 +442,7 @@ def _row_prefetch():
     from numba.core.extending import intrinsic
 
     def prefetch_row(typingctx, array, row):
+        """Typing: a 2-D array and a row index; codegen below."""
         if not (
             isinstance(array, nbtypes.Array)
             and array.ndim == 2
@@ -526,6 +530,8 @@ def _on_threads(members):
     voidptr = ir.IntType(8).as_pointer()
 
     def on_threads(typingctx, body, n_threads, args):
+        """Typing: a compiled ``body``, a thread count and ``body``'s
+        arguments as a tuple; codegen below."""
         if not (
             isinstance(body, nbtypes.Dispatcher)
             and isinstance(n_threads, nbtypes.Integer)
@@ -537,6 +543,8 @@ def _on_threads(members):
             return None
 
         def codegen(context, builder, sig, llargs):
+            """Link ``body``, pack its arguments, and call Numba's
+            ``parallel_for`` with a runner that calls it once per thread."""
             cres = body.dispatcher.get_compile_result(body_sig)
             context.active_code_library.add_linking_library(cres.library)
             intp = context.get_value_type(nbtypes.intp)
