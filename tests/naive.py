@@ -233,3 +233,83 @@ def naive_cluster_sums(Xc, w, labels, n_clusters):
     sums = np.zeros((n_clusters, Xc.shape[1]), dtype=Xc.dtype)
     np.add.at(sums, labels, Xc * w[:, None])
     return sums, np.bincount(labels, weights=w, minlength=n_clusters)
+
+
+# ---------------------------------------------------------------------------
+# Gaussian mixtures of rows with missing entries (NaN)
+
+
+def naive_missing_em_step(X, w, weights, means, covariances, covariance_type, reg):
+    """One EM iteration of incomplete data, one row and component at a time.
+
+    ``covariances`` in scikit-learn's layout; the E-step uses each row's
+    observed features (``scipy.stats.multivariate_normal`` of the observed
+    block of the covariance), the M-step the conditional means of the missing
+    entries and their conditional covariances (Ghahramani and Jordan, 1994).
+    Returns ``(log_likelihood, weights, means, covariances)``: the weighted
+    sum of the rows' log p(x_o) under the given parameters, then the new
+    parameters in scikit-learn's layout (without scikit-learn's 10 eps guard
+    on empty components).
+    """
+    from scipy.stats import multivariate_normal
+
+    n_samples, n_features = X.shape
+    n_components = len(weights)
+    full = naive_full_matrices(covariances, covariance_type, n_components, n_features)
+    resp = np.empty((n_samples, n_components))
+    completed = np.empty((n_samples, n_components, n_features))
+    conditional = np.zeros((n_samples, n_components, n_features, n_features))
+    log_likelihood = 0.0
+    for i in range(n_samples):
+        o = ~np.isnan(X[i])
+        m = ~o
+        log_p = np.empty(n_components)
+        for k in range(n_components):
+            S = full[k]
+            S_oo, S_mo, S_mm = S[np.ix_(o, o)], S[np.ix_(m, o)], S[np.ix_(m, m)]
+            log_p[k] = np.log(weights[k]) + multivariate_normal(
+                means[k][o], S_oo
+            ).logpdf(X[i, o])
+            gain = S_mo @ np.linalg.inv(S_oo)
+            completed[i, k, o] = X[i, o]
+            completed[i, k, m] = means[k][m] + gain @ (X[i, o] - means[k][o])
+            conditional[i, k][np.ix_(m, m)] = S_mm - gain @ S_mo.T
+        log_norm = logsumexp(log_p)
+        log_likelihood += w[i] * log_norm
+        resp[i] = np.exp(log_p - log_norm) * w[i]
+    nk = resp.sum(axis=0)
+    new_means = np.einsum("ik,ikd->kd", resp, completed) / nk[:, None]
+    scatter = np.empty((n_components, n_features, n_features))
+    for k in range(n_components):
+        diff = completed[:, k] - new_means[k]
+        scatter[k] = np.einsum("i,id,ie->de", resp[:, k], diff, diff) + np.einsum(
+            "i,ide->de", resp[:, k], conditional[:, k]
+        )
+    eye = np.eye(n_features)
+    if covariance_type == "full":
+        new_cov = scatter / nk[:, None, None] + reg * eye
+    elif covariance_type == "tied":
+        new_cov = scatter.sum(axis=0) / nk.sum() + reg * eye
+    else:
+        variances = np.stack([np.diag(s) for s in scatter]) / nk[:, None] + reg
+        new_cov = variances if covariance_type == "diag" else variances.mean(axis=1)
+    return log_likelihood, nk / nk.sum(), new_means, new_cov
+
+
+def naive_missing_log_prob(X, weights, means, covariances, covariance_type):
+    """Each row's log p(x_o): the mixture's marginal over its observed features."""
+    from scipy.stats import multivariate_normal
+
+    n_components, n_features = means.shape
+    full = naive_full_matrices(covariances, covariance_type, n_components, n_features)
+    out = np.empty(len(X))
+    for i, row in enumerate(X):
+        o = ~np.isnan(row)
+        out[i] = logsumexp(
+            [
+                np.log(weights[k])
+                + multivariate_normal(means[k][o], full[k][np.ix_(o, o)]).logpdf(row[o])
+                for k in range(n_components)
+            ]
+        )
+    return out

@@ -92,13 +92,14 @@ def check_precisions(precisions, covariance_type, n_components, n_features):
 # scikit-learn, so errors and warnings are exactly its own.
 
 
-def validate_rows(estimator, X, reset, ensure_min_samples=1):
+def validate_rows(estimator, X, reset, ensure_min_samples=1, allow_nan=False):
     """``validate_data(estimator, X, dtype=[float64, float32], order="C", ...)``.
 
     A C-ordered float64 or float32 ndarray with enough finite rows (and, with
     ``reset=False``, the fitted number of features and no fitted feature
     names) is returned as it is, with ``n_features_in_`` set as
     ``validate_data`` sets it; anything else is validated by scikit-learn.
+    ``allow_nan``: NaN is accepted (a missing entry); infinity never is.
     """
     if (
         type(X) is np.ndarray
@@ -125,6 +126,7 @@ def validate_rows(estimator, X, reset, ensure_min_samples=1):
         order="C",
         reset=reset,
         ensure_min_samples=ensure_min_samples,
+        ensure_all_finite="allow-nan" if allow_nan else True,
     )
 
 

@@ -1,6 +1,7 @@
 """The GaussianMixture estimator: a scikit-learn facade over the EM engine."""
 
 import math
+from numbers import Real
 
 import numpy as np
 
@@ -92,6 +93,21 @@ class GaussianMixture(BaseMixture):
         thread count (all threads unless changed); -1 means all threads.
         The fitted model is the same for any value.
 
+    missing_values : None or np.nan, default=None
+        What marks a missing entry of ``X``. None: nothing does, and NaN is
+        an error, as in scikit-learn. ``np.nan``: NaN entries are missing
+        and the fit uses every observed entry (EM of incomplete data: a
+        row's responsibilities come from the density of its observed
+        features, and the M-step uses the conditional means and covariances
+        of its missing ones under each component). The start
+        (``init_params``) is drawn from the data with each missing entry
+        replaced by its feature's mean. :meth:`predict`,
+        :meth:`predict_proba`, :meth:`score_samples` and :meth:`score` then
+        accept NaN too, scoring a row by its observed features. A row or a
+        feature with no observed entry is an error; infinity always is.
+        In-memory data only. Assumes the entries are missing at random (see
+        the README).
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -153,6 +169,7 @@ class GaussianMixture(BaseMixture):
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
+        "missing_values": [None, Real],
     }
 
     def __init__(
@@ -173,6 +190,7 @@ class GaussianMixture(BaseMixture):
         verbose=0,
         verbose_interval=10,
         n_jobs=None,
+        missing_values=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -189,6 +207,7 @@ class GaussianMixture(BaseMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.missing_values = missing_values
 
     # ------------------------------------------------------------------
     # Fitting

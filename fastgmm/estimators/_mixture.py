@@ -22,10 +22,12 @@ from sklearn.utils.validation import (
 from ..engine._data import InMemoryData, is_dask_array, score_rows
 from ..engine._em import Progress, Start, fit_em
 from ..engine._init import INIT_PARAMS
+from ..engine._missing import MissingData, check_missing, score_missing
 from ..engine._validation import (
     CachedParameterValidation,
     check_random_state,
     random_state_for,
+    sum_is_finite,
     unchanged_on_failure,
     validate_rows,
 )
@@ -153,12 +155,24 @@ class BaseMixture(
         compiles the scoring kernel.
         """
         if is_dask_array(X):
+            if self._missing_values_allowed():
+                raise ValueError(
+                    "missing_values=np.nan needs X in memory (a NumPy array); "
+                    "for a Dask array, call .compute() or drop incomplete rows."
+                )
             data = self._dask_data(X, sample_weight)
         else:
-            X = validate_rows(self, X, reset=True, ensure_min_samples=2)
+            missing = self._missing_values_allowed()
+            X = validate_rows(
+                self, X, reset=True, ensure_min_samples=2, allow_nan=missing
+            )
             self._check_counts(X.shape[0])
             sample_weight = self._check_sample_weight(sample_weight, X)
-            data = InMemoryData(X, sample_weight)
+            if missing and not sum_is_finite(X):
+                check_missing(X)
+                data = MissingData(X, sample_weight)
+            else:
+                data = InMemoryData(X, sample_weight)
         model = self._model(data)
         if self.verbose:
             announce_compiling()
@@ -226,6 +240,24 @@ class BaseMixture(
             )
             self._check_positive_weights(n_positive)
         return _dask.DaskData(X, sample_weight, total_weight)
+
+    def _missing_values_allowed(self):
+        """Whether NaN marks a missing entry (``missing_values=np.nan``),
+        rather than being an error."""
+        value = getattr(self, "missing_values", None)
+        if value is None:
+            return False
+        if isinstance(value, float) and np.isnan(value):
+            return True
+        raise ValueError(
+            f"missing_values must be None or np.nan, got {value!r}: only NaN "
+            "can mark a missing entry."
+        )
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = getattr(self, "missing_values", None) is not None
+        return tags
 
     def _check_counts(self, n_samples):
         """n_samples against n_components, and n_jobs."""
@@ -301,7 +333,10 @@ class BaseMixture(
 
             return score_lazily(X, self._kernel_parameters(X.dtype), **outputs)
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
-            return score_rows(X, self._kernel_parameters(X.dtype), **outputs)
+            params = self._kernel_parameters(X.dtype)
+            if self._missing_values_allowed() and not sum_is_finite(X):
+                return score_missing(X, params, **outputs)
+            return score_rows(X, params, **outputs)
 
     def _validate_for_predict(self, X):
         check_is_fitted(self)
@@ -311,7 +346,9 @@ class BaseMixture(
             X = check_array(X)
             validate_data(self, X, reset=False, skip_check_array=True)
             return X
-        return validate_rows(self, X, reset=False)
+        return validate_rows(
+            self, X, reset=False, allow_nan=self._missing_values_allowed()
+        )
 
     def score_samples(self, X):
         """Compute the log-likelihood of each sample.
