@@ -313,3 +313,30 @@ def naive_missing_log_prob(X, weights, means, covariances, covariance_type):
             ]
         )
     return out
+
+
+def naive_conditional_means(X, weights, means, covariances, covariance_type):
+    """Each row with its NaN entries replaced by E[x_m | x_o] under the mixture,
+    one row and component at a time."""
+    from scipy.stats import multivariate_normal
+
+    n_components, n_features = means.shape
+    full = naive_full_matrices(covariances, covariance_type, n_components, n_features)
+    out = np.array(X, dtype=np.float64)
+    for i, row in enumerate(X):
+        o = ~np.isnan(row)
+        m = ~o
+        if not m.any():
+            continue
+        log_p, filled = [], []
+        for k in range(n_components):
+            S = full[k]
+            log_p.append(
+                np.log(weights[k])
+                + multivariate_normal(means[k][o], S[np.ix_(o, o)]).logpdf(row[o])
+            )
+            gain = S[np.ix_(m, o)] @ np.linalg.inv(S[np.ix_(o, o)])
+            filled.append(means[k][m] + gain @ (row[o] - means[k][o]))
+        resp = np.exp(np.array(log_p) - logsumexp(log_p))
+        out[i, m] = resp @ np.array(filled)
+    return out

@@ -113,7 +113,13 @@ class _Conditional:
         # x_m | x_o has mean mu_m + gain @ (x_o - mu_o).
         self.gain = -self.covariance @ l_mo
         marginal = precision[np.ix_(o, o)] - l_mo.T @ self.covariance @ l_mo
-        self.factor = linalg.cholesky((marginal + marginal.T) / 2, lower=True)
+        # Nothing observed (imputing a row with every entry missing): the
+        # marginal is of no feature, its density 1.
+        self.factor = (
+            linalg.cholesky((marginal + marginal.T) / 2, lower=True)
+            if len(o)
+            else marginal
+        )
         self.half_log_det = np.sum(np.log(np.diag(self.factor)))
 
     def log_density(self, X_o):
@@ -223,9 +229,10 @@ def conditional_means(X, params):
         conditionals = _conditionals(params, observed)
         scores = _pattern_scores(X_o, conditionals, log_weights)
         resp = np.exp(scores - logsumexp(scores, axis=1)[:, None])
-        out[rows] = sum(
-            resp[:, [k]] * c.completed(X_o) for k, c in enumerate(conditionals)
-        )
+        # Only the missing entries: a mix of the observed ones would round.
+        missing = np.flatnonzero(~observed)
+        filled = [c.completed(X_o)[:, missing] for c in conditionals]
+        out[np.ix_(rows, missing)] = sum(resp[:, [k]] * f for k, f in enumerate(filled))
     return out
 
 
