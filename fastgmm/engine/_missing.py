@@ -8,21 +8,27 @@ learning from incomplete data via an EM approach", NIPS 1994).  The
 statistics keep the layout of ``fastgmm.kernels.em_statistics``, so the
 models' M-steps are unchanged.
 
-Everything follows from the precision matrix L of a component (the E-step's
-parameters: the precision Cholesky factors).  For observed features o and
-missing m:
+Everything follows from the precision matrix P of a component (the E-step's
+parameters: the precision Cholesky factors).  For a row with observed
+features o and missing m:
 
-- the observed features' marginal has precision L_oo - L_om L_mm^-1 L_mo;
 - the missing ones given the observed are Gaussian with covariance
-  L_mm^-1 and mean mu_m - L_mm^-1 L_mo (x_o - mu_o).
+  P_mm^-1 and mean mu_m - P_mm^-1 P_mo (x_o - mu_o);
+- with x~ the row completed by that mean, the observed features' marginal
+  density is log p(x_o) = -d_o/2 log 2 pi + 1/2 log|P| - 1/2 log|P_mm|
+  - 1/2 (x~ - mu)^T P (x~ - mu) (the marginal's quadratic form is the
+  joint's minimum over x_m, and |Sigma_oo| = |Sigma| |P_mm|).
 
-Rows are grouped by their pattern of missing features, so that these are
-computed once per pattern and component in an iteration, not once per row.
-Complete rows run the compiled E-step and scoring, as in-memory data do.
+So a row needs only P_mm, a matrix of its missing features, factored once
+per pattern of missing features and component in an iteration.  Rows with
+the same number of missing features are computed together, whatever
+features they miss: the patterns' matrices as one stack, the rows as
+arrays, so that the work is NumPy's batched linear algebra, not a Python
+loop over rows or patterns.  Complete rows run the compiled E-step and
+scoring, as in-memory data do.
 """
 
 import numpy as np
-from scipy import linalg
 from scipy.special import logsumexp
 
 from ..kernels import covariance, em_statistics
@@ -56,29 +62,30 @@ def check_missing(X):
         )
 
 
-class MissingPatterns:
-    """The rows of X grouped by which features they miss.
+class MissingRows:
+    """The rows of X grouped by how many features they miss.
 
     Attributes
     ----------
     complete : ndarray of int
         The rows without a missing entry.
-    patterns : list of (observed, rows)
-        For each pattern of the other rows, the boolean mask of its observed
-        features and the indices of its rows.
+    groups : list of (rows, missing, patterns, inverse)
+        For each number d of missing features: the indices of the rows that
+        miss d features; those features, an int array of shape (n_rows, d)
+        in increasing order; the distinct rows of that array (the patterns),
+        and each row's pattern (``missing == patterns[inverse]``).
     """
 
     def __init__(self, X):
         missing = np.isnan(X)
-        incomplete = missing.any(axis=1)
-        self.complete = np.flatnonzero(~incomplete)
-        rows = np.flatnonzero(incomplete)
-        keys, inverse = np.unique(missing[rows], axis=0, return_inverse=True)
-        order = np.argsort(inverse.ravel(), kind="stable")
-        starts = np.searchsorted(inverse.ravel()[order], np.arange(len(keys) + 1))
-        self.patterns = [
-            (~keys[p], rows[order[starts[p] : starts[p + 1]]]) for p in range(len(keys))
-        ]
+        counts = missing.sum(axis=1)
+        self.complete = np.flatnonzero(counts == 0)
+        self.groups = []
+        for d in np.unique(counts[counts > 0]):
+            rows = np.flatnonzero(counts == d)
+            features = np.nonzero(missing[rows])[1].reshape(len(rows), d)
+            patterns, inverse = np.unique(features, axis=0, return_inverse=True)
+            self.groups.append((rows, features, patterns, inverse.ravel()))
 
 
 def precision_matrices(params):
@@ -90,70 +97,84 @@ def precision_matrices(params):
     """
     n_components, n_features = params.means.shape
     prec = np.asarray(params.prec_chol, dtype=np.float64)
-    if params.covariance_type in ("full", "tied"):
+    if covariance(params.covariance_type).matrices:
         matrices = prec @ np.swapaxes(prec, -1, -2)
         return np.broadcast_to(matrices, (n_components, n_features, n_features))
     # 'diag' and 'spherical': (n_components, 1, n_features) of 1 / sigma.
     return prec[:, 0, :, None] ** 2 * np.eye(n_features)
 
 
-class _Conditional:
-    """One component's Gaussian split into a pattern's observed and missing
-    features: the observed marginal and the missing given the observed."""
+class _Conditionals:
+    """One component's conditional of the missing features given the observed,
+    for a group of rows that each miss the same number of features.
 
-    def __init__(self, precision, mean, observed):
-        o, m = np.flatnonzero(observed), np.flatnonzero(~observed)
-        self.o, self.m = o, m
-        self.mean = mean
-        l_mm = precision[np.ix_(m, m)]
-        l_mo = precision[np.ix_(m, o)]
-        # Covariance of the missing features given the observed ones.
-        self.covariance = np.linalg.inv(l_mm)
-        self.covariance = (self.covariance + self.covariance.T) / 2
-        # x_m | x_o has mean mu_m + gain @ (x_o - mu_o).
-        self.gain = -self.covariance @ l_mo
-        marginal = precision[np.ix_(o, o)] - l_mo.T @ self.covariance @ l_mo
-        # Nothing observed (imputing a row with every entry missing): the
-        # marginal is of no feature, its density 1.
-        self.factor = (
-            linalg.cholesky((marginal + marginal.T) / 2, lower=True)
-            if len(o)
-            else marginal
+    ``covariances``: each pattern's conditional covariance P_mm^-1;
+    ``completed``: the rows with each missing entry at its conditional
+    mean; ``log_density``: each row's log p(x_o).
+    """
+
+    def __init__(self, X, group, precision, mean, log_det_precision):
+        _, missing, patterns, inverse = group
+        rows = np.arange(len(missing))[:, None]
+        # x - mu with the missing entries at the mean (zero).
+        diff = X.astype(np.float64) - mean
+        diff[rows, missing] = 0.0
+        # P_mm of each pattern, and P_mo (x_o - mu_o): (P diff)_m, diff_m = 0.
+        p_mm = precision[patterns[:, :, None], patterns[:, None, :]]
+        p_mo_diff = (diff @ precision)[rows, missing]
+        factors = np.linalg.cholesky(p_mm)
+        self.covariances = np.linalg.inv(p_mm)
+        # The conditional mean's offsets from mu_m.
+        shift = -np.einsum("nij,nj->ni", self.covariances[inverse], p_mo_diff)
+        diff[rows, missing] = shift
+        self.completed = diff + mean
+        half_log_det_mm = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
+        half_log_det_mm = half_log_det_mm[inverse]
+        quadratic = np.einsum("ni,ni->n", diff @ precision, diff)
+        self.log_density = (
+            -0.5 * (X.shape[1] - missing.shape[1]) * _LOG_2PI
+            + 0.5 * log_det_precision
+            - half_log_det_mm
+            - 0.5 * quadratic
         )
-        self.half_log_det = np.sum(np.log(np.diag(self.factor)))
-
-    def log_density(self, X_o):
-        """log N(x_o; mu_o, marginal covariance) of each row of ``X_o``."""
-        y = (X_o - self.mean[self.o]) @ self.factor
-        return (
-            self.half_log_det
-            - 0.5 * len(self.o) * _LOG_2PI
-            - 0.5 * np.einsum("ij,ij->i", y, y)
-        )
-
-    def completed(self, X_o):
-        """The rows with each missing entry replaced by its conditional mean."""
-        rows = np.empty((len(X_o), len(self.mean)))
-        rows[:, self.o] = X_o
-        rows[:, self.m] = self.mean[self.m] + (X_o - self.mean[self.o]) @ self.gain.T
-        return rows
 
 
-def _pattern_scores(X_o, conditionals, log_weights):
-    """log pi_k + log p(x_o | k) of each row of a pattern (n_rows, n_components)."""
-    return np.column_stack(
-        [c.log_density(X_o) + w for c, w in zip(conditionals, log_weights)]
-    )
-
-
-def _conditionals(params, observed):
+def _group_conditionals(X, group, params):
+    """The ``_Conditionals`` of every component for a group of rows (one of
+    ``MissingRows.groups``)."""
     precisions = precision_matrices(params)
+    log_dets = np.linalg.slogdet(precisions)[1]
     means = np.asarray(params.means, dtype=np.float64)
-    return [_Conditional(precisions[k], means[k], observed) for k in range(len(means))]
+    return [
+        _Conditionals(X[group[0]], group, precisions[k], means[k], log_dets[k])
+        for k in range(len(means))
+    ]
 
 
-def pattern_statistics(X, sample_weight, patterns, params, ref):
-    """The E-step's statistics of the incomplete rows, summed over patterns.
+def _responsibilities(conditionals, params):
+    """(log p(x_o), responsibilities) of the rows of a group."""
+    log_weights = np.asarray(params.log_weights, dtype=np.float64)
+    scores = np.column_stack(
+        [c.log_density + w for c, w in zip(conditionals, log_weights)]
+    )
+    log_norm = logsumexp(scores, axis=1)
+    return log_norm, np.exp(scores - log_norm[:, None]), scores
+
+
+def _add_covariances(s2, patterns, weights, covariances):
+    """s2 += sum_p weights_p C_p, each pattern's C_p placed at its missing
+    features (a bincount over the flattened (feature, feature) indices)."""
+    n_features = s2.shape[-1]
+    index = patterns[:, :, None] * n_features + patterns[:, None, :]
+    s2 += np.bincount(
+        index.ravel(),
+        weights=(weights[:, None, None] * covariances).ravel(),
+        minlength=n_features * n_features,
+    ).reshape(n_features, n_features)
+
+
+def group_statistics(X, sample_weight, groups, params, ref):
+    """The E-step's statistics of the incomplete rows.
 
     Same outputs and layout as ``fastgmm.kernels.em_statistics``: (sum of
     w_i log p(x_o,i), nk, s1, s2), the moments of each row completed by
@@ -164,38 +185,41 @@ def pattern_statistics(X, sample_weight, patterns, params, ref):
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     s2 = kind.kernel_zeros(n_components, n_features)
-    matrices = kind.matrices
     log_likelihood = 0.0
-    log_weights = np.asarray(params.log_weights, dtype=np.float64)
-    for observed, rows in patterns:
-        X_o = X[np.ix_(rows, np.flatnonzero(observed))].astype(np.float64)
+    for group in groups:
+        rows, missing, patterns, inverse = group
         w = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
-        conditionals = _conditionals(params, observed)
-        scores = _pattern_scores(X_o, conditionals, log_weights)
-        log_norm = logsumexp(scores, axis=1)
+        conditionals = _group_conditionals(X, group, params)
+        log_norm, resp, _ = _responsibilities(conditionals, params)
         log_likelihood += w @ log_norm
-        resp = np.exp(scores - log_norm[:, None]) * w[:, None]
+        resp *= w[:, None]
         for k, c in enumerate(conditionals):
             rk = resp[:, k]
-            total = rk.sum()
-            diff = c.completed(X_o) - ref[k]
-            nk[k] += total
+            diff = c.completed - ref[k]
+            nk[k] += rk.sum()
             s1[k] += rk @ diff
-            target = 0 if kind.code == covariance("tied").code else k
-            if matrices:
-                s2[target] += (diff * rk[:, None]).T @ diff
-                s2[target][np.ix_(c.m, c.m)] += total * c.covariance
+            # The conditional covariances, weighted by each pattern's total.
+            pattern_weights = np.bincount(inverse, rk, minlength=len(patterns))
+            if kind.matrices:
+                target = s2[0] if kind.code == covariance("tied").code else s2[k]
+                target += (diff * rk[:, None]).T @ diff
+                _add_covariances(target, patterns, pattern_weights, c.covariances)
             else:
                 s2[k, 0] += rk @ diff**2
-                s2[k, 0, c.m] += total * np.diag(c.covariance)
+                variances = np.diagonal(c.covariances, axis1=1, axis2=2)
+                s2[k, 0] += np.bincount(
+                    patterns.ravel(),
+                    weights=(pattern_weights[:, None] * variances).ravel(),
+                    minlength=n_features,
+                )
     return log_likelihood, nk, s1, s2
 
 
 def score_missing(X, params, log_norm=False, resp=False, labels=False, dtype=None):
     """``fastgmm.engine._data.score_rows`` of rows that may miss features:
     each row scored by the marginal of its observed features."""
-    patterns = MissingPatterns(X)
-    complete = np.ascontiguousarray(X[patterns.complete])
+    grouped = MissingRows(X)
+    complete = np.ascontiguousarray(X[grouped.complete])
     outputs = score_rows(complete, params, log_norm, resp, labels, dtype)
     n_samples, n_components = X.shape[0], params.means.shape[0]
     out_log_norm = np.empty(n_samples if log_norm else 0, dtype=outputs[0].dtype)
@@ -203,36 +227,35 @@ def score_missing(X, params, log_norm=False, resp=False, labels=False, dtype=Non
     out_labels = np.empty(n_samples if labels else 0, dtype=np.intp)
     for out, values in zip((out_log_norm, out_resp, out_labels), outputs):
         if out.shape[0]:
-            out[patterns.complete] = values
-    log_weights = np.asarray(params.log_weights, dtype=np.float64)
-    for observed, rows in patterns.patterns:
-        X_o = X[np.ix_(rows, np.flatnonzero(observed))].astype(np.float64)
-        scores = _pattern_scores(X_o, _conditionals(params, observed), log_weights)
+            out[grouped.complete] = values
+    for group in grouped.groups:
+        rows = group[0]
+        conditionals = _group_conditionals(X, group, params)
+        row_log_norm, row_resp, scores = _responsibilities(conditionals, params)
         if labels:
             out_labels[rows] = np.argmax(scores, axis=1)
-        row_log_norm = logsumexp(scores, axis=1)
         if log_norm:
             out_log_norm[rows] = row_log_norm
         if resp:
-            out_resp[rows] = np.exp(scores - row_log_norm[:, None])
+            out_resp[rows] = row_resp
     return out_log_norm, out_resp, out_labels
 
 
 def conditional_means(X, params):
     """Each row with its missing entries replaced by E[x_m | x_o] under the
     mixture: the conditional means of the components weighted by the row's
-    responsibilities.  Returns a float64 copy."""
+    responsibilities.  Returns a float64 copy; observed entries unchanged."""
     out = np.array(X, dtype=np.float64)
-    log_weights = np.asarray(params.log_weights, dtype=np.float64)
-    for observed, rows in MissingPatterns(X).patterns:
-        X_o = out[np.ix_(rows, np.flatnonzero(observed))]
-        conditionals = _conditionals(params, observed)
-        scores = _pattern_scores(X_o, conditionals, log_weights)
-        resp = np.exp(scores - logsumexp(scores, axis=1)[:, None])
+    for group in MissingRows(X).groups:
+        rows, missing = group[:2]
+        conditionals = _group_conditionals(X, group, params)
+        resp = _responsibilities(conditionals, params)[1]
+        index = np.arange(len(rows))[:, None]
         # Only the missing entries: a mix of the observed ones would round.
-        missing = np.flatnonzero(~observed)
-        filled = [c.completed(X_o)[:, missing] for c in conditionals]
-        out[np.ix_(rows, missing)] = sum(resp[:, [k]] * f for k, f in enumerate(filled))
+        out[rows[:, None], missing] = sum(
+            resp[:, [k]] * c.completed[index, missing]
+            for k, c in enumerate(conditionals)
+        )
     return out
 
 
@@ -242,24 +265,21 @@ def conditional_draws(X, params, random_state):
     Gaussian draw from that component's conditional.  Returns a float64
     copy."""
     out = np.array(X, dtype=np.float64)
-    log_weights = np.asarray(params.log_weights, dtype=np.float64)
-    for observed, rows in MissingPatterns(X).patterns:
-        X_o = out[np.ix_(rows, np.flatnonzero(observed))]
-        conditionals = _conditionals(params, observed)
-        scores = _pattern_scores(X_o, conditionals, log_weights)
-        resp = np.exp(scores - logsumexp(scores, axis=1)[:, None])
-        cumulative = np.cumsum(resp, axis=1)
+    for group in MissingRows(X).groups:
+        rows, missing, _, inverse = group
+        conditionals = _group_conditionals(X, group, params)
+        resp = _responsibilities(conditionals, params)[1]
         u = random_state.uniform(size=(len(rows), 1))
-        chosen = np.minimum((cumulative < u).sum(axis=1), len(conditionals) - 1)
+        chosen = np.minimum((np.cumsum(resp, axis=1) < u).sum(axis=1), len(resp[0]) - 1)
+        noise = random_state.standard_normal(missing.shape)
+        index = np.arange(len(rows))[:, None]
         for k, c in enumerate(conditionals):
-            mine = chosen == k
-            if not mine.any():
-                continue
-            means = c.completed(X_o[mine])[:, c.m]
-            noise = random_state.multivariate_normal(
-                np.zeros(len(c.m)), c.covariance, size=int(mine.sum())
+            mine = np.flatnonzero(chosen == k)
+            factors = np.linalg.cholesky(c.covariances[inverse[mine]])
+            draws = c.completed[index[mine], missing[mine]] + np.einsum(
+                "nij,nj->ni", factors, noise[mine]
             )
-            out[np.ix_(rows[mine], c.m)] = means + noise
+            out[rows[mine, None], missing[mine]] = draws
     return out
 
 
@@ -283,11 +303,11 @@ class MissingData:
         self.sample_weight = sample_weight
         self.dtype = X.dtype
         self.n_samples = X.shape[0]
-        patterns = MissingPatterns(X)
-        self.patterns = patterns.patterns
+        grouped = MissingRows(X)
+        self.groups = grouped.groups
         self.complete = InMemoryData(
-            np.ascontiguousarray(X[patterns.complete]),
-            None if sample_weight is None else sample_weight[patterns.complete],
+            np.ascontiguousarray(X[grouped.complete]),
+            None if sample_weight is None else sample_weight[grouped.complete],
         )
         self.parallel = self.complete.parallel
         self.total_weight = (
@@ -305,8 +325,8 @@ class MissingData:
 
     def statistics(self, params, ref):
         """E-step: (sum of weighted log p(x_o), nk, s1, s2) about ``ref``."""
-        log_likelihood, nk, s1, s2 = pattern_statistics(
-            self.X, self.sample_weight, self.patterns, params, ref
+        log_likelihood, nk, s1, s2 = group_statistics(
+            self.X, self.sample_weight, self.groups, params, ref
         )
         if self.complete.n_samples:
             weights = self.complete.sample_weight
