@@ -17,7 +17,9 @@ features o and missing m:
 - with x~ the row completed by that mean, the observed features' marginal
   density is log p(x_o) = -d_o/2 log 2 pi + 1/2 log|P| - 1/2 log|P_mm|
   - 1/2 (x~ - mu)^T P (x~ - mu) (the marginal's quadratic form is the
-  joint's minimum over x_m, and |Sigma_oo| = |Sigma| |P_mm|).
+  joint's minimum over x_m, and |Sigma_oo| = |Sigma| |P_mm|).  The weight
+  and 1/2 log|P| are the E-step parameters' ``log_weights`` and ``log_det``,
+  as the compiled E-step takes them.
 
 So a row needs only P_mm, a matrix of its missing features, factored once
 per pattern of missing features and component in an iteration.  Rows with
@@ -113,7 +115,7 @@ class _Conditionals:
     mean; ``log_density``: each row's log p(x_o).
     """
 
-    def __init__(self, X, group, precision, mean, log_det_precision):
+    def __init__(self, X, group, precision, mean, log_det_factor):
         _, missing, patterns, inverse = group
         rows = np.arange(len(missing))[:, None]
         # x - mu with the missing entries at the mean (zero).
@@ -133,7 +135,7 @@ class _Conditionals:
         quadratic = np.einsum("ni,ni->n", diff @ precision, diff)
         self.log_density = (
             -0.5 * (X.shape[1] - missing.shape[1]) * _LOG_2PI
-            + 0.5 * log_det_precision
+            + log_det_factor
             - half_log_det_mm
             - 0.5 * quadratic
         )
@@ -143,7 +145,10 @@ def _group_conditionals(X, group, params):
     """The ``_Conditionals`` of every component for a group of rows (one of
     ``MissingRows.groups``)."""
     precisions = precision_matrices(params)
-    log_dets = np.linalg.slogdet(precisions)[1]
+    # 1/2 log|P|: the kernels' log-determinant of the factor, which a model's
+    # E-step parameters may shift by a constant of their own, as for the
+    # complete rows.
+    log_dets = np.asarray(params.log_det, dtype=np.float64)
     means = np.asarray(params.means, dtype=np.float64)
     return [
         _Conditionals(X[group[0]], group, precisions[k], means[k], log_dets[k])
