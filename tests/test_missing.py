@@ -177,7 +177,44 @@ def test_the_tag_follows_the_option():
     )
 
 
-def test_dask_arrays_are_refused_with_the_option():
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_dask_arrays_give_the_in_memory_model(covariance_type):
+    # From the same start, the blocks' statistics add up to the in-memory
+    # fit's; the scores are lazy and row for row the same.
     da = pytest.importorskip("dask.array")
-    with pytest.raises(ValueError, match="needs X in memory"):
-        GaussianMixture(2, missing_values=np.nan).fit(da.ones((100, 3), chunks=50))
+    X = incomplete(np.random.default_rng(6), n=900)
+    weights, means, precisions = start(covariance_type, X.shape[1], None)
+    kwargs = dict(
+        covariance_type=covariance_type, missing_values=np.nan,
+        weights_init=weights, means_init=means, precisions_init=precisions,
+    )  # fmt: skip
+    memory = GaussianMixture(2, **kwargs).fit(X)
+    blocks = GaussianMixture(2, **kwargs).fit(da.from_array(X, chunks=250))
+    assert blocks.n_iter_ == memory.n_iter_
+    np.testing.assert_allclose(blocks.lower_bound_, memory.lower_bound_, rtol=1e-12)
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_allclose(
+            getattr(blocks, name), getattr(memory, name), rtol=1e-9, atol=1e-12
+        )
+    lazy = blocks.score_samples(da.from_array(X, chunks=250))
+    assert isinstance(lazy, da.Array)
+    np.testing.assert_allclose(lazy.compute(), memory.score_samples(X), rtol=1e-9)
+    np.testing.assert_array_equal(
+        blocks.predict(da.from_array(X, chunks=250)).compute(), memory.predict(X)
+    )
+
+
+def test_dask_errors_name_the_row_and_the_feature():
+    da = pytest.importorskip("dask.array")
+    X = incomplete(np.random.default_rng(7), n=600)
+    bad = X.copy()
+    bad[450] = np.nan
+    with pytest.raises(ValueError, match="Row 450 of X has every feature missing"):
+        GaussianMixture(2, missing_values=np.nan).fit(da.from_array(bad, chunks=200))
+    bad = np.nan_to_num(X)
+    bad[:, 3] = np.nan
+    with pytest.raises(ValueError, match="Feature 3 of X is missing"):
+        GaussianMixture(2, missing_values=np.nan).fit(da.from_array(bad, chunks=200))
+    # The default still refuses NaN, when the first pass reads it.
+    with pytest.raises(ValueError, match="NaN"):
+        GaussianMixture(2).fit(da.from_array(X, chunks=200))

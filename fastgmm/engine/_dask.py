@@ -45,6 +45,13 @@ from sklearn.utils.validation import _check_sample_weight
 from ..kernels import KMEANS_TOL, covariance, em_statistics, m_step
 from ._data import output_dtype, score_rows
 from ._init import initial_statistics
+from ._missing import (
+    MissingData,
+    feature_means,
+    feature_sums,
+    mean_imputed,
+    score_missing,
+)
 
 # Data sets of at most this many rows are sampled as in memory; on larger
 # ones 'k-means++' runs on a random sample of this many rows.
@@ -68,6 +75,7 @@ _FAN_IN = 8
 _DISTANCE_ROWS = 8192
 _EMPTY = np.empty(0)
 _NON_FINITE = "Input X contains NaN or infinity."
+_INFINITE = "Input X contains infinity or a value too large for its dtype."
 _WORKQUEUE_LOCK = threading.Lock()
 
 
@@ -298,16 +306,41 @@ def _block_e_step(X, sample_weight, start, index, shared):
         )
 
 
-def _block_scores(X, params, output, dtype):
+def _block_missing_e_step(X, sample_weight, start, index, shared):
+    """The E-step of rows that may miss entries (NaN), on one block:
+    ``fastgmm.engine._missing.MissingData.statistics``."""
+    params, ref = shared
+    X = np.ascontiguousarray(X)
+    if np.isinf(X).any():
+        raise ValueError(_INFINITE)
+    weights = None if sample_weight is None else _as_float64(sample_weight)
+    with _one_kernel_thread():
+        return MissingData(X, weights).statistics(params, ref)
+
+
+def _block_feature_sums(X, sample_weight, start, index, shared):
+    """A block's ``fastgmm.engine._missing.feature_sums``, and its number of
+    rows with no observed entry."""
+    X = np.asarray(X)
+    weights = None if sample_weight is None else _as_float64(sample_weight)
+    empty_rows = int(np.isnan(X).all(axis=1).sum())
+    return (*feature_sums(X, weights), empty_rows)
+
+
+def _block_scores(X, params, output, dtype, missing=False):
     """log p(x), responsibilities or labels of one block's rows.
 
-    ``dtype``: that of log p(x) and the responsibilities.
+    ``dtype``: that of log p(x) and the responsibilities.  ``missing``: NaN
+    marks a missing entry (the row is scored by its observed features).
     """
     X = np.ascontiguousarray(X)
-    if not np.isfinite(X).all():
+    score = score_rows
+    if missing and not np.isinf(X).any():
+        score = score_missing
+    elif not np.isfinite(X).all():
         raise ValueError(_NON_FINITE)
     with _one_kernel_thread():
-        log_norm, resp, labels = score_rows(X, params, dtype=dtype, **{output: True})
+        log_norm, resp, labels = score(X, params, dtype=dtype, **{output: True})
     return {"log_norm": log_norm, "resp": resp, "labels": labels}[output]
 
 
@@ -722,7 +755,64 @@ class DaskData:
 # Scoring
 
 
-def score_lazily(X, params, log_norm=False, resp=False, labels=False, dtype=None):
+class MissingDaskData(DaskData):
+    """Rows of a Dask array of which some miss entries (NaN): each block's
+    E-step is ``fastgmm.engine._missing``'s, and the start is drawn from the
+    rows with each missing entry replaced by its feature's mean (one pass for
+    the means, the imputed rows computed block by block when read).
+
+    Parameters are ``DaskData``'s.  Raises ``ValueError`` for a row or a
+    feature with no observed entry, naming it.
+    """
+
+    def __init__(self, X, sample_weight=None, total_weight=None):
+        super().__init__(X, sample_weight, total_weight)
+        *sums, empty_rows = self._map_reduce(_block_feature_sums, None)
+        if empty_rows:
+            first = int(da.argmax(da.isnan(X).all(axis=1)).compute())
+            raise ValueError(
+                f"Row {first} of X has every feature missing (NaN); "
+                f"{empty_rows} row(s) do. A row needs at least one observed "
+                "feature: drop such rows before fitting."
+            )
+        never_seen = np.flatnonzero(sums[3] == 0)
+        if never_seen.size:
+            raise ValueError(
+                f"Feature {never_seen[0]} of X is missing (NaN) in every row; "
+                "its distribution cannot be estimated. Drop the feature."
+            )
+        means = feature_means(*sums)
+        imputed = X.map_blocks(mean_imputed, means, dtype=X.dtype)
+        self.imputed = DaskData(imputed, sample_weight, total_weight)
+
+    def initial_moments(
+        self, init_params, n_components, covariance_type, reg_covar, random_state
+    ):
+        """``DaskData.initial_moments`` of the mean-imputed rows."""
+        return self.imputed.initial_moments(
+            init_params, n_components, covariance_type, reg_covar, random_state
+        )
+
+    def statistics(self, params, ref):
+        """E-step: (sum of weighted log p(x_o), nk, s1, s2) about ``ref``."""
+        log_likelihood, nk, s1, s2 = self._map_reduce(
+            _block_missing_e_step, (params, ref)
+        )
+        _check_finite(log_likelihood, nk, s1, s2)
+        return log_likelihood, nk, s1, s2
+
+    def labels(self, params):
+        """Most probable component of each row, from its observed features."""
+        return score_lazily(self.X, params, labels=True, missing=True)[2]
+
+    def moments(self):
+        """Weighted mean and scatter of the mean-imputed rows."""
+        return self.imputed.moments()
+
+
+def score_lazily(
+    X, params, log_norm=False, resp=False, labels=False, dtype=None, missing=False
+):
     """Lazy per-row log p(x), responsibilities and labels of a Dask array.
 
     Each output asked for is a Dask array chunked like the rows of ``X``
@@ -730,6 +820,8 @@ def score_lazily(X, params, log_norm=False, resp=False, labels=False, dtype=None
     block, which raises ``ValueError`` on non-finite values.  ``dtype``: that
     of log p(x) and the responsibilities, by default scikit-learn's (see
     ``fastgmm.engine._data.output_dtype``), declared in the lazy arrays' metadata.
+    ``missing``: NaN marks a missing entry, and a row is scored by its
+    observed features.
     """
     if dtype is None:
         dtype = output_dtype(X.dtype, params.weights, params.means, params.prec_chol)
@@ -739,19 +831,22 @@ def score_lazily(X, params, log_norm=False, resp=False, labels=False, dtype=None
     outputs = [None, None, None]
     if log_norm:
         outputs[0] = X.map_blocks(
-            _block_scores, shared, "log_norm", dtype, drop_axis=1, dtype=dtype
-        )
+            _block_scores, shared, "log_norm", dtype, missing, drop_axis=1,
+            dtype=dtype,
+        )  # fmt: skip
     if resp:
         outputs[1] = X.map_blocks(
             _block_scores,
             shared,
             "resp",
             dtype,
+            missing,
             chunks=(X.chunks[0], (n_components,)),
             dtype=dtype,
         )
     if labels:
         outputs[2] = X.map_blocks(
-            _block_scores, shared, "labels", dtype, drop_axis=1, dtype=np.intp
-        )
+            _block_scores, shared, "labels", dtype, missing, drop_axis=1,
+            dtype=np.intp,
+        )  # fmt: skip
     return tuple(outputs)

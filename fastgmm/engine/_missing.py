@@ -30,6 +30,8 @@ loop over rows or patterns.  Complete rows run the compiled E-step and
 scoring, as in-memory data do.
 """
 
+import functools
+
 import numpy as np
 from scipy.special import logsumexp
 
@@ -318,7 +320,12 @@ class MissingData:
         self.total_weight = (
             float(self.n_samples) if sample_weight is None else sample_weight.sum()
         )
-        self.imputed = InMemoryData(_mean_imputed(X, sample_weight), sample_weight)
+
+    @functools.cached_property
+    def imputed(self):
+        """The rows mean-imputed, as in-memory data (the start's)."""
+        means = feature_means(*feature_sums(self.X, self.sample_weight))
+        return InMemoryData(mean_imputed(self.X, means), self.sample_weight)
 
     def initial_moments(
         self, start, n_components, covariance_type, reg_covar, random_state
@@ -352,14 +359,25 @@ class MissingData:
         return self.imputed.moments()
 
 
-def _mean_imputed(X, sample_weight):
-    """A copy of X with each NaN replaced by its feature's weighted mean."""
+def feature_sums(X, sample_weight):
+    """Each feature's weighted sum of observed entries and their weight, and
+    its count of observed entries: what ``feature_means`` needs, summed over
+    blocks of rows."""
     observed = ~np.isnan(X)
     weights = np.ones(len(X)) if sample_weight is None else sample_weight
     totals = np.where(observed, X, 0).astype(np.float64).T @ weights
-    counts = observed.T.astype(np.float64) @ weights
+    sums = np.where(observed, X, 0).astype(np.float64).sum(axis=0)
+    counts = observed.sum(axis=0)
+    return totals, observed.T.astype(np.float64) @ weights, sums, counts
+
+
+def feature_means(totals, weights, sums, counts):
+    """Each feature's weighted mean over its observed entries; a feature seen
+    only in rows of weight 0 gets its unweighted mean."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        means = totals / counts
-    # A feature seen only in rows of weight 0: its unweighted mean.
-    means = np.where(counts > 0, means, np.nanmean(X, axis=0))
-    return np.where(observed, X, means.astype(X.dtype))
+        return np.where(weights > 0, totals / weights, sums / counts)
+
+
+def mean_imputed(X, means):
+    """X with each NaN replaced by its feature's entry of ``means``."""
+    return np.where(np.isnan(X), means.astype(X.dtype), X)

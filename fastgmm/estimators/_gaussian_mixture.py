@@ -105,8 +105,8 @@ class GaussianMixture(BaseMixture):
         :meth:`predict_proba`, :meth:`score_samples` and :meth:`score` then
         accept NaN too, scoring a row by its observed features. A row or a
         feature with no observed entry is an error; infinity always is.
-        In-memory data only. Assumes the entries are missing at random (see
-        the README).
+        Dask arrays too. Assumes the entries are missing at random (see the
+        README).
 
     Attributes
     ----------

@@ -155,11 +155,6 @@ class BaseMixture(
         compiles the scoring kernel.
         """
         if is_dask_array(X):
-            if self._missing_values_allowed():
-                raise ValueError(
-                    "missing_values=np.nan needs X in memory (a NumPy array); "
-                    "for a Dask array, call .compute() or drop incomplete rows."
-                )
             data = self._dask_data(X, sample_weight)
         else:
             missing = self._missing_values_allowed()
@@ -239,6 +234,8 @@ class BaseMixture(
                 sample_weight, X
             )
             self._check_positive_weights(n_positive)
+        if self._missing_values_allowed():
+            return _dask.MissingDaskData(X, sample_weight, total_weight)
         return _dask.DaskData(X, sample_weight, total_weight)
 
     def _missing_values_allowed(self):
@@ -331,7 +328,10 @@ class BaseMixture(
         if is_dask_array(X):
             from ..engine._dask import score_lazily
 
-            return score_lazily(X, self._kernel_parameters(X.dtype), **outputs)
+            return score_lazily(
+                X, self._kernel_parameters(X.dtype), **outputs,
+                missing=self._missing_values_allowed(),
+            )  # fmt: skip
         with kernel_threads(self.n_jobs, runs_in_parallel(X.shape[0])):
             params = self._kernel_parameters(X.dtype)
             if self._missing_values_allowed() and not sum_is_finite(X):
