@@ -34,11 +34,23 @@ def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
 
 
-def test_get_params_matches_sklearn_plus_n_jobs():
+def test_get_params_matches_sklearn_plus_n_jobs_and_missing_values():
     fast = fastgmm.GaussianMixture().get_params()
     sk = sklearn.mixture.GaussianMixture().get_params()
     assert fast.pop("n_jobs") is None
+    assert fast.pop("missing_values") is None
     assert fast == sk
+
+
+# With missing values allowed, scikit-learn's checks include NaN input.
+@parametrize_with_checks(
+    [
+        fastgmm.GaussianMixture(missing_values=np.nan),
+        fastgmm.BayesianGaussianMixture(missing_values=np.nan, max_iter=20),
+    ]
+)
+def test_sklearn_estimator_checks_with_missing_values(estimator, check):
+    check(estimator)
 
 
 def test_set_params_and_clone():

@@ -6,7 +6,7 @@ import pytest
 from naive import naive_missing_em_step, naive_missing_log_prob
 from sklearn.exceptions import ConvergenceWarning
 
-from fastgmm import GaussianMixture
+from fastgmm import BayesianGaussianMixture, GaussianMixture
 from fastgmm.kernels._covariance import COVARIANCE_TYPES
 
 
@@ -218,3 +218,76 @@ def test_dask_errors_name_the_row_and_the_feature():
     # The default still refuses NaN, when the first pass reads it.
     with pytest.raises(ValueError, match="NaN"):
         GaussianMixture(2).fit(da.from_array(X, chunks=200))
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bayesian_lower_bound_never_decreases(covariance_type):
+    X = incomplete(np.random.default_rng(8), n=400, fraction=0.25)
+    bgm = BayesianGaussianMixture(
+        n_components=4, covariance_type=covariance_type, tol=0.0, max_iter=40,
+        missing_values=np.nan, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        bgm.fit(X)
+    bounds = np.asarray(bgm.lower_bounds_, dtype=np.float64).ravel()
+    assert len(bounds) == 40 and np.all(np.isfinite(bounds))
+    assert np.all(np.diff(bounds) >= -1e-12 * np.abs(bounds[1:]))
+    plain = np.nan_to_num(X, nan=1.0)
+    kwargs = dict(n_components=3, covariance_type=covariance_type, random_state=0)
+    a = BayesianGaussianMixture(**kwargs).fit(plain)
+    b = BayesianGaussianMixture(missing_values=np.nan, **kwargs).fit(plain)
+    np.testing.assert_array_equal(a.lower_bound_, b.lower_bound_)
+    np.testing.assert_array_equal(a.means_, b.means_)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
+def test_bayesian_bound_counts_the_missing_entries_entropy(covariance_type):
+    # The variational bound's -E[log q] term, recovered from the statistics,
+    # is sum_i w_i sum_k r_ik (log r_ik - H[q(x_m | k)]), with r from each
+    # row's observed marginal: computed here row by row from the marginal
+    # covariances (P^-1)_oo and the conditional ones (P_mm)^-1.
+    from scipy.special import logsumexp
+    from scipy.stats import multivariate_normal
+
+    from fastgmm.engine._bayesian_model import _sum_resp_log_resp
+    from fastgmm.engine._missing import MissingData, precision_matrices
+
+    X = incomplete(np.random.default_rng(9), n=150, fraction=0.3)
+    w = np.random.default_rng(10).uniform(0.5, 1.5, len(X))
+    bgm = BayesianGaussianMixture(
+        n_components=2, covariance_type=covariance_type, max_iter=3,
+        missing_values=np.nan, random_state=0,
+    )  # fmt: skip
+    with pytest.warns(ConvergenceWarning):
+        bgm.fit(X, sample_weight=w)
+    params = bgm._kernel_parameters(X.dtype)
+    ref = params.moment_centres()
+    log_likelihood, nk, s1, s2 = MissingData(X, w).statistics(params, ref)
+    got = _sum_resp_log_resp(log_likelihood, (nk, s1, s2, ref), params)
+
+    precisions = precision_matrices(params)
+    offsets = params.log_weights + params.log_det
+    want = 0.0
+    for i, row in enumerate(X):
+        o, m = ~np.isnan(row), np.isnan(row)
+        log_rho, entropy = [], []
+        for k in range(2):
+            P = precisions[k]
+            covariance = np.linalg.inv(P)
+            log_rho.append(
+                offsets[k]
+                - 0.5 * np.linalg.slogdet(P)[1]
+                + multivariate_normal(
+                    params.means[k][o], covariance[np.ix_(o, o)]
+                ).logpdf(row[o])
+            )
+            conditional = np.linalg.inv(P[np.ix_(m, m)])
+            entropy.append(
+                0.5 * m.sum() * (1 + np.log(2 * np.pi))
+                + 0.5 * np.linalg.slogdet(conditional)[1]
+                if m.any()
+                else 0.0
+            )
+        r = np.exp(np.array(log_rho) - logsumexp(log_rho))
+        want += w[i] * np.sum(r * (np.log(r) - np.array(entropy)))
+    assert got == pytest.approx(want, rel=1e-9)

@@ -108,6 +108,17 @@ class BayesianGaussianMixture(BaseMixture):
         thread count (all threads unless changed); -1 means all threads.
         The fitted model is the same for any value.
 
+    missing_values : None or np.nan, default=None
+        What marks a missing entry of ``X``. None: nothing does, and NaN is
+        an error, as in scikit-learn. ``np.nan``: NaN entries are missing,
+        and the variational posterior treats them as latent, as
+        :class:`fastgmm.GaussianMixture` does (see its ``missing_values``):
+        a row's responsibilities come from its observed features, and the
+        statistics use the missing entries' conditional means and
+        covariances. ``lower_bound_`` then includes the entropy of the
+        missing entries' distribution. NumPy and Dask arrays; a row or a
+        feature with no observed entry is an error.
+
     Attributes
     ----------
     weights_ : ndarray of shape (n_components,)
@@ -237,6 +248,7 @@ class BayesianGaussianMixture(BaseMixture):
         verbose=0,
         verbose_interval=10,
         n_jobs=None,
+        missing_values=None,
     ):
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -256,6 +268,7 @@ class BayesianGaussianMixture(BaseMixture):
         self.verbose = verbose
         self.verbose_interval = verbose_interval
         self.n_jobs = n_jobs
+        self.missing_values = missing_values
 
     # ------------------------------------------------------------------
     # Fitting

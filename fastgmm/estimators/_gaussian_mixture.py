@@ -1,7 +1,6 @@
 """The GaussianMixture estimator: a scikit-learn facade over the EM engine."""
 
 import math
-from numbers import Real
 
 import numpy as np
 
@@ -169,7 +168,6 @@ class GaussianMixture(BaseMixture):
         "weights_init": ["array-like", None],
         "means_init": ["array-like", None],
         "precisions_init": ["array-like", None],
-        "missing_values": [None, Real],
     }
 
     def __init__(

@@ -50,7 +50,7 @@ class BaseMixture(
     # ('gaussian' or 'bayesian'); None: none.
     _compile_kind = None
 
-    # The parameters of scikit-learn's BaseMixture, and n_jobs.
+    # The parameters of scikit-learn's BaseMixture, n_jobs and missing_values.
     _parameter_constraints: dict = {
         "n_components": [Interval(Integral, 1, None, closed="left")],
         "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
@@ -64,6 +64,7 @@ class BaseMixture(
         "verbose": ["verbose"],
         "verbose_interval": [Interval(Integral, 1, None, closed="left")],
         "n_jobs": [Integral, None],
+        "missing_values": [None, Real],
     }
 
     # ------------------------------------------------------------------
