@@ -3,9 +3,10 @@ loop: the two forms give the same answers."""
 
 import numpy as np
 import pytest
+from numba import njit
 
 from fastgmm.kernels._covariance import COVARIANCE_TYPES, covariance
-from fastgmm.kernels._em_rules import has_converged, is_better_run, moment_centres
+from fastgmm.kernels._em_rules import em_iterations, is_better_run, moment_centres
 
 
 @pytest.mark.parametrize("covariance_type", COVARIANCE_TYPES)
@@ -38,14 +39,48 @@ def test_tied_centre_is_rounded_to_the_means_dtype():
     assert not np.array_equal(centres[0], exact)
 
 
-@pytest.mark.parametrize("rule", [has_converged, is_better_run])
-def test_loop_rules_compiled_and_in_python_agree(rule):
+def test_the_run_kept_compiled_and_in_python_agree():
     values = [-np.inf, -3.0, -1e-12, 0.0, 1e-12, 2.5, np.inf]
     for a in values:
         for b in values:
-            args = (a, b, 1e-3) if rule is has_converged else (a, b)
-            assert rule(*args) == rule.py_func(*args), (a, b)
+            assert is_better_run(a, b) == is_better_run.py_func(a, b), (a, b)
     assert is_better_run.py_func(-np.inf, -np.inf)  # the first run is kept
     assert not is_better_run.py_func(-2.0, -1.0)
-    assert has_converged.py_func(-1.0, -1.0005, 1e-3)
-    assert not has_converged.py_func(-1.0, -1.5, 1e-3)
+
+
+@njit
+def _replayed_bound(bounds, n_iter, previous_lower_bound):
+    # An iteration whose bound is the n-th of ``bounds``; NaN: ill-defined.
+    value = bounds[n_iter - 1]
+    return not np.isnan(value), value
+
+
+@njit
+def _compiled_run(bounds, tol, max_iter, lower_bounds):
+    return em_iterations(_replayed_bound, bounds, -np.inf, tol, max_iter, lower_bounds)
+
+
+@pytest.mark.parametrize(
+    "bounds, tol, max_iter, expected",
+    [
+        # Stops at the first change below tol (the 4th iteration).
+        ([-5.0, -2.0, -1.5, -1.4995, -1.4990], 1e-3, 5, (True, 4, -1.4995, True)),
+        # max_iter reached first.
+        ([-5.0, -2.0, -1.5, -1.4995, -1.4990], 1e-3, 3, (True, 3, -1.5, False)),
+        # An ill-defined iteration ends the run.
+        ([-5.0, np.nan, -1.0], 1e-3, 3, (False, 2, np.nan, False)),
+        # No iteration: the start's bound.
+        ([-5.0], 1e-3, 0, (True, 0, -np.inf, False)),
+    ],
+)
+def test_em_iterations_compiled_and_in_python_agree(bounds, tol, max_iter, expected):
+    bounds = np.array(bounds)
+    compiled_bounds = np.full(max(max_iter, 1), np.nan)
+    python_bounds = np.full(max(max_iter, 1), np.nan)
+    compiled = _compiled_run(bounds, tol, max_iter, compiled_bounds)
+    python = em_iterations.py_func(
+        _replayed_bound.py_func, bounds, -np.inf, tol, max_iter, python_bounds
+    )
+    np.testing.assert_equal(compiled, python)
+    np.testing.assert_equal(python, expected)
+    np.testing.assert_equal(compiled_bounds, python_bounds)

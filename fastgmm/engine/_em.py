@@ -27,7 +27,7 @@ from typing import NamedTuple, Protocol
 import numpy as np
 from sklearn.exceptions import ConvergenceWarning
 
-from ..kernels import has_converged, is_better_run
+from ..kernels import em_iterations, is_better_run
 
 
 class DataSource(Protocol):
@@ -161,25 +161,12 @@ def fit_em(
     max_lower_bound, best_converged = -np.inf, False
     for index, (params, lower_bound) in enumerate(starts):
         progress.init_begin(index)
-        lower_bounds = []
-        converged = False
-        n_iter = 0
-        for n_iter in range(1, max_iter + 1):
-            previous_lower_bound = lower_bound
-            ref = model.reference(params)
-            log_likelihood, nk, s1, s2 = data.statistics(params, ref)
-            statistics = (nk, s1, s2, ref)
-            e_step_params, params = params, model.m_step(statistics, data)
-            lower_bound = model.lower_bound(
-                log_likelihood, statistics, e_step_params, params, data
-            )
-            lower_bounds.append(lower_bound)
-            change = lower_bound - previous_lower_bound
-            if progress.verbose:
-                progress.iteration_end(n_iter, change)
-            if has_converged.py_func(lower_bound, previous_lower_bound, tol):
-                converged = True
-                break
+        run = _Run(model, data, params, progress)
+        lower_bounds = _GrowingList()
+        _, n_iter, lower_bound, converged = em_iterations.py_func(
+            run.iterate, None, lower_bound, tol, max_iter, lower_bounds
+        )
+        params = run.params
         if max_iter == 0:
             # Without iterations the initial parameters are the model.
             best_params = params
@@ -188,7 +175,7 @@ def fit_em(
         if is_better_run.py_func(lower_bound, max_lower_bound):
             max_lower_bound = lower_bound
             best_params, best_n_iter = params, n_iter
-            best_lower_bounds, best_converged = lower_bounds, converged
+            best_lower_bounds, best_converged = list(lower_bounds), converged
     if not best_converged and max_iter > 0:
         warnings.warn(
             "Best performing initialization did not converge. "
@@ -199,6 +186,40 @@ def fit_em(
     return EMRun(
         best_params, best_n_iter, max_lower_bound, best_lower_bounds, best_converged
     )
+
+
+class _GrowingList(list):
+    """A list that ``em_iterations`` writes by index, one past its end each
+    time: the bounds of a run, without allocating ``max_iter`` slots."""
+
+    def __setitem__(self, index, value):
+        if index == len(self):
+            self.append(value)
+        else:
+            super().__setitem__(index, value)
+
+
+class _Run:
+    """One run's iteration for ``em_iterations`` (``fastgmm.kernels``): the
+    model's hooks over the data source, the parameters kept here."""
+
+    def __init__(self, model, data, params, progress):
+        self.model, self.data = model, data
+        self.params, self.progress = params, progress
+
+    def iterate(self, state, n_iter, previous_lower_bound):
+        """E-step, M-step and lower bound; returns (True, lower_bound)."""
+        model, data = self.model, self.data
+        ref = model.reference(self.params)
+        log_likelihood, nk, s1, s2 = data.statistics(self.params, ref)
+        statistics = (nk, s1, s2, ref)
+        e_step_params, self.params = self.params, model.m_step(statistics, data)
+        lower_bound = model.lower_bound(
+            log_likelihood, statistics, e_step_params, self.params, data
+        )
+        if self.progress.verbose:
+            self.progress.iteration_end(n_iter, lower_bound - previous_lower_bound)
+        return True, lower_bound
 
 
 class Progress:

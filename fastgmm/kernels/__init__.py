@@ -16,8 +16,8 @@ From the bottom up:
 - ``_unrolled``, ``_estep``: the E-step (log-densities, responsibilities and
   sufficient statistics), and scoring;
 - ``_mstep``: the M-step's small matrices;
-- ``_em_rules``: the EM loop's rules (moment centres, convergence, the
-  run kept), for the compiled loop and the Python engine alike;
+- ``_em_rules``: the EM loop and its rules (moment centres, convergence,
+  the run kept), for the compiled loop and the Python engine alike;
 - ``_kmeans``: scikit-learn's k-means, for the default start;
 - ``_groups``: many small mixtures in one compiled call;
 - ``_warmup``: whether the kernels are in Numba's cache, and compiling them
@@ -66,7 +66,10 @@ _API = {
         "_mstep",
     ),  # fmt: skip
     # The EM loop's rules, shared by the Python engine and the batch's loop.
-    **dict.fromkeys(["has_converged", "is_better_run", "moment_centres"], "_em_rules"),
+    **dict.fromkeys(
+        ["em_iterations", "is_better_run", "moment_centres"],
+        "_em_rules",
+    ),
     **dict.fromkeys(["KMEANS_TOL", "kmeans_labels"], "_kmeans"),
     # Many small mixtures in one call, and the status of each group.
     **dict.fromkeys(

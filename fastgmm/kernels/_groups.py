@@ -25,7 +25,7 @@ import numpy as np
 from ._config import EXACT_NJIT_OPTIONS
 from ._copy import copy_into
 from ._covariance import kernel_shape
-from ._em_rules import has_converged, is_better_run, moment_centres
+from ._em_rules import em_iterations, is_better_run, moment_centres
 from ._estep import (
     _EStep,
     _statistics_layout,
@@ -160,42 +160,50 @@ def _label_start(X, weights64, labels, settings, total_weight, params):
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
+def _em_iteration(state, n_iter, previous_lower_bound):
+    """One iteration of a group's run (``em_iterations``' ``iterate``): the
+    E-step over the group's rows in block order, the M-step into ``params``.
+
+    ``state`` is (X, weights64, total_weight, settings, params, ref).
+    Returns (ok, lower_bound); ok is False for an ill-defined covariance.
+    """
+    X, weights64, total_weight, settings, params, ref = state
+    weights, means, covariances, prec_chol, log_weights, log_det = params
+    n_components, n_features = means.shape
+    shape = kernel_shape(CODE, n_components, n_features)
+    size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
+    moment_centres(CODE, weights, means, ref)
+    e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
+    # The blocks' sums in block order, as a single fit adds them (on this
+    # thread: ``over_groups`` runs each group on one).
+    log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
+    nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
+    ok, new_log_weights, new_log_det = _iteration_m_step(
+        nk, s1, s2, ref, settings.reg_covar, settings.eps, weights, means,
+        covariances, prec_chol,
+    )  # fmt: skip
+    if not ok:
+        return False, previous_lower_bound
+    copy_into(log_weights, new_log_weights)
+    copy_into(log_det, new_log_det)
+    return True, log_likelihood / total_weight
+
+
+@kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _em_run(X, weights64, total_weight, settings, lower_bound, params, lower_bounds):
-    """One run of ``fit_em``'s loop (``fastgmm.engine._em``), updating the
-    parameters ``params`` (as ``GroupStarts.params``, one run's) in place.
+    """One run of ``fit_em``'s loop (``em_iterations``) over a group's rows,
+    updating the parameters ``params`` (as ``GroupStarts.params``, one
+    run's) in place.
 
     Returns (ok, n_iter, lower_bound, converged); ok is False when an M-step
     met an ill-defined covariance.
     """
-    weights, means, covariances, prec_chol, log_weights, log_det = params
-    reg_covar, eps, tol = settings.reg_covar, settings.eps, settings.tol
-    max_iter = settings.max_iter
-    n_components, n_features = means.shape
-    shape = kernel_shape(CODE, n_components, n_features)
-    size = n_components * (1 + n_features) + shape[0] * shape[1] * shape[2]
-    ref = empty((n_components, n_features), np.float64)
-    n_iter = 0
-    for n_iter in range(1, max_iter + 1):
-        previous_lower_bound = lower_bound
-        moment_centres(CODE, weights, means, ref)
-        e_step = _EStep(X, weights64, log_weights, means, prec_chol, log_det, ref)
-        # The blocks' sums in block order, as a single fit adds them (on this
-        # thread: ``over_groups`` runs each group on one).
-        log_likelihood, flat = ordered_block_sums(e_step, X.shape[0], size, ref)
-        nk, s1, s2 = _statistics_layout(flat, n_components, n_features, shape)
-        ok, new_log_weights, new_log_det = _iteration_m_step(
-            nk, s1, s2, ref, reg_covar, eps, weights, means, covariances,
-            prec_chol,
-        )  # fmt: skip
-        if not ok:
-            return False, n_iter, lower_bound, False
-        copy_into(log_weights, new_log_weights)
-        copy_into(log_det, new_log_det)
-        lower_bound = log_likelihood / total_weight
-        lower_bounds[n_iter - 1] = lower_bound
-        if has_converged(lower_bound, previous_lower_bound, tol):
-            return True, n_iter, lower_bound, True
-    return True, n_iter, lower_bound, False
+    ref = empty(params[1].shape, np.float64)
+    state = (X, weights64, total_weight, settings, params, ref)
+    return em_iterations(
+        _em_iteration, state, lower_bound, settings.tol, settings.max_iter,
+        lower_bounds,
+    )  # fmt: skip
 
 
 @njit(**EXACT_NJIT_OPTIONS)
