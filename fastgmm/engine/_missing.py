@@ -31,9 +31,9 @@ scoring, as in-memory data do.
 """
 
 import functools
+from typing import NamedTuple
 
 import numpy as np
-from scipy.special import logsumexp
 
 from ..kernels import covariance, em_statistics
 from ._data import InMemoryData, score_rows
@@ -73,11 +73,8 @@ class MissingRows:
     ----------
     complete : ndarray of int
         The rows without a missing entry.
-    groups : list of (rows, missing, patterns, inverse)
-        For each number d of missing features: the indices of the rows that
-        miss d features; those features, an int array of shape (n_rows, d)
-        in increasing order; the distinct rows of that array (the patterns),
-        and each row's pattern (``missing == patterns[inverse]``).
+    groups : list of RowGroup
+        One for each number of missing features that some rows miss.
     """
 
     def __init__(self, X):
@@ -89,7 +86,22 @@ class MissingRows:
             rows = np.flatnonzero(counts == d)
             features = np.nonzero(missing[rows])[1].reshape(len(rows), d)
             patterns, inverse = np.unique(features, axis=0, return_inverse=True)
-            self.groups.append((rows, features, patterns, inverse.ravel()))
+            values = np.nan_to_num(X[rows].astype(np.float64), nan=0.0)
+            observed = (~missing[rows]).astype(np.float64)
+            self.groups.append(
+                RowGroup(rows, features, patterns, inverse.ravel(), values, observed)
+            )
+
+
+class RowGroup(NamedTuple):
+    """Rows that each miss the same number d of features."""
+
+    rows: np.ndarray  # their indices in X
+    missing: np.ndarray  # (n_rows, d): the features each misses, increasing
+    patterns: np.ndarray  # the distinct rows of ``missing``
+    inverse: np.ndarray  # each row's pattern: missing == patterns[inverse]
+    values: np.ndarray  # the rows in float64, 0 where missing
+    observed: np.ndarray  # 1.0 where observed, 0.0 where missing
 
 
 def precision_matrices(params):
@@ -117,33 +129,36 @@ class _Conditionals:
     mean; ``log_density``: each row's log p(x_o).
     """
 
-    def __init__(self, X, group, precision, mean, log_det_factor):
-        _, missing, patterns, inverse = group
-        rows = np.arange(len(missing))[:, None]
+    def __init__(self, group, precision, mean, log_det_factor):
+        missing, patterns, inverse = group.missing, group.patterns, group.inverse
         # x - mu with the missing entries at the mean (zero).
-        diff = X.astype(np.float64) - mean
-        diff[rows, missing] = 0.0
+        diff = (group.values - mean) * group.observed
         # P_mm of each pattern, and P_mo (x_o - mu_o): (P diff)_m, diff_m = 0.
         p_mm = precision[patterns[:, :, None], patterns[:, None, :]]
-        p_mo_diff = (diff @ precision)[rows, missing]
+        p_diff = diff @ precision
+        p_mo_diff = np.take_along_axis(p_diff, missing, axis=1)
         factors = np.linalg.cholesky(p_mm)
         self.covariances = np.linalg.inv(p_mm)
         # The conditional mean's offsets from mu_m.
         shift = -np.einsum("nij,nj->ni", self.covariances[inverse], p_mo_diff)
-        diff[rows, missing] = shift
+        # The completed row's quadratic form: d_o^T P_oo d_o - b^T P_mm^-1 b
+        # with b = P_mo d_o (the Schur complement), without a second product.
+        quadratic = np.einsum("ni,ni->n", p_diff, diff) + np.einsum(
+            "ni,ni->n", p_mo_diff, shift
+        )
+        np.put_along_axis(diff, missing, shift, axis=1)
         self.completed = diff + mean
         half_log_det_mm = np.log(np.diagonal(factors, axis1=1, axis2=2)).sum(axis=1)
         half_log_det_mm = half_log_det_mm[inverse]
-        quadratic = np.einsum("ni,ni->n", diff @ precision, diff)
         self.log_density = (
-            -0.5 * (X.shape[1] - missing.shape[1]) * _LOG_2PI
+            -0.5 * (diff.shape[1] - missing.shape[1]) * _LOG_2PI
             + log_det_factor
             - half_log_det_mm
             - 0.5 * quadratic
         )
 
 
-def _group_conditionals(X, group, params):
+def _group_conditionals(group, params):
     """The ``_Conditionals`` of every component for a group of rows (one of
     ``MissingRows.groups``)."""
     precisions = precision_matrices(params)
@@ -153,7 +168,7 @@ def _group_conditionals(X, group, params):
     log_dets = np.asarray(params.log_det, dtype=np.float64)
     means = np.asarray(params.means, dtype=np.float64)
     return [
-        _Conditionals(X[group[0]], group, precisions[k], means[k], log_dets[k])
+        _Conditionals(group, precisions[k], means[k], log_dets[k])
         for k in range(len(means))
     ]
 
@@ -164,8 +179,12 @@ def _responsibilities(conditionals, params):
     scores = np.column_stack(
         [c.log_density + w for c, w in zip(conditionals, log_weights)]
     )
-    log_norm = logsumexp(scores, axis=1)
-    return log_norm, np.exp(scores - log_norm[:, None]), scores
+    top = scores.max(axis=1)
+    top[~np.isfinite(top)] = 0.0
+    shifted = np.exp(scores - top[:, None])
+    total = shifted.sum(axis=1)
+    log_norm = np.log(total) + top
+    return log_norm, shifted / total[:, None], scores
 
 
 def _add_covariances(s2, patterns, weights, covariances):
@@ -194,9 +213,9 @@ def group_statistics(X, sample_weight, groups, params, ref):
     s2 = kind.kernel_zeros(n_components, n_features)
     log_likelihood = 0.0
     for group in groups:
-        rows, missing, patterns, inverse = group
+        rows, patterns, inverse = group.rows, group.patterns, group.inverse
         w = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
-        conditionals = _group_conditionals(X, group, params)
+        conditionals = _group_conditionals(group, params)
         log_norm, resp, _ = _responsibilities(conditionals, params)
         log_likelihood += w @ log_norm
         resp *= w[:, None]
@@ -236,8 +255,8 @@ def score_missing(X, params, log_norm=False, resp=False, labels=False, dtype=Non
         if out.shape[0]:
             out[grouped.complete] = values
     for group in grouped.groups:
-        rows = group[0]
-        conditionals = _group_conditionals(X, group, params)
+        rows = group.rows
+        conditionals = _group_conditionals(group, params)
         row_log_norm, row_resp, scores = _responsibilities(conditionals, params)
         if labels:
             out_labels[rows] = np.argmax(scores, axis=1)
@@ -254,8 +273,8 @@ def conditional_means(X, params):
     responsibilities.  Returns a float64 copy; observed entries unchanged."""
     out = np.array(X, dtype=np.float64)
     for group in MissingRows(X).groups:
-        rows, missing = group[:2]
-        conditionals = _group_conditionals(X, group, params)
+        rows, missing = group.rows, group.missing
+        conditionals = _group_conditionals(group, params)
         resp = _responsibilities(conditionals, params)[1]
         index = np.arange(len(rows))[:, None]
         # Only the missing entries: a mix of the observed ones would round.
@@ -273,8 +292,8 @@ def conditional_draws(X, params, random_state):
     copy."""
     out = np.array(X, dtype=np.float64)
     for group in MissingRows(X).groups:
-        rows, missing, _, inverse = group
-        conditionals = _group_conditionals(X, group, params)
+        rows, missing, inverse = group.rows, group.missing, group.inverse
+        conditionals = _group_conditionals(group, params)
         resp = _responsibilities(conditionals, params)[1]
         u = random_state.uniform(size=(len(rows), 1))
         chosen = np.minimum((np.cumsum(resp, axis=1) < u).sum(axis=1), len(resp[0]) - 1)
