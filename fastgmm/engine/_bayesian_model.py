@@ -261,7 +261,7 @@ def _sum_resp_log_resp(log_likelihood, statistics, params):
     offsets = params.log_weights + params.log_det - 0.5 * n_features * _LOG_2PI
     delta = params.means.astype(np.float64) - ref
     factors = params.prec_chol.astype(np.float64)
-    if params.covariance_type in ("full", "tied"):
+    if covariance(params.covariance_type).matrices:
         scatter = symmetric_from_upper(s2)
         cross = s1[:, :, None] * delta[:, None, :]
         correction = (

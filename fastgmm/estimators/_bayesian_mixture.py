@@ -13,7 +13,7 @@ from ..engine._validation import (
     check_shape,
     check_symmetric_positive_definite,
 )
-from ..kernels import precisions_from_cholesky, symmetric_from_upper
+from ..kernels import covariance, precisions_from_cholesky, symmetric_from_upper
 from ._mixture import BaseMixture
 
 
@@ -332,20 +332,20 @@ class BayesianGaussianMixture(BaseMixture):
         'full' and 'tied', the variances or their mean in the data's dtype
         for 'diag' and 'spherical')."""
         covariance_type = self.covariance_type
+        matrices = covariance(covariance_type).matrices
         if self.covariance_prior is None:
             # scikit-learn's np.cov is float64 for any data, its np.var of
             # 'diag' and 'spherical' has the data's dtype.
-            covariance = moments[1]
-            if covariance_type in ("full", "tied"):
-                return np.atleast_2d(covariance)
-            variances = np.diag(covariance).astype(dtype)
+            if matrices:
+                return np.atleast_2d(moments[1])
+            variances = np.diag(moments[1]).astype(dtype)
             return variances if covariance_type == "diag" else variances.mean()
         if covariance_type == "spherical":
             return self.covariance_prior
         prior = check_array(
             self.covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
         )
-        if covariance_type in ("full", "tied"):
+        if matrices:
             check_shape(
                 prior, (n_features, n_features), "%s covariance_prior" % covariance_type
             )
