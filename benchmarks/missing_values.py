@@ -2,7 +2,7 @@
 
 Run from the repository root::
 
-    python benchmarks/missing_values.py            # both tables
+    python benchmarks/missing_values.py            # the three tables
     python benchmarks/missing_values.py --seeds 3  # fewer repetitions
 
 1. **Estimates.** Rows drawn from a known 3-component, 5-D mixture with full
@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 import warnings
 
 import numpy as np
+from compare_sklearn import cpu_model
 from sklearn import datasets
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.experimental import enable_iterative_imputer  # noqa: F401
@@ -43,17 +43,6 @@ from fastgmm import GaussianMixture, GaussianMixtureImputer
 
 # One setting for every data set, chosen before seeing the results of any.
 IMPUTER = dict(n_components=2, covariance_type="full", reg_covar=1e-3)
-
-
-def cpu_name():
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def remove_at_random(X, fraction, rng):
@@ -222,7 +211,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
-    print(f"# Missing values ({cpu_name()}, {os.cpu_count()} CPUs)")
+    print(f"# Missing values ({cpu_model()}, {os.cpu_count()} CPUs)")
     estimates_table(args.seeds)
     imputation_table(args.seeds)
     cost_table()

@@ -1,8 +1,6 @@
 """``GaussianMixtureImputer``: missing entries filled from a Gaussian mixture
 fitted to the incomplete rows."""
 
-from numbers import Integral, Real
-
 import numpy as np
 from sklearn.base import (
     BaseEstimator,
@@ -10,13 +8,10 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ..engine._init import INIT_PARAMS
 from ..engine._missing import conditional_draws, conditional_means
 from ..engine._validation import check_random_state, validate_rows
-from ..kernels import COVARIANCE_TYPES
 from ._gaussian_mixture import GaussianMixture
 
 
@@ -90,22 +85,13 @@ means_init, precisions_init, warm_start, verbose, verbose_interval, n_jobs
     array([3.  , 6.05])
     """
 
+    # GaussianMixture's, but missing_values (always NaN here).
     _parameter_constraints: dict = {
-        "n_components": [Interval(Integral, 1, None, closed="left")],
-        "covariance_type": [StrOptions(set(COVARIANCE_TYPES))],
-        "tol": [Interval(Real, 0.0, None, closed="left")],
-        "reg_covar": [Interval(Real, 0.0, None, closed="left")],
-        "max_iter": [Interval(Integral, 0, None, closed="left")],
-        "n_init": [Interval(Integral, 1, None, closed="left")],
-        "init_params": [StrOptions(set(INIT_PARAMS))],
-        "weights_init": ["array-like", None],
-        "means_init": ["array-like", None],
-        "precisions_init": ["array-like", None],
-        "random_state": ["random_state"],
-        "warm_start": ["boolean"],
-        "verbose": ["verbose"],
-        "verbose_interval": [Interval(Integral, 1, None, closed="left")],
-        "n_jobs": [Integral, None],
+        **{
+            name: constraint
+            for name, constraint in GaussianMixture._parameter_constraints.items()
+            if name != "missing_values"
+        },
         "sample_posterior": ["boolean"],
     }
 
