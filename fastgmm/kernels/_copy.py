@@ -1,5 +1,7 @@
 """Copying arrays inside compiled code, without slice assignment."""
 
+from numba.extending import overload
+
 from ._config import EXACT_NJIT_OPTIONS
 from ._numba_internals import njit
 
@@ -14,3 +16,22 @@ def copy_into(dst, src):
     """
     for j in range(src.size):
         dst.flat[j] = src.flat[j]
+
+
+def assign(dst, src):
+    """``dst[...] = src`` for two arrays of the same shape: NumPy's assignment
+    when run by Python, ``copy_into`` in compiled code.
+
+    For code that runs both ways (a ``py_func`` called from Python): a loop
+    of element assignments costs Python microseconds, a slice assignment
+    costs compiled code its error formatting (see ``copy_into``).
+    """
+    dst[...] = src
+
+
+@overload(assign, jit_options=EXACT_NJIT_OPTIONS)
+def _assign_compiled(dst, src):
+    def assign_compiled(dst, src):
+        copy_into(dst, src)
+
+    return assign_compiled

@@ -14,6 +14,7 @@ interpreter, with an iteration in Python.
 import numpy as np
 
 from ._config import EXACT_NJIT_OPTIONS
+from ._copy import assign
 from ._covariance import TIED
 from ._numba_internals import njit
 
@@ -29,22 +30,14 @@ def moment_centres(code, weights, means, out):
     mixture's, would otherwise give a float64 centre that float32 kernels
     round anyway, away from the centre the M-step adds back).
     """
-    # Element loops, not slice assignments: compiled, those would bring
-    # Numba's broadcast error formatting (most of a second of compiling);
-    # in Python they are a few microseconds for a mixture's means.
-    n_components, n_features = means.shape
     if code == TIED:
         mixture_mean = np.dot(weights, means)
-        rounded = np.empty(n_features, means.dtype)
-        for i in range(n_features):
-            rounded[i] = mixture_mean[i]
-        for k in range(n_components):
-            for i in range(n_features):
-                out[k, i] = rounded[i]
+        rounded = np.empty(means.shape[1], means.dtype)
+        assign(rounded, mixture_mean)
+        for k in range(means.shape[0]):
+            assign(out[k], rounded)
     else:
-        for k in range(n_components):
-            for i in range(n_features):
-                out[k, i] = means[k, i]
+        assign(out, means)
 
 
 @njit(inline="always", **EXACT_NJIT_OPTIONS)
