@@ -116,8 +116,11 @@ class BayesianGaussianMixture(BaseMixture):
         a row's responsibilities come from its observed features, and the
         statistics use the missing entries' conditional means and
         covariances. ``lower_bound_`` then includes the entropy of the
-        missing entries' distribution. NumPy and Dask arrays; a row or a
-        feature with no observed entry is an error.
+        missing entries' distribution. The start, and the priors left to
+        their defaults (``mean_prior``, ``covariance_prior``), come from the
+        rows with each missing entry replaced by its feature's mean. NumPy
+        and Dask arrays; a row or a feature with no observed entry is an
+        error.
 
     Attributes
     ----------
