@@ -51,7 +51,10 @@ def timed(function):
 def _row_sums():
     from numba import njit, prange
 
-    @njit(parallel=True, fastmath=True)
+    # The kernels' fast-math flags (no nnan/ninf), as they read rows too.
+    from fastgmm.kernels._config import FASTMATH
+
+    @njit(parallel=True, fastmath=FASTMATH)
     def row_sums(X, out):
         for i in prange(X.shape[0]):
             total = 0.0

@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
     for command in COMMANDS:
-        name = command.__name__.rpartition(".")[2].removesuffix("_command")
+        name = command.__name__.rpartition(".")[2]  # the module is the command
         sub = subparsers.add_parser(
             name, help=command.HELP, description=command.DESCRIPTION
         )

@@ -158,24 +158,41 @@ class _Conditionals:
         )
 
 
-def _group_conditionals(group, params):
-    """The ``_Conditionals`` of every component for a group of rows (one of
-    ``MissingRows.groups``)."""
-    precisions = precision_matrices(params)
+class _Components(NamedTuple):
+    """Each component's float64 precision matrix, mean, log-determinant and
+    log-weight: computed once per pass over the groups of rows."""
+
+    precisions: np.ndarray
+    means: np.ndarray
     # 1/2 log|P|: the kernels' log-determinant of the factor, which a model's
     # E-step parameters may shift by a constant of their own, as for the
     # complete rows.
-    log_dets = np.asarray(params.log_det, dtype=np.float64)
-    means = np.asarray(params.means, dtype=np.float64)
+    log_dets: np.ndarray
+    log_weights: np.ndarray
+
+    @classmethod
+    def of(cls, params):
+        return cls(
+            precision_matrices(params),
+            np.asarray(params.means, dtype=np.float64),
+            np.asarray(params.log_det, dtype=np.float64),
+            np.asarray(params.log_weights, dtype=np.float64),
+        )
+
+
+def _group_conditionals(group, components):
+    """The ``_Conditionals`` of every component for a group of rows (one of
+    ``MissingRows.groups``)."""
+    precisions, means, log_dets, _ = components
     return [
         _Conditionals(group, precisions[k], means[k], log_dets[k])
         for k in range(len(means))
     ]
 
 
-def _responsibilities(conditionals, params):
-    """(log p(x_o), responsibilities) of the rows of a group."""
-    log_weights = np.asarray(params.log_weights, dtype=np.float64)
+def _responsibilities(conditionals, log_weights):
+    """(log p(x_o), responsibilities, weighted log-densities) of the rows of
+    a group."""
     scores = np.column_stack(
         [c.log_density + w for c, w in zip(conditionals, log_weights)]
     )
@@ -212,11 +229,13 @@ def group_statistics(X, sample_weight, groups, params, ref):
     s1 = np.zeros((n_components, n_features))
     s2 = kind.kernel_zeros(n_components, n_features)
     log_likelihood = 0.0
+    components = _Components.of(params)
+    tied = kind is covariance("tied")
     for group in groups:
         rows, patterns, inverse = group.rows, group.patterns, group.inverse
         w = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]
-        conditionals = _group_conditionals(group, params)
-        log_norm, resp, _ = _responsibilities(conditionals, params)
+        conditionals = _group_conditionals(group, components)
+        log_norm, resp, _ = _responsibilities(conditionals, components.log_weights)
         log_likelihood += w @ log_norm
         resp *= w[:, None]
         for k, c in enumerate(conditionals):
@@ -227,7 +246,7 @@ def group_statistics(X, sample_weight, groups, params, ref):
             # The conditional covariances, weighted by each pattern's total.
             pattern_weights = np.bincount(inverse, rk, minlength=len(patterns))
             if kind.matrices:
-                target = s2[0] if kind.code == covariance("tied").code else s2[k]
+                target = s2[0] if tied else s2[k]
                 target += (diff * rk[:, None]).T @ diff
                 _add_covariances(target, patterns, pattern_weights, c.covariances)
             else:
@@ -254,10 +273,13 @@ def score_missing(X, params, log_norm=False, resp=False, labels=False, dtype=Non
     for out, values in zip((out_log_norm, out_resp, out_labels), outputs):
         if out.shape[0]:
             out[grouped.complete] = values
+    components = _Components.of(params)
     for group in grouped.groups:
         rows = group.rows
-        conditionals = _group_conditionals(group, params)
-        row_log_norm, row_resp, scores = _responsibilities(conditionals, params)
+        conditionals = _group_conditionals(group, components)
+        row_log_norm, row_resp, scores = _responsibilities(
+            conditionals, components.log_weights
+        )
         if labels:
             out_labels[rows] = np.argmax(scores, axis=1)
         if log_norm:
@@ -272,10 +294,11 @@ def conditional_means(X, params):
     mixture: the conditional means of the components weighted by the row's
     responsibilities.  Returns a float64 copy; observed entries unchanged."""
     out = np.array(X, dtype=np.float64)
+    components = _Components.of(params)
     for group in MissingRows(X).groups:
         rows, missing = group.rows, group.missing
-        conditionals = _group_conditionals(group, params)
-        resp = _responsibilities(conditionals, params)[1]
+        conditionals = _group_conditionals(group, components)
+        resp = _responsibilities(conditionals, components.log_weights)[1]
         index = np.arange(len(rows))[:, None]
         # Only the missing entries: a mix of the observed ones would round.
         out[rows[:, None], missing] = sum(
@@ -291,10 +314,11 @@ def conditional_draws(X, params, random_state):
     Gaussian draw from that component's conditional.  Returns a float64
     copy."""
     out = np.array(X, dtype=np.float64)
+    components = _Components.of(params)
     for group in MissingRows(X).groups:
         rows, missing, inverse = group.rows, group.missing, group.inverse
-        conditionals = _group_conditionals(group, params)
-        resp = _responsibilities(conditionals, params)[1]
+        conditionals = _group_conditionals(group, components)
+        resp = _responsibilities(conditionals, components.log_weights)[1]
         u = random_state.uniform(size=(len(rows), 1))
         chosen = np.minimum((np.cumsum(resp, axis=1) < u).sum(axis=1), len(resp[0]) - 1)
         noise = random_state.standard_normal(missing.shape)
@@ -384,8 +408,9 @@ def feature_sums(X, sample_weight):
     blocks of rows."""
     observed = ~np.isnan(X)
     weights = np.ones(len(X)) if sample_weight is None else sample_weight
-    totals = np.where(observed, X, 0).astype(np.float64).T @ weights
-    sums = np.where(observed, X, 0).astype(np.float64).sum(axis=0)
+    values = np.where(observed, X, 0).astype(np.float64)
+    totals = values.T @ weights
+    sums = values.sum(axis=0)
     counts = observed.sum(axis=0)
     return totals, observed.T.astype(np.float64) @ weights, sums, counts
 
