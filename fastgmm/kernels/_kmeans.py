@@ -156,10 +156,13 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
         centres[0, i] = X[first, i] - mean[i]
     closest = empty(n_samples, X.dtype)
     closest[:] = np.inf
+    norms = empty(n_samples, np.float64)
+    nearest = empty((n_trials, n_samples), X.dtype)
     cc = _row_norms(centres[:1], empty(1, np.float64))
-    current_pot = dtype(
-        seeding_pass(X, mean, sample_weight, centres[:1], cc, closest)[0]
+    first_pot = seeding_pass(
+        X, mean, sample_weight, centres[:1], cc, closest, norms, nearest
     )
+    current_pot = dtype(first_pot[0])
     candidates = empty((n_trials, n_features), X.dtype)
     ids = empty(n_trials, np.int64)
     for c in range(1, n_clusters):
@@ -179,7 +182,9 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
             for i in range(n_features):
                 candidates[t, i] = X[ids[t], i] - mean[i]
         cc = _row_norms(candidates, empty(n_trials, np.float64))
-        pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest)
+        pots = seeding_pass(
+            X, mean, sample_weight, candidates, cc, closest, norms, nearest
+        )
         # Compared in the data's dtype, the first of equals, as scikit-learn's.
         best = 0
         current_pot = dtype(pots[0])
@@ -188,8 +193,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
                 best = t
                 current_pot = dtype(pots[t])
         copy_into(centres[c], candidates[best])
-        seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
-                     closest)  # fmt: skip
+        copy_into(closest, nearest[best])
     return centres
 
 

@@ -25,73 +25,38 @@ from ._numba_internals import (
 from ._numpy_sums import _einsum_sq_norms
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
-
-# Dot products as BLAS computes them: fused multiply-adds in feature order,
-# nothing reassociated.  Every other kernel rounds each operation as the
-# NumPy or Cython code it mirrors does (EXACT_NJIT_OPTIONS: no fast-math).
-_FMA_OPTIONS = {**EXACT_NJIT_OPTIONS, "fastmath": {"contract"}}
-
+from ._tile_dots import four_dots, padded_centres
 
 # ---------------------------------------------------------------------------
 # Leaf kernels: one tile of rows, transposed to (n_features, rows) so that the
-# inner loops run over contiguous samples
+# inner loops run over contiguous samples (``fastgmm.kernels._tile_dots``)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _centred_tile(X, mean, start, stop, xt):
-    """Rows ``start:stop`` of ``X - mean``, transposed, into ``xt[:, :rows]``."""
-    for b in range(stop - start):
-        for i in range(X.shape[1]):
-            xt[i, b] = X[start + b, i] - mean[i]
-
-
-@njit(**_FMA_OPTIONS, helper=True)
-def _seeding_distances(xt, n_rows, xx, centre, cc, out):
-    """out[b] = max((-2 x_b.c + |c|^2) + |x_b|^2, 0), in float64.
-
-    As ``_euclidean_distances`` computes them for k-means++: the dot product
-    as GEMM forms it, then the squared norms added one at a time.
-    """
-    for b in range(n_rows):
-        out[b] = 0.0
-    for i in range(xt.shape[0]):
-        c = np.float64(centre[i])
-        for b in range(n_rows):
-            out[b] += np.float64(xt[i, b]) * c
-    for b in range(n_rows):
-        out[b] = larger((-2.0 * out[b] + cc) + xx[b], 0.0)
-
-
-@njit(**_FMA_OPTIONS, helper=True)
 def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
     """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
 
     The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
-    forms them.  ``best`` gets the smallest value, ``second`` the smallest
-    of the other centres' (infinite with one centre).
+    forms them; ``centres`` and ``cc`` are padded (``_tile_dots``).
+    ``best`` gets the smallest value, ``second`` the smallest of the other
+    centres' (infinite with one centre).
     """
     two = xt.dtype.type(2)
     for b in range(n_rows):
         best[b] = np.inf
         second[b] = np.inf
         label[b] = 0
-    for k in range(centres.shape[0]):
-        # fma(x, c, 0) is x * c: the first product starts the sum.
-        c = centres[k, 0]
-        for b in range(n_rows):
-            dot[b] = xt[0, b] * c
-        for i in range(1, xt.shape[0]):
-            c = centres[k, i]
-            for b in range(n_rows):
-                dot[b] += xt[i, b] * c
+    for k0 in range(0, centres.shape[0], 4):
+        four_dots(xt, n_rows, centres, k0, dot)
         # Without branches, so that the loop runs in vector registers.
-        cck, kk = cc[k], np.int32(k)
-        for b in range(n_rows):
-            d = cck - two * dot[b]
-            closest = best[b]
-            second[b] = smaller(second[b], larger(d, closest))
-            label[b] = kk if d < closest else label[b]
-            best[b] = smaller(d, closest)
+        for j in range(4):
+            cck, kk, dots = cc[k0 + j], np.int32(k0 + j), dot[j]
+            for b in range(n_rows):
+                d = cck - two * dots[b]
+                closest = best[b]
+                second[b] = smaller(second[b], larger(d, closest))
+                label[b] = kk if d < closest else label[b]
+                best[b] = smaller(d, closest)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -129,9 +94,13 @@ class _SeedingPass(NamedTuple):
     X: np.ndarray
     mean: np.ndarray
     sample_weight: np.ndarray
+    # Padded (``fastgmm.kernels._tile_dots``); the first ``n_centres`` are.
     centres: np.ndarray
     cc: np.ndarray
+    n_centres: int
     closest: np.ndarray
+    norms: np.ndarray
+    nearest: np.ndarray
 
 
 @register_block_sums(_SeedingPass)
@@ -139,40 +108,59 @@ class _SeedingPass(NamedTuple):
 def _seeding_block(args, start, stop, out):
     """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
 
-    With a single centre, ``closest`` takes the minimum too.
+    With a single centre, ``closest`` takes the minimum and ``norms`` the
+    rows' squared norms; with several, ``nearest[c]`` takes the minimum.
     """
-    X, closest, centres = args.X, args.closest, args.centres
-    xt = empty((X.shape[1], TILE_ROWS), X.dtype)
-    xx = empty(TILE_ROWS, np.float64)
-    d = empty(TILE_ROWS, np.float64)
-    nearest = empty(TILE_ROWS, closest.dtype)
+    X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
+    centres, n_centres = args.centres, args.n_centres
+    n_features = X.shape[1]
+    xt = zeros((centres.shape[1], TILE_ROWS), X.dtype)  # padding features 0
+    dots = empty((4, TILE_ROWS), np.float64)
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
-        _centred_tile(X, args.mean, t0, t0 + n_rows, xt)
-        _einsum_sq_norms(xt, n_rows, xx)
-        for c in range(centres.shape[0]):
-            _seeding_distances(xt, n_rows, xx, centres[c], args.cc[c], d)
+        for b in range(n_rows):
+            for i in range(n_features):
+                xt[i, b] = X[t0 + b, i] - mean[i]
+        xx = norms[t0 : t0 + n_rows]
+        if n_centres == 1:
+            _einsum_sq_norms(xt[:n_features], n_rows, xx)
+        for c in range(n_centres):
+            j = c % 4
+            if j == 0:
+                four_dots(xt, n_rows, centres, c, dots)
+            nearest = closest[t0 : t0 + n_rows]
+            if n_centres > 1:
+                nearest = args.nearest[c, t0 : t0 + n_rows]
+            # As _euclidean_distances computes them for k-means++, in
+            # float64: the dot product as GEMM forms it, then the squared
+            # norms added one at a time.
+            cc = args.cc[c]
             for b in range(n_rows):
-                nearest[b] = smaller(closest[t0 + b], closest.dtype.type(d[b]))
+                d = closest.dtype.type(larger((-2.0 * dots[j, b] + cc) + xx[b], 0.0))
+                nearest[b] = smaller(closest[t0 + b], d)
             out[c] += _weighted_tile_sum(nearest, args.sample_weight, t0, n_rows)
-        if centres.shape[0] == 1:
-            copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
     return 0.0
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def seeding_pass(X, mean, sample_weight, centres, cc, closest):
+def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearest):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
     ``closest`` holds each row's squared distance to its nearest centre so
     far, in the data's dtype (float32 distances are rounded from float64, as
-    scikit-learn rounds them).  With several centres (the candidates of a
-    k-means++ step) it is left unchanged; with a single centre (the one
-    chosen) it is updated, and the potential returned is its new weighted
-    sum.  One kernel, not two with a flag: a literal flag would compile it
-    twice.
+    scikit-learn rounds them).  With a single centre (the first one) it is
+    updated, and ``norms`` (float64) gets the rows' squared norms.  With
+    several centres (the candidates of a k-means++ step) ``norms`` is read,
+    ``closest`` left unchanged and candidate c's minimum written to
+    ``nearest[c]`` (n_centres, n_samples), so that the one chosen becomes
+    ``closest`` without a pass over X.  One kernel, not two with a flag: a
+    literal flag would compile it twice.
     """
-    seeding = _SeedingPass(X, mean, sample_weight, centres, cc, closest)
+    padded, padded_cc = padded_centres(centres, cc)
+    seeding = _SeedingPass(
+        X, mean, sample_weight, padded, padded_cc, centres.shape[0], closest,
+        norms, nearest,
+    )  # fmt: skip
     potentials = ordered_block_sums(
         seeding, X.shape[0], centres.shape[0], empty(0, np.float64)
     )
@@ -187,6 +175,9 @@ class _LloydPass(NamedTuple):
     sample_weight: np.ndarray
     centres: np.ndarray
     cc: np.ndarray
+    # ``centres`` and ``cc`` padded (``fastgmm.kernels._tile_dots``).
+    padded: np.ndarray
+    padded_cc: np.ndarray
     labels: np.ndarray
     bounds: np.ndarray
     shift: np.ndarray
@@ -234,11 +225,11 @@ def _lloyd_block(args, start, stop, out):
     # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
     # has gathered: ranking a few rows at a time would not fill the vector
     # registers.
-    xt = empty((n_features, 2 * TILE_ROWS), X.dtype)
+    xt = zeros((args.padded.shape[1], 2 * TILE_ROWS), X.dtype)  # padding 0
     waiting = empty(2 * TILE_ROWS, np.int64)
     n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
     candidates = empty(TILE_ROWS, np.int64)
-    dot = empty(2 * TILE_ROWS, X.dtype)
+    dot = empty((4, 2 * TILE_ROWS), X.dtype)
     best = empty(2 * TILE_ROWS, X.dtype)
     second = empty(2 * TILE_ROWS, X.dtype)
     label = empty(2 * TILE_ROWS, np.int32)
@@ -284,7 +275,9 @@ def _lloyd_block(args, start, stop, out):
             n_waiting += 1
         if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
             continue
-        _nearest_centres(xt, n_waiting, centres, args.cc, dot, best, second, label)
+        _nearest_centres(
+            xt, n_waiting, args.padded, args.padded_cc, dot, best, second, label
+        )
         changed += _take_ranking(
             args, waiting, n_waiting, best, second, label, rounding, out
         )
@@ -390,8 +383,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
             top, top_k, second = shift[k], k, top
         elif shift[k] > second:
             second = shift[k]
+    padded, padded_cc = padded_centres(centres, cc)
     lloyd = _LloydPass(
-        X, mean, sample_weight, centres, cc, labels, bounds, shift,
+        X, mean, sample_weight, centres, cc, padded, padded_cc, labels, bounds, shift,
         top, top_k, second, reach,
     )  # fmt: skip
     changed, flat = ordered_block_sums(
