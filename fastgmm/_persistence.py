@@ -24,6 +24,8 @@ import zipfile
 
 import numpy as np
 
+from ._atomic_file import atomic_write
+
 FORMAT = "fastgmm-model"
 VERSION = 1
 HEADER = "__fastgmm__"
@@ -88,7 +90,9 @@ def save(model, path, extra=None):
             raise ValueError(f"extra array name {key!r} is taken by the model.")
         arrays[key] = np.asarray(value)
     arrays[HEADER] = np.array(json.dumps(header))
-    with open(path, "wb") as f:
+    # Written whole or not at all: a save that fails part-way leaves the
+    # file at ``path`` as it was.
+    with atomic_write(path) as f:
         np.savez(f, **arrays)
 
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import signal
 import sys
+import threading
 
 from fastgmm.cli import compile as compile_command
 from fastgmm.cli import fit, predict, select
@@ -72,7 +75,8 @@ def main(argv=None) -> int:
     except SystemExit as exc:  # --help, --version, usage errors
         return _exit_code(exc.code)
     try:
-        return int(args.func(args) or 0)
+        with _terminate_as_exit():
+            return int(args.func(args) or 0)
     except CLIError as exc:
         print_error(exc)
         return 1
@@ -91,6 +95,26 @@ def main(argv=None) -> int:
         except OSError:
             pass
         return 1
+
+
+@contextlib.contextmanager
+def _terminate_as_exit():
+    """SIGTERM (``kill``, a scheduler's time limit) ends the command as an
+    exception would, so that a file being written is removed, not left
+    half-written (``fastgmm._atomic_file``); exit status 143.  Only in the
+    main thread, where Python runs signal handlers."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminated(signum, frame):
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _exit_code(code):

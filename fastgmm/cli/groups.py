@@ -7,6 +7,7 @@ import os
 import sys
 import time
 
+from fastgmm._atomic_file import atomic_write
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 
 
@@ -119,7 +120,7 @@ def run_groups(args, data, params):
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
     else:
         try:
-            with open(args.out, "w", newline="") as f:
+            with atomic_write(args.out, "w", newline="") as f:
                 csv.writer(f).writerows(rows)
         except OSError as exc:
             raise CLIError(f"{args.out}: cannot write ({exc.strerror})") from None

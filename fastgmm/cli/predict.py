@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import os
 import sys
 
+from fastgmm._atomic_file import atomic_write
 from fastgmm.cli.data import _header_names
 from fastgmm.cli.messages import CLIError, brief, os_brief
 
@@ -85,16 +87,14 @@ def run(args):
         results = list(outputs)
         if not results:
             raise CLIError(f"{args.data}: no data rows")
-        _write(lambda: np.save(args.out, np.concatenate(results)), args.out)
+        with _written(args.out, "wb") as f:
+            np.save(f, np.concatenate(results))
         return 0
     if args.out is None:
         _write_csv(sys.stdout, outputs, kind)
         return 0
-    try:
-        with open(args.out, "w") as f:
-            _write_csv(f, outputs, kind)
-    except OSError as exc:
-        raise CLIError(f"{args.out}: cannot write ({os_brief(exc)})") from None
+    with _written(args.out, "w") as f:
+        _write_csv(f, outputs, kind)
     return 0
 
 
@@ -106,9 +106,13 @@ def _apply(model, kind, X):
     return model.predict(X)
 
 
-def _write(save, path):
+@contextlib.contextmanager
+def _written(path, mode):
+    """``atomic_write(path, mode)``: the file replaces ``path`` once whole
+    (an interrupted or failed run leaves ``path`` as it was)."""
     try:
-        save()
+        with atomic_write(path, mode) as f:
+            yield f
     except OSError as exc:
         raise CLIError(f"{path}: cannot write ({os_brief(exc)})") from None
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import os
 
+from fastgmm._atomic_file import atomic_write
 from fastgmm.cli.messages import CLIError, os_brief
 
 # Widest means table printed before columns are elided.
@@ -231,6 +232,7 @@ def save_plot(path, draws):
     for draw, ax in zip(draws, fig.subplots(1, len(draws), squeeze=False)[0]):
         draw(ax)
     try:
-        fig.savefig(path, dpi=100)
+        with atomic_write(path) as f:
+            fig.savefig(f, dpi=100, format=os.path.splitext(path)[1][1:].lower())
     except OSError as exc:
         raise CLIError(f"{path}: cannot write ({os_brief(exc)})") from None
