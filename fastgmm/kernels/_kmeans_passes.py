@@ -229,6 +229,7 @@ def _lloyd_block(args, start, stop, out):
     waiting = empty(2 * TILE_ROWS, np.int64)
     n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
     candidates = empty(TILE_ROWS, np.int64)
+    in_doubt = empty(TILE_ROWS, np.int64)
     dot = empty((4, 2 * TILE_ROWS), X.dtype)
     best = empty(2 * TILE_ROWS, X.dtype)
     second = empty(2 * TILE_ROWS, X.dtype)
@@ -236,23 +237,31 @@ def _lloyd_block(args, start, stop, out):
     changed = 0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
+        # The next tile's rows are asked for from memory now: a fifth of
+        # them or more are read below, too many and too scattered to wait
+        # for each in turn.
+        for r in range(t0 + TILE_ROWS, smaller(t0 + 2 * TILE_ROWS, stop)):
+            prefetch_row(X, r)
         # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
-        # bounds the norm in the rounding margin.  The rows left in doubt
-        # are asked for from memory all at once.
+        # bounds the norm in the rounding margin.  Without branches, on
+        # slices of the tile's rows, so that the loop runs in vector
+        # registers; the rows left in doubt are listed after.
+        tile_labels = labels[t0 : t0 + n_rows]
+        upper = bounds[0, t0 : t0 + n_rows]
+        lower = bounds[1, t0 : t0 + n_rows]
+        for b in range(n_rows):
+            a = tile_labels[b]
+            up = (upper[b] + shift[larger(a, 0)]) * _UP
+            moved = farther if a == farthest_k else farthest
+            lo = larger(lower[b] - moved, 0.0) * _DOWN
+            edge = 2.0 * reach + up
+            upper[b] = up
+            lower[b] = lo
+            in_doubt[b] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
         n_candidates = 0
         for b in range(n_rows):
-            r = t0 + b
-            a = labels[r]
-            up = (bounds[0, r] + shift[larger(a, 0)]) * _UP
-            moved = farther if a == farthest_k else farthest
-            lo = larger(bounds[1, r] - moved, 0.0) * _DOWN
-            edge = 2.0 * reach + up
-            bounds[0, r] = up
-            bounds[1, r] = lo
-            if a < 0 or lo * lo - up * up <= rounding * edge * edge:
-                prefetch_row(X, r)
-                candidates[n_candidates] = r
-                n_candidates += 1
+            candidates[n_candidates] = t0 + b
+            n_candidates += in_doubt[b]
         # Tighten their upper bounds to the distance itself; the rows still
         # in doubt wait to be ranked.
         for j in range(n_candidates):

@@ -434,9 +434,11 @@ def _python_next_index(counter):
 
 def _row_prefetch():
     """An intrinsic ``(2-D array, i) -> None`` that asks the CPU to bring
-    row ``i``'s first cache line in (LLVM's ``prefetch``, for reading): a
-    loop that will read scattered rows asks for them all first, so that
-    their loads from memory overlap instead of following one another."""
+    row ``i``'s first cache line into the second-level cache (LLVM's
+    ``prefetch``, for reading): a loop asks for the rows it will read a
+    tile of rows later, so that their loads from memory overlap the work
+    before instead of following one another (the first-level cache is too
+    small to hold a tile's rows that long)."""
     from llvmlite import ir
     from numba.core import cgutils
     from numba.core.extending import intrinsic
@@ -464,8 +466,8 @@ def _row_prefetch():
                 ),
                 "llvm.prefetch.p0i8",
             )
-            # Read; keep in all cache levels; data.
-            builder.call(function, [address, i32(0), i32(3), i32(1)])
+            # Read; locality 2 (the second-level cache and beyond); data.
+            builder.call(function, [address, i32(0), i32(2), i32(1)])
             return context.get_dummy_value()
 
         return nbtypes.none(array, row), codegen
