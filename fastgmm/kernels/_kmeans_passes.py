@@ -230,6 +230,7 @@ def _lloyd_block(args, start, stop, out):
     n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
     candidates = empty(TILE_ROWS, np.int64)
     in_doubt = empty(TILE_ROWS, np.int64)
+    tight = empty(TILE_ROWS, np.float64)
     dot = empty((4, 2 * TILE_ROWS), X.dtype)
     best = empty(2 * TILE_ROWS, X.dtype)
     second = empty(2 * TILE_ROWS, X.dtype)
@@ -262,26 +263,31 @@ def _lloyd_block(args, start, stop, out):
         for b in range(n_rows):
             candidates[n_candidates] = t0 + b
             n_candidates += in_doubt[b]
-        # Tighten their upper bounds to the distance itself; the rows still
-        # in doubt wait to be ranked.
+        # Tighten their upper bounds to the distance itself (without
+        # branches: the rows' sums and square roots overlap), then list the
+        # rows still in doubt to be ranked.
         for j in range(n_candidates):
             r = candidates[j]
             a = labels[r]
-            if a >= 0:
-                dist = 0.0
-                for i in range(n_features):
-                    t = np.float64(X[r, i] - mean[i]) - np.float64(centres[a, i])
-                    dist += t * t
-                up = np.sqrt(dist) * _UP
-                bounds[0, r] = up
-                lo = bounds[1, r]
-                edge = 2.0 * reach + up
-                if lo * lo - up * up > rounding * edge * edge:
-                    continue
-            waiting[n_waiting] = r
+            dist = 0.0
             for i in range(n_features):
-                xt[i, n_waiting] = X[r, i] - mean[i]
-            n_waiting += 1
+                t = np.float64(X[r, i] - mean[i]) - np.float64(centres[larger(a, 0), i])
+                dist += t * t
+            up = np.sqrt(dist) * _UP
+            tight[j] = up if a >= 0 else np.inf
+            lo = bounds[1, r]
+            edge = 2.0 * reach + up
+            in_doubt[j] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
+        first_new = n_waiting
+        for j in range(n_candidates):
+            r = candidates[j]
+            bounds[0, r] = tight[j]
+            waiting[n_waiting] = r
+            n_waiting += in_doubt[j]
+        for j in range(first_new, n_waiting):
+            r = waiting[j]
+            for i in range(n_features):
+                xt[i, j] = X[r, i] - mean[i]
         if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
             continue
         _nearest_centres(
