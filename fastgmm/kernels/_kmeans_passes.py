@@ -231,6 +231,7 @@ def _lloyd_block(args, start, stop, out):
     candidates = empty(TILE_ROWS, np.int64)
     in_doubt = empty(TILE_ROWS, np.int64)
     tight = empty(TILE_ROWS, np.float64)
+    norms = empty(2 * TILE_ROWS, np.float64)
     dot = empty((4, 2 * TILE_ROWS), X.dtype)
     best = empty(2 * TILE_ROWS, X.dtype)
     second = empty(2 * TILE_ROWS, X.dtype)
@@ -286,51 +287,57 @@ def _lloyd_block(args, start, stop, out):
             n_waiting += in_doubt[j]
         for j in range(first_new, n_waiting):
             r = waiting[j]
+            xx = 0.0
             for i in range(n_features):
-                xt[i, j] = X[r, i] - mean[i]
+                x = X[r, i] - mean[i]
+                xt[i, j] = x
+                xx += np.float64(x) * np.float64(x)
+            norms[j] = xx
         if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
             continue
         _nearest_centres(
             xt, n_waiting, args.padded, args.padded_cc, dot, best, second, label
         )
-        changed += _take_ranking(
-            args, waiting, n_waiting, best, second, label, rounding, out
-        )
+        ranked = (waiting, xt, norms, n_waiting, best, second, label)
+        changed += _take_ranking(args, ranked, out)
         n_waiting = stop - stop
     return np.float64(changed)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _take_ranking(args, rows, n_rows, best, second, label, rounding, out):
-    """Bounds and labels of the ranked ``rows[:n_rows]``; labels changed.
+def _take_ranking(args, ranked, out):
+    """Bounds and labels of the ranked rows; labels changed.
 
-    ``best`` and ``second`` are each row's two smallest ``|c|^2 - 2 x.c``,
-    ``label`` its nearest centre.  A row whose label changes moves, with its
-    weight, from its old cluster (none if -1) to its new one in ``out``'s
-    float64 sums (``_lloyd_layout``); the centred, weighted row is rounded
-    in the data's dtype, as KMeans rounds it (``x * 1`` is exact).
+    ``ranked`` is ``(rows, xt, norms, n_rows, best, second, label)``: the
+    rows, centred and transposed, their squared norms in float64, how many,
+    each one's two smallest ``|c|^2 - 2 x.c`` and its nearest centre.  A
+    row whose label changes moves, with its weight, from its old cluster
+    (none if -1) to its new one in ``out``'s float64 sums
+    (``_lloyd_layout``); the centred, weighted row is rounded in the data's
+    dtype, as KMeans rounds it (``x * 1`` is exact).
     """
-    X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
+    rows, xt, norms, n_rows, best, second, label = ranked
+    labels, bounds, reach = args.labels, args.bounds, args.reach
     n_clusters, n_features = args.centres.shape
+    rounding = 8.0 * (n_features + 2) * epsilon(args.X)
+    # Without branches: the square roots of the rows overlap.
+    for j in range(n_rows):
+        r, xx = rows[j], norms[j]
+        edge = reach + np.sqrt(xx)
+        slack = 0.5 * rounding * edge * edge
+        bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+        bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
     sums, weights, counts = _lloyd_layout(out, n_clusters, n_features)
     unit = args.sample_weight.shape[0] == 0
     changed = 0
     for j in range(n_rows):
         r = rows[j]
-        xx = 0.0
-        for i in range(n_features):
-            x = np.float64(X[r, i] - mean[i])
-            xx += x * x
-        edge = args.reach + np.sqrt(xx)
-        slack = 0.5 * rounding * edge * edge
-        bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-        bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
         old, new = labels[r], label[j]
         if old == new:
             continue
         changed += 1
         labels[r] = new
-        w = X.dtype.type(1) if unit else args.sample_weight[r]
+        w = xt.dtype.type(1) if unit else args.sample_weight[r]
         w64, positive = np.float64(w), np.float64(w > 0)
         weights[new] += w64
         counts[new] += positive
@@ -338,7 +345,7 @@ def _take_ranking(args, rows, n_rows, best, second, label, rounding, out):
             weights[old] -= w64
             counts[old] -= positive
         for i in range(n_features):
-            moving = np.float64((X[r, i] - mean[i]) * w)
+            moving = np.float64(xt[i, j] * w)
             sums[new, i] += moving
             if old >= 0:
                 sums[old, i] -= moving
