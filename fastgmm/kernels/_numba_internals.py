@@ -1,25 +1,15 @@
-"""Everything fastgmm takes from Numba's internals, fenced in one module.
+"""Everything fastgmm takes from Numba's internals, fenced in this module
+and the two it imports (``_locked_cache``, ``_on_threads``).
 
 What follows reaches past Numba's documented API; all of it is checked against
 the installed Numba when this module is imported, and where Numba differs
 fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
 
-- **A cache that parallel processes cannot corrupt.**  Numba's
-  ``IndexDataCacheFile.save`` reads a function's cache index, adds an entry
-  and writes it back without a lock, taking the first free data-file number
-  and writing the index before the data.  Two processes that save different
-  signatures of one function at once can both take ``*.1.nbc``, and the
-  index then points one signature at the other's machine code, which Numba
-  loads without checking (Numba issues 4807 and 10128).  ``njit`` below
-  gives every cached kernel a cache whose saves hold an exclusive file lock
-  beside the index (``fcntl.flock``: released by the kernel if the process
-  dies), write the data before the index that names it, and whose loads
-  check that the code loaded is that of the signature asked for (otherwise
-  the kernel compiles, as on a miss).  Its loads skip Numba's refresh of
-  the whole compiler context, which machine code does not need (only the
-  runtime's symbols: ``rtsys.initialize``).  It uses the ``FunctionCache``
-  class and its ``_cache_file`` and ``load_overload``/``_load_overload``/
-  ``_save_overload`` hooks, and the dispatcher's ``_cache`` attribute.
+- **A cache that parallel processes cannot corrupt** (``LockedCache``, in
+  ``fastgmm.kernels._locked_cache``): ``njit`` below gives every cached
+  kernel a cache whose saves hold a file lock and write the data before
+  the index that names it, and whose loads check the signature of the
+  code loaded.
 - **No wrappers that nothing calls.**  Numba compiles, optimises and emits
   two wrappers with every function: one that unboxes its arguments for
   calls from Python, and one for first-class function values.  Kernels
@@ -66,17 +56,10 @@ fastgmm falls back to Numba's own behaviour (``SUPPORTED`` says which):
   ``prefetch_row(array, i)`` asks the CPU for a row that a loop will read
   soon (Numba has no prefetch).
 - **Blocks on Numba's threads without its parallel pipeline**
-  (``on_threads``).  A ``prange`` loop compiles its body as a library of
-  its own, a wrapper library around it, and links and optimises both again
-  into its function: a k-means driver of passes cost about ten seconds
-  more to compile threaded than serial.  ``on_threads`` calls the
-  threading layer's ``numba_parallel_for`` (as the ``prange`` lowering
-  does) on a small entry function that calls the body, which is linked and
-  optimised once with its caller.  The layer's entry points are read from
-  a table that ``start_threads`` fills, so cached code starts no thread
-  until a fit of several blocks asks for them; until then, with one
-  thread, and where Numba lacks those members, the body runs once on the
-  calling thread.
+  (``on_threads``, in ``fastgmm.kernels._on_threads``): the threading
+  layer's ``numba_parallel_for`` called on the body, linked and optimised
+  once with its caller, where a ``prange`` loop compiles its body as
+  libraries of its own.
 - **Copies of a function under their own names** (``twin``): the same
   Python function compiled under another name, so that its cache files are
   its own (Numba names them by qualified name), with some of the names it
@@ -93,33 +76,31 @@ compile goes on: they were a tenth of an empty-cache first fit of iris.
 stated in ``pyproject.toml``); outside it the fallbacks are used.
 """
 
-import contextlib
 import functools
 import gc
 import importlib.util
 import operator
-import os
 import types
 
 import numba
 import numpy as np
 from numba.core import (
-    caching,
     cgutils,
     codegen,
     compiler,
     cpu,
     event,
     registry,
-    sigutils,
 )
 from numba.core import types as nbtypes
-from numba.core.runtime import rtsys
 
-try:  # POSIX; elsewhere saves are not locked (Numba's own behaviour)
-    import fcntl
-except ImportError:  # pragma: no cover - Windows
-    fcntl = None
+from ._locked_cache import (  # noqa: F401  (cache_index_path, mismatched_...: API)
+    LockedCache,
+    cache_hooks_present,
+    cache_index_path,
+    mismatched_cache_entries,
+)
+from ._on_threads import threads
 
 NUMBA_TESTED = ((0, 68), (0, 69))  # lowest tested, first untested
 
@@ -128,28 +109,8 @@ def _numba_version():
     return tuple(int(part) for part in numba.__version__.split(".")[:2])
 
 
-def _cache_hooks_present():
-    """Whether Numba's cache classes have the members ``LockedCache`` uses."""
-    members = {
-        caching.FunctionCache: (
-            "load_overload", "_load_overload", "_save_overload", "_index_key",
-            "_guard_against_spurious_io_errors",
-        ),
-        caching.IndexDataCacheFile: (
-            "_load_index", "_save_index", "_save_data", "_data_name", "save",
-        ),
-    }  # fmt: skip
-    return (
-        all(hasattr(cls, name) for cls, names in members.items() for name in names)
-        and hasattr(numba.core.dispatcher.Dispatcher, "enable_caching")
-        and hasattr(rtsys, "initialize")
-    )
-
-
 SUPPORTED = (
-    NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
-    and _cache_hooks_present()
-    and fcntl is not None
+    NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1] and cache_hooks_present()
 )
 
 # Whether kernels are compiled without the wrappers nothing calls.
@@ -479,165 +440,6 @@ def _python_prefetch_row(array, row):
     """A hint only: nothing to do without the JIT."""
 
 
-def _threading_layer_members():
-    """What ``on_threads`` uses of llvmlite and Numba, or None."""
-    try:
-        import ctypes
-
-        from llvmlite import binding, ir
-        from numba.core.extending import intrinsic
-        from numba.np.ufunc.parallel import _launch_threads
-    except ImportError:
-        return None
-    return ctypes, binding, ir, intrinsic, _launch_threads
-
-
-# The symbol of ``on_threads``'s table of the threading layer's entry points.
-_LAYER_TABLE = "fastgmm_threading_layer"
-
-
-def _on_threads(members):
-    """An intrinsic ``on_threads(body, n_threads, args)``, and ``start()``.
-
-    ``on_threads`` runs the compiled function ``body(*args)`` (a tuple
-    ``args``) at once on up to ``n_threads`` of Numba's threads, capped at
-    Numba's thread count for the calling thread, through the threading
-    layer's ``numba_parallel_for`` (as a ``prange`` loop runs); with one
-    thread, or before ``start()``, once on the calling thread.  Returns when
-    every run has.  ``body`` shares its work out itself (a ``next_index``
-    counter in ``args``).
-
-    ``body`` is linked into its caller's module and optimised with it, once:
-    where a ``prange`` loop compiles its body as a library of its own and a
-    wrapper library around it, and optimises and links both again into the
-    caller.
-
-    The compiled code reads the layer's entry points from a table that
-    ``start()`` fills (starting Numba's threads), so that code loaded from
-    the cache starts no thread by itself: a small fit never starts Numba's
-    thread pool (loading the threading layer costs tens of milliseconds).
-    """
-    ctypes, binding, ir, intrinsic, launch_threads = members
-    # numba_parallel_for and get_num_threads, null until start().
-    table = (ctypes.c_void_p * 2)()
-    binding.add_symbol(_LAYER_TABLE, ctypes.addressof(table))
-
-    def start():
-        """Start Numba's threads, and let ``on_threads`` use them."""
-        if table[0] is None:
-            launch_threads()
-            table[1] = binding.address_of_symbol("get_num_threads")
-            table[0] = binding.address_of_symbol("numba_parallel_for")
-
-    voidptr = ir.IntType(8).as_pointer()
-
-    def on_threads(typingctx, body, n_threads, args):
-        """Typing: a compiled ``body``, a thread count and ``body``'s
-        arguments as a tuple; codegen below."""
-        if not (
-            isinstance(body, nbtypes.Dispatcher)
-            and isinstance(n_threads, nbtypes.Integer)
-            and isinstance(args, nbtypes.BaseTuple)
-        ):
-            return None
-        body_sig = body.get_call_type(typingctx, tuple(args), {})
-        if body_sig is None:
-            return None
-
-        def codegen(context, builder, sig, llargs):
-            """Link ``body``, pack its arguments, and call Numba's
-            ``parallel_for`` with a runner that calls it once per thread."""
-            cres = body.dispatcher.get_compile_result(body_sig)
-            context.active_code_library.add_linking_library(cres.library)
-            intp = context.get_value_type(nbtypes.intp)
-            runner = _threads_entry(ir, context, builder.module, cres, body_sig, args)
-            # The arguments, packed where the runs read them.
-            data = cgutils.alloca_once_value(builder, llargs[2])
-            data = builder.bitcast(data, voidptr)
-            wanted = context.cast(builder, llargs[1], sig.args[1], nbtypes.intp)
-            entries = builder.module.globals.get(_LAYER_TABLE)
-            if entries is None:
-                entries = ir.GlobalVariable(
-                    builder.module, ir.ArrayType(voidptr, 2), _LAYER_TABLE
-                )
-            parallel_for = builder.load(builder.gep(entries, [intp(0), intp(0)]))
-            thread_count = builder.load(builder.gep(entries, [intp(0), intp(1)]))
-            # One dimension, as many items as runs: each run gets one.
-            count = cgutils.alloca_once_value(builder, intp(1))
-            started = builder.icmp_unsigned("!=", parallel_for, voidptr(None))
-            with builder.if_then(builder.and_(started, builder.icmp_signed(
-                ">", wanted, intp(1)
-            ))):  # fmt: skip
-                layer = builder.bitcast(
-                    thread_count, ir.FunctionType(intp, []).as_pointer()
-                )
-                available = builder.call(layer, [])
-                fewer = builder.icmp_signed("<", wanted, available)
-                builder.store(builder.select(fewer, wanted, available), count)
-            count = builder.load(count)
-            steps = cgutils.alloca_once_value(builder, intp(0))
-            arrays = cgutils.alloca_once_value(builder, voidptr(None))
-            dims = cgutils.alloca_once_value(builder, count)
-            alone = builder.icmp_signed("<=", count, intp(1))
-            with builder.if_else(alone) as (here, threaded):
-                with here:
-                    builder.call(runner, [arrays, dims, steps, data])
-                with threaded:
-                    launch = builder.bitcast(
-                        parallel_for,
-                        ir.FunctionType(
-                            ir.VoidType(), [voidptr] * 5 + [intp] * 3
-                        ).as_pointer(),
-                    )
-                    pointers = (runner, arrays, dims, steps)
-                    builder.call(
-                        launch,
-                        [builder.bitcast(p, voidptr) for p in pointers]
-                        + [data, intp(0), intp(1), count],
-                    )
-            return context.get_dummy_value()
-
-        return nbtypes.none(body, n_threads, args), codegen
-
-    return intrinsic(on_threads), start
-
-
-def _threads_entry(ir, context, module, cres, body_sig, args_type):
-    """The function each of ``on_threads``'s runs calls: the threading
-    layer's signature (``void(char **, intp *, intp *, void *data)``), which
-    unpacks the arguments from ``data`` and calls the body (``ir``:
-    ``llvmlite.ir``)."""
-    name = f".threads.{cres.fndesc.mangled_name}"
-    existing = module.globals.get(name)
-    if existing is not None:
-        return existing
-    voidptr = ir.IntType(8).as_pointer()
-    intp = context.get_value_type(nbtypes.intp)
-    entry = ir.Function(
-        module,
-        ir.FunctionType(
-            ir.VoidType(), [voidptr.as_pointer(), intp.as_pointer(),
-                            intp.as_pointer(), voidptr]
-        ),
-        name,
-    )  # fmt: skip
-    entry.linkage = "internal"
-    builder = ir.IRBuilder(entry.append_basic_block())
-    packed_type = context.get_value_type(args_type).as_pointer()
-    packed = builder.load(builder.bitcast(entry.args[3], packed_type))
-    values = cgutils.unpack_tuple(builder, packed, len(args_type))
-    # The body's status is dropped: the passes' block functions raise
-    # nothing (but MemoryError for a tile's buffers of a few kilobytes).
-    context.call_internal_no_propagate(builder, cres.fndesc, body_sig, values)
-    builder.ret_void()
-    return entry
-
-
-def _python_on_threads(body, n_threads, args):
-    # Where Numba lacks what ``_on_threads`` uses: the body once, here.
-    body(*args)
-
-
 # Whether ``empty`` and ``zeros`` are lowered into their callers.
 INLINE_ALLOCATION = (
     NUMBA_TESTED[0] <= _numba_version() < NUMBA_TESTED[1]
@@ -664,96 +466,8 @@ else:  # Numba's own (and plain NumPy and Python without the JIT)
     next_index = jit(_python_next_index)
     prefetch_row = jit(_python_prefetch_row)
 
-_THREADING = _threading_layer_members() if INLINE_ALLOCATION else None
 # Whether ``on_threads`` runs its body on several threads.
-THREADED_BODIES = _THREADING is not None
-if THREADED_BODIES:
-    on_threads, start_threads = _on_threads(_THREADING)
-else:
-    if numba.config.DISABLE_JIT:
-        on_threads = _python_on_threads
-    else:
-        on_threads = numba.njit(_python_on_threads)
-
-    def start_threads():
-        """Nothing to start: ``on_threads`` runs its body here."""
-
-
-@contextlib.contextmanager
-def _file_lock(path, exclusive):
-    """Hold ``flock`` on ``path`` (created if missing) for the block."""
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        yield
-    finally:
-        os.close(fd)  # closing releases the lock
-
-
-class _LockedIndexDataCacheFile(caching.IndexDataCacheFile):
-    """Numba's index and data files, saved under a lock, data first."""
-
-    @property
-    def lock_path(self):
-        return self._index_path + ".lock"
-
-    def save(self, key, data):
-        with _file_lock(self.lock_path, exclusive=True):
-            overloads = self._load_index()
-            data_name = overloads.get(key)
-            shared = list(overloads.values()).count(data_name) > 1
-            if data_name is None or shared:
-                # A new file; never one that another entry names (an index
-                # left by an unlocked save may name one file twice).
-                existing = set(overloads.values())
-                number = 1
-                while self._data_name(number) in existing:
-                    number += 1
-                data_name = self._data_name(number)
-            # The data before the index that names it: a reader never finds
-            # an entry whose file holds something else.
-            self._save_data(data_name, data)
-            if overloads.get(key) != data_name:
-                overloads[key] = data_name
-                self._save_index(overloads)
-
-    def load(self, key):
-        if not os.path.exists(self._index_path):
-            return None  # nothing cached yet: no lock file to create
-        with _file_lock(self.lock_path, exclusive=False):
-            return super().load(key)
-
-
-class LockedCache(caching.FunctionCache):
-    """Numba's per-function cache, safe for processes saving at once."""
-
-    def __init__(self, py_func):
-        super().__init__(py_func)
-        old = self._cache_file
-        self._cache_file = _LockedIndexDataCacheFile(
-            cache_path=old._cache_path,
-            filename_base=self._impl.filename_base,
-            source_stamp=old._source_stamp,
-        )
-
-    def load_overload(self, sig, target_context):
-        # Numba's own first refreshes the whole target context: it imports
-        # and registers every implementation module Numba has, a sixth of a
-        # second of a warm start.  Machine code loaded from the cache needs
-        # only the runtime's symbols (the context's own are installed when
-        # it is created); a compile, on a miss, refreshes as always.
-        rtsys.initialize(target_context)
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
-
-    def _load_overload(self, sig, target_context):
-        cres = super()._load_overload(sig, target_context)
-        if cres is None:
-            return None
-        args, _ = sigutils.normalize_signature(sig)
-        if tuple(cres.signature.args) != tuple(args):
-            return None  # another signature's code: compile instead
-        return cres
+on_threads, start_threads, THREADED_BODIES = threads(INLINE_ALLOCATION)
 
 
 class _CodegenWithoutEnvironment:
@@ -922,39 +636,6 @@ def twin(function, suffix, calls=None):
     copy.__module__ = function.__module__
     copy.__doc__ = function.__doc__
     return copy
-
-
-def cache_index_path(dispatcher):
-    """Path of a cached kernel's index file, or None if Numba hides it."""
-    try:
-        return dispatcher._cache._cache_file._index_path
-    except AttributeError:
-        return None
-
-
-def mismatched_cache_entries(dispatcher):
-    """Index entries of a cached kernel whose data holds another signature.
-
-    Returns a list of (signature in the index, signature of the code), empty
-    for a sound cache (or one this Numba does not let us read).
-    """
-    try:
-        cache_file = dispatcher._cache._cache_file
-        index = cache_file._load_index()
-    except AttributeError:
-        return []
-    mismatched = []
-    for key, name in index.items():
-        try:
-            payload = cache_file._load_data(name)
-        except OSError:
-            continue  # removed since: a miss, not a mismatch
-        wanted = tuple(sigutils.normalize_signature(key[0])[0])
-        # The payload is CompileResult._reduce(): its fourth item the signature.
-        found = tuple(payload[3].args)
-        if found != wanted:
-            mismatched.append((wanted, found))
-    return mismatched
 
 
 class _CollectorPause(event.Listener):
