@@ -201,7 +201,7 @@ def _lloyd_block(args, start, stop, out):
 
     ``out`` holds, in float64, the change of the sums of the rows of each
     cluster, of the clusters' weights and of their counts of rows of
-    positive weight (see ``_lloyd_layout``).  Only a row whose label
+    positive weight (laid out as ``lloyd_pass`` returns them).  Only a row whose label
     changes moves its weighted row from one cluster's sums to another's,
     so a pass over rows that keep their labels reads no more than their
     labels and bounds.
@@ -213,12 +213,10 @@ def _lloyd_block(args, start, stop, out):
     keep would have kept its label in the full ranking too: the labels are
     the same bits as ranking every row.
     """
-    X, mean, labels, bounds, centres, shift = (
-        args.X, args.mean, args.labels, args.bounds, args.centres, args.shift,
-    )  # fmt: skip
-    n_features = centres.shape[1]
+    X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
+    centres, reach, shift = args.centres, args.reach, args.shift
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
-    reach = args.reach
+    n_features = centres.shape[1]
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
     rounding = 8.0 * (n_features + 2) * epsilon(X)
@@ -248,17 +246,15 @@ def _lloyd_block(args, start, stop, out):
         # bounds the norm in the rounding margin.  Without branches, on
         # slices of the tile's rows, so that the loop runs in vector
         # registers; the rows left in doubt are listed after.
+        upper, lower = bounds[0, t0 : t0 + n_rows], bounds[1, t0 : t0 + n_rows]
         tile_labels = labels[t0 : t0 + n_rows]
-        upper = bounds[0, t0 : t0 + n_rows]
-        lower = bounds[1, t0 : t0 + n_rows]
         for b in range(n_rows):
             a = tile_labels[b]
             up = (upper[b] + shift[larger(a, 0)]) * _UP
-            moved = farther if a == farthest_k else farthest
-            lo = larger(lower[b] - moved, 0.0) * _DOWN
+            lo = larger(lower[b] - (farther if a == farthest_k else farthest), 0.0)
+            lo *= _DOWN
             edge = 2.0 * reach + up
-            upper[b] = up
-            lower[b] = lo
+            upper[b], lower[b] = up, lo
             in_doubt[b] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
         n_candidates = 0
         for b in range(n_rows):
@@ -295,28 +291,28 @@ def _lloyd_block(args, start, stop, out):
             norms[j] = xx
         if n_waiting < TILE_ROWS and t0 + TILE_ROWS < stop:
             continue
-        _nearest_centres(
-            xt, n_waiting, args.padded, args.padded_cc, dot, best, second, label
-        )
-        ranked = (waiting, xt, norms, n_waiting, best, second, label)
-        changed += _take_ranking(args, ranked, out)
+        ranked = (waiting, xt, norms, n_waiting, dot, best, second, label)
+        changed += _rank(args, ranked, out)
         n_waiting = stop - stop
     return np.float64(changed)
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _take_ranking(args, ranked, out):
-    """Bounds and labels of the ranked rows; labels changed.
+def _rank(args, ranked, out):
+    """Rank the rows in doubt against every centre; their bounds and
+    labels; labels changed.
 
-    ``ranked`` is ``(rows, xt, norms, n_rows, best, second, label)``: the
-    rows, centred and transposed, their squared norms in float64, how many,
-    each one's two smallest ``|c|^2 - 2 x.c`` and its nearest centre.  A
-    row whose label changes moves, with its weight, from its old cluster
-    (none if -1) to its new one in ``out``'s float64 sums
-    (``_lloyd_layout``); the centred, weighted row is rounded in the data's
-    dtype, as KMeans rounds it (``x * 1`` is exact).
+    ``ranked`` is ``(rows, xt, norms, n_rows, dot, best, second, label)``:
+    the rows, centred and transposed, their squared norms in float64, how
+    many, and buffers for ``_nearest_centres`` (each row's two smallest
+    ``|c|^2 - 2 x.c`` and its nearest centre).  A row whose label changes
+    moves, with its weight, from its old cluster (none if -1) to its new
+    one in ``out``'s float64 sums (``lloyd_pass`` lays them out); the
+    centred, weighted row is rounded in the data's dtype, as KMeans rounds
+    it (``x * 1`` is exact).
     """
-    rows, xt, norms, n_rows, best, second, label = ranked
+    rows, xt, norms, n_rows, dot, best, second, label = ranked
+    _nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
     labels, bounds, reach = args.labels, args.bounds, args.reach
     n_clusters, n_features = args.centres.shape
     rounding = 8.0 * (n_features + 2) * epsilon(args.X)
@@ -327,7 +323,10 @@ def _take_ranking(args, ranked, out):
         slack = 0.5 * rounding * edge * edge
         bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
         bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
-    sums, weights, counts = _lloyd_layout(out, n_clusters, n_features)
+    # out: the clusters' sums, then their weights, then their counts.
+    n_sums = n_clusters * n_features
+    sums = c_view(out[:n_sums], (n_clusters, n_features))
+    weights, counts = out[n_sums : n_sums + n_clusters], out[n_sums + n_clusters :]
     unit = args.sample_weight.shape[0] == 0
     changed = 0
     for j in range(n_rows):
@@ -350,15 +349,6 @@ def _take_ranking(args, ranked, out):
             if old >= 0:
                 sums[old, i] -= moving
     return changed
-
-
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _lloyd_layout(flat, n_clusters, n_features):
-    """Cluster sums (n_clusters, n_features), weights and counts of rows of
-    positive weight, as views of ``flat``."""
-    n_sums = n_clusters * n_features
-    sums = c_view(flat[:n_sums], (n_clusters, n_features))
-    return sums, flat[n_sums : n_sums + n_clusters], flat[n_sums + n_clusters :]
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
@@ -413,5 +403,7 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     changed, flat = ordered_block_sums(
         lloyd, X.shape[0], n_clusters * (n_features + 2), shift
     )
-    sums, weights, counts = _lloyd_layout(flat, n_clusters, n_features)
+    n_sums = n_clusters * n_features
+    sums = c_view(flat[:n_sums], (n_clusters, n_features))
+    weights, counts = flat[n_sums : n_sums + n_clusters], flat[n_sums + n_clusters :]
     return np.int64(changed), sums, weights, counts
