@@ -84,9 +84,6 @@ def plot_clusters(model, X, ax=None):
     ax : matplotlib Axes
     """
     ax = _axes(ax)
-    from matplotlib.lines import Line2D
-    from matplotlib.patches import Ellipse
-
     shape = np.shape(X)
     if len(shape) != 2 or shape[1] < 2:
         raise ValueError(
@@ -97,21 +94,9 @@ def plot_clusters(model, X, ax=None):
     X = np.asarray(X, dtype=np.float64)
     means = np.asarray(gm.means_, dtype=np.float64)
     covariances = full_covariances(gm)
-    n_components, n_features = means.shape
+    n_components = means.shape[0]
 
-    if n_features == 2:
-        points, xlabel, ylabel = X, "feature 0", "feature 1"
-    else:
-        centre = X.mean(axis=0)
-        _, singular, vt = np.linalg.svd(X - centre, full_matrices=False)
-        basis = vt[:2].T
-        explained = singular**2 / np.sum(singular**2)
-        points = (X - centre) @ basis
-        means = (means - centre) @ basis
-        covariances = np.einsum("di,kde,ej->kij", basis, covariances, basis)
-        xlabel = f"principal component 1 ({explained[0]:.0%} of variance)"
-        ylabel = f"principal component 2 ({explained[1]:.0%} of variance)"
-
+    points, means, covariances, (xlabel, ylabel) = _in_the_plane(X, means, covariances)
     colors = _colors(n_components)
     ax.scatter(
         points[:, 0],
@@ -123,34 +108,83 @@ def plot_clusters(model, X, ax=None):
         zorder=1,
     )
     for k in range(n_components):
-        eigenvalues, eigenvectors = np.linalg.eigh(covariances[k])
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
-        for n_sigma, style in ((1, "-"), (2, "--")):
-            ax.add_patch(
-                Ellipse(
-                    means[k],
-                    width=2 * n_sigma * np.sqrt(eigenvalues[1]),
-                    height=2 * n_sigma * np.sqrt(eigenvalues[0]),
-                    angle=angle,
-                    facecolor="none",
-                    edgecolor=colors[k],
-                    linestyle=style,
-                    linewidth=1.8,
-                    zorder=2,
-                )
-            )
-        ax.scatter(
-            means[k, 0],
-            means[k, 1],
-            marker="X",
-            s=110,
-            color=colors[k],
-            edgecolors="black",
-            linewidths=1.0,
-            zorder=3,
-        )
+        _draw_component(ax, means[k], covariances[k], colors[k])
     ax.autoscale_view()
+
+    ax.legend(
+        handles=_legend_handles(colors, gm.weights_),
+        fontsize="small",
+        loc="best",
+        framealpha=0.85,
+    )
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(
+        f"{n_components} component{'s' * (n_components != 1)}, "
+        f"{gm.covariance_type} covariance"
+    )
+    return ax
+
+
+def _in_the_plane(X, means, covariances):
+    """The points, means and covariances in the plane drawn, and its axes'
+    labels: the features themselves for 2 features, else the first two
+    principal components of X."""
+    if X.shape[1] == 2:
+        return X, means, covariances, ("feature 0", "feature 1")
+    centre = X.mean(axis=0)
+    _, singular, vt = np.linalg.svd(X - centre, full_matrices=False)
+    basis = vt[:2].T
+    explained = singular**2 / np.sum(singular**2)
+    labels = (
+        f"principal component 1 ({explained[0]:.0%} of variance)",
+        f"principal component 2 ({explained[1]:.0%} of variance)",
+    )
+    return (
+        (X - centre) @ basis,
+        (means - centre) @ basis,
+        np.einsum("di,kde,ej->kij", basis, covariances, basis),
+        labels,
+    )
+
+
+def _draw_component(ax, mean, covariance, color):
+    """A component's ellipses of 1 and 2 standard deviations, and its mean."""
+    from matplotlib.patches import Ellipse
+
+    eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+    eigenvalues = np.clip(eigenvalues, 0.0, None)
+    angle = np.degrees(np.arctan2(eigenvectors[1, 1], eigenvectors[0, 1]))
+    for n_sigma, style in ((1, "-"), (2, "--")):
+        ax.add_patch(
+            Ellipse(
+                mean,
+                width=2 * n_sigma * np.sqrt(eigenvalues[1]),
+                height=2 * n_sigma * np.sqrt(eigenvalues[0]),
+                angle=angle,
+                facecolor="none",
+                edgecolor=color,
+                linestyle=style,
+                linewidth=1.8,
+                zorder=2,
+            )
+        )
+    ax.scatter(
+        mean[0],
+        mean[1],
+        marker="X",
+        s=110,
+        color=color,
+        edgecolors="black",
+        linewidths=1.0,
+        zorder=3,
+    )
+
+
+def _legend_handles(colors, weights):
+    """Legend entries: the first 12 components with their weights, and the
+    two ellipses' styles."""
+    from matplotlib.lines import Line2D
 
     handles = [
         Line2D(
@@ -159,22 +193,14 @@ def plot_clusters(model, X, ax=None):
             marker="o",
             linestyle="none",
             color=colors[k],
-            label=f"component {k} (weight {gm.weights_[k]:.2f})",
+            label=f"component {k} (weight {weights[k]:.2f})",
         )
-        for k in range(min(n_components, 12))
+        for k in range(min(len(weights), 12))
     ]
-    handles += [
+    return handles + [
         Line2D([], [], color="0.3", linestyle="-", label="1 standard deviation"),
         Line2D([], [], color="0.3", linestyle="--", label="2 standard deviations"),
     ]
-    ax.legend(handles=handles, fontsize="small", loc="best", framealpha=0.85)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.set_title(
-        f"{n_components} component{'s' * (n_components != 1)}, "
-        f"{gm.covariance_type} covariance"
-    )
-    return ax
 
 
 def plot_criterion(selector, ax=None):

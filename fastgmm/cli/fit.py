@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 
 from fastgmm.cli.data import load_data
@@ -81,20 +80,44 @@ def run(args):
         0: every problem is raised as a CLIError (with the output files and
         the data checked before fitting).
     """
-    import numpy as np
-
     if args.out is not None:
         check_writable(args.out)
     data = load_data(args.data, dtype=args.dtype)
+    params = model_params(
+        args,
+        n_components=args.n_components,
+        covariance_type=args.covariance_type,
+    )
     if args.groups is not None:
-        params = model_params(
-            args,
-            n_components=args.n_components,
-            covariance_type=args.covariance_type,
-        )
         return run_groups(args, data, params)
-    X = data.X
-    n_samples, n_features = X.shape
+    _check_single_fit(args, data)
+    fitted = _fit(data.X, params)
+    _print_summary(data, params, fitted)
+    gm, X = fitted["model"], data.X
+    if args.out is not None:
+        save_npz(
+            args.out,
+            gm,
+            covariance_type=args.covariance_type,
+            source=data.source,
+            n_samples=X.shape[0],
+            n_features=X.shape[1],
+            **{key: fitted[key] for key in ("sizes", "bic", "aic", "fit_time")},
+            kernel_load_time=fitted["load_time"],
+        )
+        print(f"\nsaved:       {args.out}")
+    if args.plot is not None:
+        from fastgmm.plot import plot_clusters
+
+        save_plot(args.plot, [lambda ax: plot_clusters(gm, X, ax=ax)])
+        print(("" if args.out else "\n") + f"plot:        {args.plot}")
+    return 0
+
+
+def _check_single_fit(args, data):
+    """Fail before fitting: a plot of fewer than 2 features, more
+    components than rows."""
+    n_samples, n_features = data.X.shape
     if args.plot is not None:
         check_plot(args.plot)
         if n_features < 2:
@@ -105,76 +128,57 @@ def run(args):
             f"{n_samples} samples in {data.source}"
         )
 
+
+def _fit(X, params):
+    """Fit ``GaussianMixture(**params)`` to X, after loading (or compiling)
+    its kernels on a few rows so that the fit time is the fit's own.
+
+    Returns a dict: the model, the seconds of loading and of fitting, the
+    components' sizes (rows labelled each), BIC and AIC.
+    """
+    import numpy as np
+
     from fastgmm import GaussianMixture
     from fastgmm.kernels import announce_compiling
 
-    params = model_params(
-        args,
-        n_components=args.n_components,
-        covariance_type=args.covariance_type,
-    )
     gm = GaussianMixture(**params)
-
-    # Load the compiled kernels (or compile them, the first time) on a few
-    # rows, so that the reported fit time is the fit's own.
     announce_compiling()
     t0 = time.perf_counter()
     _warm_up(GaussianMixture, X, params)
     load_time = time.perf_counter() - t0
-
     with warnings_reported_once():
         t0 = time.perf_counter()
         gm.fit(X)
         fit_time = time.perf_counter() - t0
         labels = gm.predict(X)
-        bic = float(gm.bic(X))
-        aic = float(gm.aic(X))
+        bic, aic = float(gm.bic(X)), float(gm.aic(X))
+    sizes = np.bincount(labels, minlength=gm.n_components)
+    return {"model": gm, "load_time": load_time, "fit_time": fit_time,
+            "sizes": sizes, "bic": bic, "aic": aic}  # fmt: skip
 
-    sizes = np.bincount(labels, minlength=args.n_components)
 
-    out = sys.stdout
+def _print_summary(data, params, fitted):
+    """The fit's summary and component table, on the standard output."""
+    gm = fitted["model"]
     shown = {k: v for k, v in params.items() if v is not None}
-    print(data_lines(data), file=out)
+    print(data_lines(data))
     print(
         "model:       GaussianMixture("
         + ", ".join(f"{k}={v!r}" for k, v in shown.items())
-        + ")",
-        file=out,
+        + ")"
     )
-    print(f"converged:   {bool(gm.converged_)}", file=out)
-    print(f"n_iter:      {int(gm.n_iter_)}", file=out)
-    print(f"lower_bound: {float(gm.lower_bound_):.6f}", file=out)
-    print(f"BIC:         {bic:.4f}", file=out)
-    print(f"AIC:         {aic:.4f}", file=out)
-    print(f"fit time:    {fit_time:.4f} s", file=out)
+    print(f"converged:   {bool(gm.converged_)}")
+    print(f"n_iter:      {int(gm.n_iter_)}")
+    print(f"lower_bound: {float(gm.lower_bound_):.6f}")
+    print(f"BIC:         {fitted['bic']:.4f}")
+    print(f"AIC:         {fitted['aic']:.4f}")
+    print(f"fit time:    {fitted['fit_time']:.4f} s")
     print(
-        f"kernel load: {load_time:.4f} s (loading or compiling, before the fit)",
-        file=out,
+        f"kernel load: {fitted['load_time']:.4f} s (loading or compiling, "
+        "before the fit)"
     )
-    print(file=out)
-    print(component_table(sizes, gm.weights_, gm.means_, data.feature_names), file=out)
-
-    if args.out is not None:
-        save_npz(
-            args.out,
-            gm,
-            covariance_type=args.covariance_type,
-            source=data.source,
-            n_samples=n_samples,
-            n_features=n_features,
-            sizes=sizes,
-            bic=bic,
-            aic=aic,
-            fit_time=fit_time,
-            kernel_load_time=load_time,
-        )
-        print(f"\nsaved:       {args.out}", file=out)
-    if args.plot is not None:
-        from fastgmm.plot import plot_clusters
-
-        save_plot(args.plot, [lambda ax: plot_clusters(gm, X, ax=ax)])
-        print(("" if args.out else "\n") + f"plot:        {args.plot}", file=out)
-    return 0
+    print()
+    print(component_table(fitted["sizes"], gm.weights_, gm.means_, data.feature_names))
 
 
 def _warm_up(GaussianMixture, X, params):

@@ -88,57 +88,63 @@ def _on_threads(members):
             ``parallel_for`` with a runner that calls it once per thread."""
             cres = body.dispatcher.get_compile_result(body_sig)
             context.active_code_library.add_linking_library(cres.library)
-            intp = context.get_value_type(nbtypes.intp)
             runner = _threads_entry(ir, context, builder.module, cres, body_sig, args)
             # The arguments, packed where the runs read them.
             data = cgutils.alloca_once_value(builder, llargs[2])
             data = builder.bitcast(data, voidptr)
             wanted = context.cast(builder, llargs[1], sig.args[1], nbtypes.intp)
-            entries = builder.module.globals.get(_LAYER_TABLE)
-            if entries is None:
-                entries = ir.GlobalVariable(
-                    builder.module, ir.ArrayType(voidptr, 2), _LAYER_TABLE
-                )
-            parallel_for = builder.load(builder.gep(entries, [intp(0), intp(0)]))
-            thread_count = builder.load(builder.gep(entries, [intp(0), intp(1)]))
-            # One dimension, as many items as runs: each run gets one.
-            count = cgutils.alloca_once_value(builder, intp(1))
-            started = builder.icmp_unsigned("!=", parallel_for, voidptr(None))
-            with builder.if_then(builder.and_(started, builder.icmp_signed(
-                ">", wanted, intp(1)
-            ))):  # fmt: skip
-                layer = builder.bitcast(
-                    thread_count, ir.FunctionType(intp, []).as_pointer()
-                )
-                available = builder.call(layer, [])
-                fewer = builder.icmp_signed("<", wanted, available)
-                builder.store(builder.select(fewer, wanted, available), count)
-            count = builder.load(count)
-            steps = cgutils.alloca_once_value(builder, intp(0))
-            arrays = cgutils.alloca_once_value(builder, voidptr(None))
-            dims = cgutils.alloca_once_value(builder, count)
-            alone = builder.icmp_signed("<=", count, intp(1))
-            with builder.if_else(alone) as (here, threaded):
-                with here:
-                    builder.call(runner, [arrays, dims, steps, data])
-                with threaded:
-                    launch = builder.bitcast(
-                        parallel_for,
-                        ir.FunctionType(
-                            ir.VoidType(), [voidptr] * 5 + [intp] * 3
-                        ).as_pointer(),
-                    )
-                    pointers = (runner, arrays, dims, steps)
-                    builder.call(
-                        launch,
-                        [builder.bitcast(p, voidptr) for p in pointers]
-                        + [data, intp(0), intp(1), count],
-                    )
+            _call_parallel_for(ir, context, builder, runner, data, wanted)
             return context.get_dummy_value()
 
         return nbtypes.none(body, n_threads, args), codegen
 
     return intrinsic(on_threads), start
+
+
+def _call_parallel_for(ir, context, builder, runner, data, wanted):
+    """Emit the call of ``runner`` (see ``_threads_entry``) on ``data``:
+    through the threading layer's ``numba_parallel_for`` once per thread,
+    up to ``wanted`` threads and Numba's thread count, where ``start()``
+    has filled the table of entry points and more than one thread is
+    wanted; otherwise once, here."""
+    voidptr = ir.IntType(8).as_pointer()
+    intp = context.get_value_type(nbtypes.intp)
+    entries = builder.module.globals.get(_LAYER_TABLE)
+    if entries is None:
+        entries = ir.GlobalVariable(
+            builder.module, ir.ArrayType(voidptr, 2), _LAYER_TABLE
+        )
+    parallel_for = builder.load(builder.gep(entries, [intp(0), intp(0)]))
+    thread_count = builder.load(builder.gep(entries, [intp(0), intp(1)]))
+    # One dimension, as many items as runs: each run gets one.
+    count = cgutils.alloca_once_value(builder, intp(1))
+    started = builder.icmp_unsigned("!=", parallel_for, voidptr(None))
+    with builder.if_then(builder.and_(started, builder.icmp_signed(
+        ">", wanted, intp(1)
+    ))):  # fmt: skip
+        layer = builder.bitcast(thread_count, ir.FunctionType(intp, []).as_pointer())
+        available = builder.call(layer, [])
+        fewer = builder.icmp_signed("<", wanted, available)
+        builder.store(builder.select(fewer, wanted, available), count)
+    count = builder.load(count)
+    steps = cgutils.alloca_once_value(builder, intp(0))
+    arrays = cgutils.alloca_once_value(builder, voidptr(None))
+    dims = cgutils.alloca_once_value(builder, count)
+    alone = builder.icmp_signed("<=", count, intp(1))
+    with builder.if_else(alone) as (here, threaded):
+        with here:
+            builder.call(runner, [arrays, dims, steps, data])
+        with threaded:
+            launch = builder.bitcast(
+                parallel_for,
+                ir.FunctionType(ir.VoidType(), [voidptr] * 5 + [intp] * 3).as_pointer(),
+            )
+            pointers = (runner, arrays, dims, steps)
+            builder.call(
+                launch,
+                [builder.bitcast(p, voidptr) for p in pointers]
+                + [data, intp(0), intp(1), count],
+            )
 
 
 def _threads_entry(ir, context, module, cres, body_sig, args_type):
