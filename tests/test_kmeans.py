@@ -305,29 +305,32 @@ def test_seeding_pass_against_naive(dtype, weighted):
         centre = Xc[7:8]
         cc = _kmeans._row_norms(centre, np.empty(1))
         norms = np.empty(n_samples)
-        nearest = np.empty((3, n_samples), dtype=dtype)
-        pot = _kmeans.seeding_pass(X, mean, w_kernel, centre, cc, closest, norms,
-                                   nearest)  # fmt: skip
+        pot = _kmeans.seeding_pass(X, mean, w_kernel, centre, cc, closest, norms)
         expected = naive_seeding_distances(Xc, centre[0]).astype(dtype)
         np.testing.assert_allclose(closest, expected, rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(pot, [w_naive @ closest], rtol=1e-12)
+        # The first pass (closest all infinite) leaves the rows' norms.
         Xc64 = Xc.astype(np.float64)
         np.testing.assert_array_equal(norms, np.einsum("ij,ij->i", Xc64, Xc64))
-        # Several candidates: their potentials, each one's minimum with
-        # ``closest`` in ``nearest``, ``closest`` unchanged.
+        # Several candidates: their potentials, ``closest`` unchanged.
         before = closest.copy()
         candidates = Xc[[3, 100, 250]]
         cc = _kmeans._row_norms(candidates, np.empty(3))
-        pots = _kmeans.seeding_pass(X, mean, w_kernel, candidates, cc, closest,
-                                    norms, nearest)  # fmt: skip
+        pots = _kmeans.seeding_pass(X, mean, w_kernel, candidates, cc, closest, norms)
         np.testing.assert_array_equal(closest, before)
         for c in range(3):
+            # The chosen candidate's pass updates ``closest`` to the same
+            # minimum its potential summed.
+            updated = closest.copy()
+            pot = _kmeans.seeding_pass(X, mean, w_kernel, candidates[c : c + 1],
+                                       cc[c : c + 1], updated, norms)  # fmt: skip
             d = naive_seeding_distances(Xc, candidates[c])
             np.testing.assert_allclose(
-                nearest[c], np.minimum(closest, d), rtol=1e-5, atol=1e-9
+                updated, np.minimum(closest, d), rtol=1e-5, atol=1e-9
             )
+            np.testing.assert_array_equal(pot, [pots[c]])
             np.testing.assert_allclose(
-                pots[c], w_naive @ nearest[c].astype(np.float64), rtol=1e-12
+                pots[c], w_naive @ updated.astype(np.float64), rtol=1e-12
             )
 
 

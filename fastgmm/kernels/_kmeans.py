@@ -157,11 +157,8 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     closest = empty(n_samples, X.dtype)
     closest[:] = np.inf
     norms = empty(n_samples, np.float64)
-    nearest = empty((n_trials, n_samples), X.dtype)
     cc = _row_norms(centres[:1], empty(1, np.float64))
-    first_pot = seeding_pass(
-        X, mean, sample_weight, centres[:1], cc, closest, norms, nearest
-    )
+    first_pot = seeding_pass(X, mean, sample_weight, centres[:1], cc, closest, norms)
     current_pot = dtype(first_pot[0])
     candidates = empty((n_trials, n_features), X.dtype)
     ids = empty(n_trials, np.int64)
@@ -182,9 +179,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
             for i in range(n_features):
                 candidates[t, i] = X[ids[t], i] - mean[i]
         cc = _row_norms(candidates, empty(n_trials, np.float64))
-        pots = seeding_pass(
-            X, mean, sample_weight, candidates, cc, closest, norms, nearest
-        )
+        pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest, norms)
         # Compared in the data's dtype, the first of equals, as scikit-learn's.
         best = 0
         current_pot = dtype(pots[0])
@@ -193,7 +188,8 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
                 best = t
                 current_pot = dtype(pots[t])
         copy_into(centres[c], candidates[best])
-        copy_into(closest, nearest[best])
+        seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
+                     closest, norms)  # fmt: skip
     return centres
 
 

@@ -100,7 +100,6 @@ class _SeedingPass(NamedTuple):
     n_centres: int
     closest: np.ndarray
     norms: np.ndarray
-    nearest: np.ndarray
 
 
 @register_block_sums(_SeedingPass)
@@ -108,29 +107,28 @@ class _SeedingPass(NamedTuple):
 def _seeding_block(args, start, stop, out):
     """out[c] += sum_i w_i min(closest_i, |x_i - c|^2) over one block of rows.
 
-    With a single centre, ``closest`` takes the minimum and ``norms`` the
-    rows' squared norms; with several, ``nearest[c]`` takes the minimum.
+    With a single centre, ``closest`` takes the minimum.  ``norms`` gets
+    the rows' squared norms in the first pass (while ``closest`` holds
+    infinities) and is read in the others.
     """
     X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
     centres, n_centres = args.centres, args.n_centres
     n_features = X.shape[1]
     xt = zeros((centres.shape[1], TILE_ROWS), X.dtype)  # padding features 0
     dots = empty((4, TILE_ROWS), np.float64)
+    nearest = empty(TILE_ROWS, closest.dtype)
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
         for b in range(n_rows):
             for i in range(n_features):
                 xt[i, b] = X[t0 + b, i] - mean[i]
         xx = norms[t0 : t0 + n_rows]
-        if n_centres == 1:
+        if closest[t0] == np.inf:  # the first centre: no distance known yet
             _einsum_sq_norms(xt[:n_features], n_rows, xx)
         for c in range(n_centres):
             j = c % 4
             if j == 0:
                 four_dots(xt, n_rows, centres, c, dots)
-            nearest = closest[t0 : t0 + n_rows]
-            if n_centres > 1:
-                nearest = args.nearest[c, t0 : t0 + n_rows]
             # As _euclidean_distances computes them for k-means++, in
             # float64: the dot product as GEMM forms it, then the squared
             # norms added one at a time.
@@ -139,28 +137,31 @@ def _seeding_block(args, start, stop, out):
                 d = closest.dtype.type(larger((-2.0 * dots[j, b] + cc) + xx[b], 0.0))
                 nearest[b] = smaller(closest[t0 + b], d)
             out[c] += _weighted_tile_sum(nearest, args.sample_weight, t0, n_rows)
+        if n_centres == 1:
+            copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
     return 0.0
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearest):
+def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
     ``closest`` holds each row's squared distance to its nearest centre so
     far, in the data's dtype (float32 distances are rounded from float64, as
-    scikit-learn rounds them).  With a single centre (the first one) it is
-    updated, and ``norms`` (float64) gets the rows' squared norms.  With
-    several centres (the candidates of a k-means++ step) ``norms`` is read,
-    ``closest`` left unchanged and candidate c's minimum written to
-    ``nearest[c]`` (n_centres, n_samples), so that the one chosen becomes
-    ``closest`` without a pass over X.  One kernel, not two with a flag: a
-    literal flag would compile it twice.
+    scikit-learn rounds them).  With several centres (the candidates of a
+    k-means++ step) it is left unchanged; with a single centre (the one
+    chosen) it is updated, and the potential returned is its new weighted
+    sum.  ``norms`` (float64) gets the rows' squared norms in the first
+    pass, where ``closest`` holds infinities (no centre yet), and is read
+    in the others.  One kernel, not two with a flag: a literal flag would
+    compile it twice.  (Keeping each candidate's distances instead of
+    computing the chosen one's again would hold n_trials more numbers per
+    row: more memory than the whole fit's target.)
     """
     padded, padded_cc = padded_centres(centres, cc)
     seeding = _SeedingPass(
-        X, mean, sample_weight, padded, padded_cc, centres.shape[0], closest,
-        norms, nearest,
-    )  # fmt: skip
+        X, mean, sample_weight, padded, padded_cc, centres.shape[0], closest, norms
+    )
     potentials = ordered_block_sums(
         seeding, X.shape[0], centres.shape[0], empty(0, np.float64)
     )
