@@ -1,4 +1,4 @@
-"""Loading the data a command fits: a .npy or .csv file, or iris."""
+"""Loading the data a command fits: a .npy, .csv or Parquet file, or iris."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import os
 import warnings
 
 from fastgmm.cli.messages import CLIError, brief, os_brief
+from fastgmm.cli.parquet import is_parquet, load_parquet
 
 # How np.loadtxt reads a CSV body, in both readers below.
 _LOADTXT_OPTIONS = {"delimiter": ",", "dtype": "float64", "ndmin": 2, "quotechar": '"'}
@@ -40,24 +41,31 @@ class Dataset:
     source : str
         Where the data came from (the file name), as printed.
     feature_names : list of str or None
+    other_columns : dict of str to ndarray, default=None
+        Columns that are not features (a Parquet table's non-numeric ones),
+        by name.
     """
 
-    def __init__(self, X, source, feature_names):
+    def __init__(self, X, source, feature_names, other_columns=None):
         self.X = X
         self.source = source
         self.feature_names = feature_names
+        self.other_columns = other_columns or {}
 
 
 def load_data(path, dtype="auto"):
-    """Load ``path`` (.csv or .npy), or iris when ``path`` is None.
+    """Load ``path`` (.csv, .npy or Parquet), or iris when ``path`` is None.
 
     Parameters
     ----------
     path : str or None
         A .csv file (numbers, optionally under a header row of feature
-        names) or a .npy file holding a 2-D numeric array.
+        names), a .npy file holding a 2-D numeric array, or Parquet data (a
+        .parquet file or a directory of them: the numeric columns are the
+        features, the others kept aside for ``--groups``).
     dtype : {"auto", "float64", "float32"}, default="auto"
-        "auto" keeps float32 .npy data in float32 and uses float64 otherwise.
+        "auto" keeps float32 .npy data (and Parquet data whose features are
+        all float32) in float32 and uses float64 otherwise.
 
     Returns
     -------
@@ -82,19 +90,20 @@ def load_data(path, dtype="auto"):
     else:
         if not os.path.exists(path):
             raise CLIError(f"{path}: no such file")
-        if os.path.isdir(path):
-            raise CLIError(f"{path}: is a directory, expected a .csv or .npy file")
+        others = None
         ext = os.path.splitext(path)[1].lower()
-        if ext == ".npy":
+        if is_parquet(path):
+            X, names, others = load_parquet(path)
+        elif ext == ".npy":
             X, names = _load_npy(path)
         elif ext == ".csv":
             X, names = _load_csv(path)
         else:
             raise CLIError(
                 f"{path}: unsupported file type {ext or '(no extension)'!r}; "
-                "expected .csv or .npy"
+                "expected .csv, .npy or .parquet"
             )
-        data = Dataset(X, path, names)
+        data = Dataset(X, path, names, others)
 
     data.X = _check_array(data.X, data.source, dtype)
     if data.feature_names is None or len(data.feature_names) != data.X.shape[1]:

@@ -20,9 +20,9 @@ def add_groups_option(parser):
         default=None,
         help=(
             "fit one mixture per group: COLUMN is a column of DATA (its header "
-            "name or 0-based index), removed from the features, or a .npy file "
-            "of one label per row; writes a per-group table (CSV) to --out, or "
-            "to the standard output"
+            "name or 0-based index; of a Parquet table, any column by name), "
+            "removed from the features, or a .npy file of one label per row; "
+            "writes a per-group table (CSV) to --out, or to the standard output"
         ),
     )
 
@@ -34,7 +34,8 @@ def split_groups(data, spec):
     ----------
     data : fastgmm.cli.data.Dataset
     spec : str
-        A .npy file of labels, a feature name, or a 0-based column index.
+        A .npy file of labels, a column name (a feature's, or one of
+        ``data.other_columns``), or a 0-based feature index.
 
     Returns
     -------
@@ -44,6 +45,8 @@ def split_groups(data, spec):
     import numpy as np
 
     n_samples = data.X.shape[0]
+    if spec in data.other_columns:  # a column that is not a feature
+        return np.asarray(data.other_columns[spec])
     if spec.lower().endswith(".npy"):
         if not os.path.isfile(spec):
             raise CLIError(f"{spec}: no such file")

@@ -10,6 +10,12 @@ import sys
 from fastgmm._atomic_file import atomic_write
 from fastgmm.cli.data import _header_names
 from fastgmm.cli.messages import CLIError, brief, os_brief
+from fastgmm.cli.parquet import (
+    PARQUET,
+    is_parquet,
+    parquet_chunks,
+    write_parquet_chunks,
+)
 
 CHUNK_ROWS = 65536
 
@@ -28,7 +34,11 @@ DESCRIPTION = (
 def add_arguments(p):
     """Add ``predict``'s arguments to its sub-parser ``p``."""
     p.add_argument("model", metavar="MODEL", help="a saved model (.npz)")
-    p.add_argument("data", metavar="DATA", help="rows to score (.csv or .npy)")
+    p.add_argument(
+        "data",
+        metavar="DATA",
+        help="rows to score (.csv, .npy, or .parquet: a file or a directory)",
+    )
     what = p.add_mutually_exclusive_group()
     what.add_argument(
         "--proba", action="store_true", help="responsibilities, one column each"
@@ -39,7 +49,7 @@ def add_arguments(p):
         "--out",
         metavar="FILE",
         default=None,
-        help="write to FILE (.csv or .npy) instead of the standard output",
+        help=("write to FILE (.csv, .npy or .parquet) instead of the standard output"),
     )
     p.add_argument(
         "--chunk-rows",
@@ -65,8 +75,8 @@ def run(args):
     if args.chunk_rows < 1:
         raise CLIError("--chunk-rows must be at least 1")
     out_ext = None if args.out is None else os.path.splitext(args.out)[1].lower()
-    if out_ext not in (None, ".csv", ".npy"):
-        raise CLIError(f"{args.out}: --out writes .csv or .npy")
+    if out_ext not in (None, ".csv", ".npy", PARQUET):
+        raise CLIError(f"{args.out}: --out writes .csv, .npy or .parquet")
     if not os.path.isfile(args.model):
         raise CLIError(f"{args.model}: no such file")
     try:
@@ -92,6 +102,10 @@ def run(args):
         return 0
     if args.out is None:
         _write_csv(sys.stdout, outputs, kind)
+        return 0
+    if out_ext == PARQUET:
+        with _written(args.out, "wb") as f:
+            write_parquet_chunks(f, outputs, kind)
         return 0
     with _written(args.out, "w") as f:
         _write_csv(f, outputs, kind)
@@ -127,14 +141,24 @@ def _write_csv(f, outputs, kind):
 
 def _chunks(path, chunk_rows, n_features):
     """Validated float arrays of at most ``chunk_rows`` rows, in file order."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise CLIError(f"{path}: no such file")
+    if is_parquet(path):
+        return _parquet_chunks(path, chunk_rows, n_features)
     ext = os.path.splitext(path)[1].lower()
     if ext == ".npy":
         return _npy_chunks(path, chunk_rows, n_features)
     if ext == ".csv":
         return _csv_chunks(path, chunk_rows, n_features)
     raise CLIError(f"{path}: unsupported file type {ext or '(no extension)'!r}")
+
+
+def _parquet_chunks(path, chunk_rows, n_features):
+    """Validated arrays of the numeric columns of Parquet data, a batch of
+    at most ``chunk_rows`` rows at a time."""
+    for start, X in parquet_chunks(path, chunk_rows):
+        _check_width(path, X.shape[1], n_features)
+        yield _checked(path, X, start)
 
 
 def _npy_chunks(path, chunk_rows, n_features):
