@@ -410,8 +410,8 @@ def test_groups_errors(tmp_path, capsys):
     path = tmp_path / "d.csv"
     _write_csv(path, _blobs(n=30, d=2), header=["a", "b"])
     assert "not a column" in _fit_error(capsys, str(path), "--groups", "site")
-    line = _fit_error(capsys, str(path), "--groups", "a", "-o", str(tmp_path / "m.npz"))
-    assert "writes a .csv table" in line
+    line = _fit_error(capsys, str(path), "--groups", "a", "-o", str(tmp_path / "m.txt"))
+    assert "writes the per-group table (.csv) or the model (.npz)" in line
     np.save(tmp_path / "short.npy", np.zeros(3))
     line = _fit_error(capsys, str(path), "--groups", str(tmp_path / "short.npy"))
     assert "expected 30 group labels" in line

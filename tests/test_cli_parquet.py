@@ -138,3 +138,17 @@ def test_parquet_problems_are_one_line_errors(tmp_path, capsys, monkeypatch):
     data = _written(tmp_path, table)
     assert main(["fit", str(data)]) == 1
     assert 'pip install "fastgmm[parquet]"' in _one_error(capsys)
+
+
+def test_predict_groups_from_a_parquet_column(tmp_path, capsys):
+    table, features, site = _table()
+    data = _written(tmp_path, table, row_group_size=250)
+    model = tmp_path / "batch.npz"
+    assert main(["fit", str(data), "-k", "2", "--random-state", "0", "--groups",
+                 "site", "-o", str(model)]) == 0  # fmt: skip
+    out = tmp_path / "scores.parquet"
+    assert main(["predict", str(model), str(data), "--groups", "site", "--score",
+                 "--chunk-rows", "300", "-o", str(out)]) == 0  # fmt: skip
+    expected = fastgmm.load(model).score_samples(features, site)
+    got = pq.read_table(out)["score"].to_numpy()
+    np.testing.assert_allclose(got, expected, rtol=1e-12)

@@ -8,6 +8,7 @@ import sys
 import time
 
 from fastgmm._atomic_file import atomic_write
+from fastgmm.cli.group_chunks import as_group_labels
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 
 
@@ -72,12 +73,10 @@ def split_groups(data, spec):
         )
     if len(names) < 2:
         raise CLIError(f"--groups {spec}: no feature column would be left to fit")
-    labels = data.X[:, column]
+    labels = as_group_labels(data.X[:, column])
     keep = [j for j in range(len(names)) if j != column]
     data.X = np.ascontiguousarray(data.X[:, keep])
     data.feature_names = [names[j] for j in keep]
-    if np.all(labels == np.round(labels)):
-        labels = labels.astype(np.int64)
     return labels
 
 
@@ -96,8 +95,12 @@ def run_groups(args, data, params):
 
     if args.plot is not None:
         raise CLIError("--plot draws one mixture; it does not apply with --groups")
-    if args.out is not None and not args.out.lower().endswith(".csv"):
-        raise CLIError(f"{args.out}: with --groups, --out writes a .csv table")
+    out_ext = None if args.out is None else os.path.splitext(args.out)[1].lower()
+    if out_ext not in (None, ".csv", ".npz"):
+        raise CLIError(
+            f"{args.out}: with --groups, --out writes the per-group table (.csv) "
+            "or the model (.npz)"
+        )
     labels = split_groups(data, args.groups)
     announce_compiling()
     start = time.perf_counter()
@@ -118,16 +121,21 @@ def run_groups(args, data, params):
     print(f"kernel load: {load_time:.4f} s (loading or compiling, before the fit)")
     counts = np.bincount(np.searchsorted(model.groups_, labels), minlength=len(bic))
     rows = _table_rows(model, counts, bic, data.feature_names)
-    if args.out is None:
+    if out_ext != ".csv":
         print()
         csv.writer(sys.stdout, lineterminator="\n").writerows(rows)
-    else:
-        try:
+    try:
+        if out_ext == ".csv":
             with atomic_write(args.out, "w", newline="") as f:
                 csv.writer(f).writerows(rows)
-        except OSError as exc:
-            raise CLIError(f"{args.out}: cannot write ({exc.strerror})") from None
-        print(f"table:       {args.out}")
+        elif out_ext == ".npz":
+            from fastgmm import save
+
+            save(model, args.out)
+    except OSError as exc:
+        raise CLIError(f"{args.out}: cannot write ({exc.strerror})") from None
+    if out_ext is not None:
+        print(f"{'table' if out_ext == '.csv' else 'saved'}:{' ' * 7}{args.out}")
     return 0
 
 

@@ -97,18 +97,29 @@ def load_parquet(path):
     return _as_array(table, names), names, others
 
 
-def parquet_chunks(path, chunk_rows, exclude=None):
-    """``(first row, array)`` of at most ``chunk_rows`` rows of the numeric
-    columns (but ``exclude``), read a batch at a time: memory stays bounded
-    for data larger than memory."""
+def parquet_chunks(path, chunk_rows, groups=None):
+    """``(first row, array, groups)`` of at most ``chunk_rows`` rows, read a
+    batch at a time (memory stays bounded for data larger than memory): the
+    numeric columns but ``groups``, and the values of column ``groups``
+    (None without it)."""
     pa, _, _ = _pyarrow()
     dataset = _dataset(path)
-    names = feature_columns(path, dataset.schema, exclude)
+    if groups is not None and groups not in dataset.schema.names:
+        raise CLIError(
+            f"--groups {groups}: not a column of {path} (columns: "
+            f"{', '.join(dataset.schema.names)})"
+        )
+    names = feature_columns(path, dataset.schema, groups)
+    columns = names + ([groups] if groups is not None else [])
     row = 0
     try:
-        for batch in dataset.to_batches(columns=names, batch_size=chunk_rows):
+        for batch in dataset.to_batches(columns=columns, batch_size=chunk_rows):
             if batch.num_rows:
-                yield row, _as_array(pa.Table.from_batches([batch]), names)
+                table = pa.Table.from_batches([batch])
+                labels = None
+                if groups is not None:
+                    labels = table.column(groups).to_numpy(zero_copy_only=False)
+                yield row, _as_array(table, names), labels
                 row += batch.num_rows
     except (OSError, pa.ArrowException) as exc:
         raise CLIError(f"{path}: cannot read as Parquet ({exc})") from None

@@ -9,6 +9,7 @@ import sys
 
 from fastgmm._atomic_file import atomic_write
 from fastgmm.cli.data import _header_names
+from fastgmm.cli.group_chunks import group_chunks
 from fastgmm.cli.messages import CLIError, brief, os_brief
 from fastgmm.cli.parquet import (
     PARQUET,
@@ -52,6 +53,18 @@ def add_arguments(p):
         help=("write to FILE (.csv, .npy or .parquet) instead of the standard output"),
     )
     p.add_argument(
+        "-g",
+        "--groups",
+        metavar="COLUMN",
+        default=None,
+        help=(
+            "for a model saved by `fastgmm fit --groups`: each row's group, "
+            "a column of DATA (a CSV header name or 0-based index, taken out "
+            "of the features; any column of a Parquet table by name) or a "
+            ".npy file of one label per row"
+        ),
+    )
+    p.add_argument(
         "--chunk-rows",
         type=int,
         default=CHUNK_ROWS,
@@ -83,15 +96,26 @@ def run(args):
         model = load(args.model)
     except ValueError as exc:
         raise CLIError(brief(exc)) from None
-    if type(model).__name__ == "BatchGaussianMixture":
+    by_group = type(model).__name__ == "BatchGaussianMixture"
+    if by_group and args.groups is None:
         raise CLIError(
-            f"{args.model}: a BatchGaussianMixture scores rows by group; use "
-            "it from Python (predict(X, groups))"
+            f"{args.model}: a BatchGaussianMixture scores each row by its "
+            "group's mixture; name the groups with --groups COLUMN"
+        )
+    if args.groups is not None and not by_group:
+        raise CLIError(
+            f"--groups: {args.model} holds one mixture "
+            f"({type(model).__name__}), not one per group"
         )
     n_features = model.n_features_in_
     kind = "proba" if args.proba else "score" if args.score else "labels"
-    chunks = _chunks(args.data, args.chunk_rows, n_features)
-    outputs = (_apply(model, kind, X) for X in chunks)
+    if by_group:
+        chunks = group_chunks(
+            args.data, args.groups, args.chunk_rows, n_features, _chunks
+        )
+    else:
+        chunks = ((X, None) for X in _chunks(args.data, args.chunk_rows, n_features))
+    outputs = (_apply(model, kind, X, groups) for X, groups in chunks)
     if out_ext == ".npy":
         # The outputs are gathered (a label or a few numbers per row).
         results = list(outputs)
@@ -112,12 +136,15 @@ def run(args):
     return 0
 
 
-def _apply(model, kind, X):
+def _apply(model, kind, X, groups=None):
+    """The model's output of ``kind`` for rows X (of ``groups``, for a
+    batch of mixtures)."""
+    by_group = () if groups is None else (groups,)
     if kind == "proba":
-        return model.predict_proba(X)
+        return model.predict_proba(X, *by_group)
     if kind == "score":
-        return model.score_samples(X)
-    return model.predict(X)
+        return model.score_samples(X, *by_group)
+    return model.predict(X, *by_group)
 
 
 @contextlib.contextmanager
@@ -156,7 +183,7 @@ def _chunks(path, chunk_rows, n_features):
 def _parquet_chunks(path, chunk_rows, n_features):
     """Validated arrays of the numeric columns of Parquet data, a batch of
     at most ``chunk_rows`` rows at a time."""
-    for start, X in parquet_chunks(path, chunk_rows):
+    for start, X, _ in parquet_chunks(path, chunk_rows):
         _check_width(path, X.shape[1], n_features)
         yield _checked(path, X, start)
 
