@@ -188,6 +188,10 @@ class _LloydPass(NamedTuple):
     farther: float
     # The largest norm of a centre.
     reach: float
+    # The ranking's rounding margin (see ``_lloyd_block``), relative to the
+    # squared distances: the bounds' slack, where they are tested and where
+    # they are set.
+    rounding: float
 
 
 # Rounding slack of the bounds' own float64 arithmetic (relative, one-sided).
@@ -217,10 +221,7 @@ def _lloyd_block(args, start, stop, out):
     X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
     centres, reach, shift = args.centres, args.reach, args.shift
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
-    n_features = centres.shape[1]
-    # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
-    # for unit roundoff eps / 2: the margin between two of them, 4x over.
-    rounding = 8.0 * (n_features + 2) * epsilon(X)
+    n_features, rounding = centres.shape[1], args.rounding
     # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
     # has gathered: ranking a few rows at a time would not fill the vector
     # registers.
@@ -314,9 +315,9 @@ def _rank(args, ranked, out):
     """
     rows, xt, norms, n_rows, dot, best, second, label = ranked
     _nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
-    labels, bounds, reach = args.labels, args.bounds, args.reach
+    labels, bounds = args.labels, args.bounds
+    reach, rounding = args.reach, args.rounding
     n_clusters, n_features = args.centres.shape
-    rounding = 8.0 * (n_features + 2) * epsilon(args.X)
     # Without branches: the square roots of the rows overlap.
     for j in range(n_rows):
         r, xx = rows[j], norms[j]
@@ -397,9 +398,12 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
         elif shift[k] > second:
             second = shift[k]
     padded, padded_cc = padded_centres(centres, cc)
+    # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
+    # for unit roundoff eps / 2: the margin between two of them, 4x over.
+    rounding = 8.0 * (n_features + 2) * epsilon(X)
     lloyd = _LloydPass(
         X, mean, sample_weight, centres, cc, padded, padded_cc, labels, bounds, shift,
-        top, top_k, second, reach,
+        top, top_k, second, reach, rounding,
     )  # fmt: skip
     changed, flat = ordered_block_sums(
         lloyd, X.shape[0], n_clusters * (n_features + 2), shift
