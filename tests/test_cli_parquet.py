@@ -152,3 +152,17 @@ def test_predict_groups_from_a_parquet_column(tmp_path, capsys):
     expected = fastgmm.load(model).score_samples(features, site)
     got = pq.read_table(out)["score"].to_numpy()
     np.testing.assert_allclose(got, expected, rtol=1e-12)
+
+
+def test_predict_groups_names_a_bad_row(tmp_path, capsys):
+    table, _, _ = _table()
+    model = tmp_path / "batch.npz"
+    data = _written(tmp_path, table)
+    assert main(["fit", str(data), "-k", "2", "--random-state", "0", "--groups",
+                 "site", "-o", str(model)]) == 0  # fmt: skip
+    x = table["x"].to_numpy().copy()
+    x[5] = np.nan
+    bad = _written(tmp_path, table.set_column(0, "x", pa.array(x)), "bad.parquet")
+    capsys.readouterr()
+    assert main(["predict", str(model), str(bad), "--groups", "site"]) == 1
+    assert "row 5: NaN or infinite value" in _one_error(capsys)

@@ -1,6 +1,6 @@
 """``fastgmm fit --groups --out model.npz`` saves the batch of mixtures, and
 ``fastgmm predict MODEL DATA --groups COLUMN`` scores each row by its group's
-mixture (fastgmm/cli/group_chunks.py)."""
+mixture (fastgmm/cli/chunks.py)."""
 
 import numpy as np
 import pytest

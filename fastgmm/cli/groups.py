@@ -8,7 +8,7 @@ import sys
 import time
 
 from fastgmm._atomic_file import atomic_write
-from fastgmm.cli.group_chunks import as_group_labels
+from fastgmm.cli.chunks import as_group_labels, group_column
 from fastgmm.cli.messages import CLIError, warnings_reported_once
 
 
@@ -62,15 +62,7 @@ def split_groups(data, spec):
             )
         return labels
     names = list(data.feature_names)
-    if spec in names:
-        column = names.index(spec)
-    elif spec.isdigit() and int(spec) < len(names):
-        column = int(spec)
-    else:
-        raise CLIError(
-            f"--groups {spec}: not a column of {data.source} (columns: "
-            f"{', '.join(names)}) nor a .npy file"
-        )
+    column = group_column(spec, names, data.source)
     if len(names) < 2:
         raise CLIError(f"--groups {spec}: no feature column would be left to fit")
     labels = as_group_labels(data.X[:, column])

@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import sys
 
 from fastgmm._atomic_file import atomic_write
-from fastgmm.cli.data import _header_names
-from fastgmm.cli.group_chunks import group_chunks
+from fastgmm.cli.chunks import group_chunks, row_chunks
 from fastgmm.cli.messages import CLIError, brief, os_brief
 from fastgmm.cli.parquet import (
     PARQUET,
-    is_parquet,
-    parquet_chunks,
     write_parquet_chunks,
 )
 
@@ -110,11 +106,10 @@ def run(args):
     n_features = model.n_features_in_
     kind = "proba" if args.proba else "score" if args.score else "labels"
     if by_group:
-        chunks = group_chunks(
-            args.data, args.groups, args.chunk_rows, n_features, _chunks
-        )
+        chunks = group_chunks(args.data, args.groups, args.chunk_rows, n_features)
     else:
-        chunks = ((X, None) for X in _chunks(args.data, args.chunk_rows, n_features))
+        rows = row_chunks(args.data, args.chunk_rows, n_features)
+        chunks = ((X, None) for X in rows)
     outputs = (_apply(model, kind, X, groups) for X, groups in chunks)
     if out_ext == ".npy":
         # The outputs are gathered (a label or a few numbers per row).
@@ -164,125 +159,3 @@ def _write_csv(f, outputs, kind):
     fmt = "%d" if kind == "labels" else "%.17g"
     for block in outputs:
         np.savetxt(f, block, fmt=fmt, delimiter=",")
-
-
-def _chunks(path, chunk_rows, n_features):
-    """Validated float arrays of at most ``chunk_rows`` rows, in file order."""
-    if not os.path.exists(path):
-        raise CLIError(f"{path}: no such file")
-    if is_parquet(path):
-        return _parquet_chunks(path, chunk_rows, n_features)
-    ext = os.path.splitext(path)[1].lower()
-    if ext == ".npy":
-        return _npy_chunks(path, chunk_rows, n_features)
-    if ext == ".csv":
-        return _csv_chunks(path, chunk_rows, n_features)
-    raise CLIError(f"{path}: unsupported file type {ext or '(no extension)'!r}")
-
-
-def _parquet_chunks(path, chunk_rows, n_features):
-    """Validated arrays of the numeric columns of Parquet data, a batch of
-    at most ``chunk_rows`` rows at a time."""
-    for start, X, _ in parquet_chunks(path, chunk_rows):
-        _check_width(path, X.shape[1], n_features)
-        yield _checked(path, X, start)
-
-
-def _npy_chunks(path, chunk_rows, n_features):
-    import numpy as np
-
-    try:
-        data = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise CLIError(f"{path}: cannot read ({brief(exc)})") from None
-    if data.ndim != 2:
-        raise CLIError(f"{path}: expected a 2-D array, got shape {data.shape}")
-    _check_width(path, data.shape[1], n_features)
-    for start in range(0, data.shape[0], chunk_rows):
-        yield _checked(path, np.asarray(data[start : start + chunk_rows]), start)
-
-
-def _csv_chunks(path, chunk_rows, n_features):
-    """Validated float arrays of at most ``chunk_rows`` rows of a .csv file,
-    in file order, skipping a header line and blank lines; raises
-    ``CLIError`` naming the line of the first row that does not parse."""
-    try:
-        f = open(path, encoding="utf-8-sig")
-    except OSError as exc:
-        raise CLIError(f"{path}: cannot read ({os_brief(exc)})") from None
-    with f:
-        line_number = 0
-        first = None
-        for line in f:
-            line_number += 1
-            if line.strip():
-                first = line
-                break
-        if first is None:
-            raise CLIError(f"{path}: file is empty")
-        has_header = _header_names(first) is not None
-        pending = [] if has_header else [(line_number, first)]
-        row = 0
-        while True:
-            lines = pending + [
-                (line_number + i + 1, text)
-                for i, text in enumerate(itertools.islice(f, chunk_rows))
-            ]
-            line_number += len(lines) - len(pending)
-            pending = []
-            lines = [(n, text) for n, text in lines if text.strip()]
-            if not lines:
-                return
-            X = _parse_lines(path, lines, n_features)
-            yield _checked(path, X, row, lines)
-            row += len(lines)
-
-
-def _parse_lines(path, lines, n_features):
-    """``lines`` ((line number, text) pairs) as a 2-D array, or a
-    ``CLIError`` naming the first line with the wrong number of fields or a
-    field that is not a number."""
-    import numpy as np
-
-    try:
-        X = np.loadtxt([text for _, text in lines], delimiter=",", ndmin=2)
-    except ValueError:
-        for number, text in lines:
-            fields = text.rstrip("\r\n").split(",")
-            if len(fields) != n_features:
-                raise CLIError(
-                    f"{path}: line {number}: {len(fields)} fields, the model "
-                    f"expects {n_features} features"
-                ) from None
-            for field in fields:
-                try:
-                    float(field)
-                except ValueError:
-                    raise CLIError(
-                        f"{path}: line {number}: not a number: {field.strip()!r}"
-                    ) from None
-        raise CLIError(f"{path}: cannot parse lines {lines[0][0]}-{lines[-1][0]}")
-    _check_width(path, X.shape[1], n_features)
-    return X
-
-
-def _check_width(path, width, n_features):
-    if width != n_features:
-        raise CLIError(
-            f"{path}: {width} features per row, but the model was fitted on "
-            f"{n_features}"
-        )
-
-
-def _checked(path, X, first_row, lines=None):
-    """X as floats, with the first non-finite value's row named."""
-    import numpy as np
-
-    if X.dtype.kind != "f":
-        X = X.astype(np.float64)
-    bad = ~np.isfinite(X).all(axis=1)
-    if bad.any():
-        i = int(np.flatnonzero(bad)[0])
-        where = f"line {lines[i][0]}" if lines else f"row {first_row + i}"
-        raise CLIError(f"{path}: {where}: NaN or infinite value")
-    return X
