@@ -305,7 +305,10 @@ def test_seeding_pass_against_naive(dtype, weighted):
         centre = Xc[7:8]
         cc = _kmeans._row_norms(centre, np.empty(1))
         norms = np.empty(n_samples)
-        pot = _kmeans.seeding_pass(X, mean, w_kernel, centre, cc, closest, norms)
+        nearer = np.zeros(n_samples, np.uint16)
+        pot = _kmeans.seeding_pass(
+            X, mean, w_kernel, centre, cc, closest, norms, nearer, np.int64(-1)
+        )
         expected = naive_seeding_distances(Xc, centre[0]).astype(dtype)
         np.testing.assert_allclose(closest, expected, rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(pot, [w_naive @ closest], rtol=1e-12)
@@ -316,15 +319,24 @@ def test_seeding_pass_against_naive(dtype, weighted):
         before = closest.copy()
         candidates = Xc[[3, 100, 250]]
         cc = _kmeans._row_norms(candidates, np.empty(3))
-        pots = _kmeans.seeding_pass(X, mean, w_kernel, candidates, cc, closest, norms)
+        pots = _kmeans.seeding_pass(
+            X, mean, w_kernel, candidates, cc, closest, norms, nearer, np.int64(-1)
+        )
         np.testing.assert_array_equal(closest, before)
         for c in range(3):
+            d = naive_seeding_distances(Xc, candidates[c])
+            # Bit c marks the rows candidate c is nearer to (up to rounding:
+            # the naive distances are not the kernel's bits).
+            marked = (nearer >> c) & 1 == 1
+            clear = np.abs(d - closest) > 1e-5 * np.maximum(d, 1e-9)
+            np.testing.assert_array_equal(marked[clear], (d < closest)[clear])
+            assert marked.any() and not marked.all()
             # The chosen candidate's pass updates ``closest`` to the same
             # minimum its potential summed.
             updated = closest.copy()
             pot = _kmeans.seeding_pass(X, mean, w_kernel, candidates[c : c + 1],
-                                       cc[c : c + 1], updated, norms)  # fmt: skip
-            d = naive_seeding_distances(Xc, candidates[c])
+                                       cc[c : c + 1], updated, norms, nearer,
+                                       np.int64(c))  # fmt: skip
             np.testing.assert_allclose(
                 updated, np.minimum(closest, d), rtol=1e-5, atol=1e-9
             )

@@ -157,8 +157,11 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     closest = empty(n_samples, X.dtype)
     closest[:] = np.inf
     norms = empty(n_samples, np.float64)
+    nearer = empty(n_samples, np.uint16)
+    every_row = first - first - 1  # -1 (a literal would compile the pass twice)
     cc = _row_norms(centres[:1], empty(1, np.float64))
-    first_pot = seeding_pass(X, mean, sample_weight, centres[:1], cc, closest, norms)
+    first_pot = seeding_pass(X, mean, sample_weight, centres[:1], cc, closest,
+                             norms, nearer, every_row)  # fmt: skip
     current_pot = dtype(first_pot[0])
     candidates = empty((n_trials, n_features), X.dtype)
     ids = empty(n_trials, np.int64)
@@ -179,9 +182,10 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
             for i in range(n_features):
                 candidates[t, i] = X[ids[t], i] - mean[i]
         cc = _row_norms(candidates, empty(n_trials, np.float64))
-        pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest, norms)
+        pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest,
+                            norms, nearer, every_row)  # fmt: skip
         # Compared in the data's dtype, the first of equals, as scikit-learn's.
-        best = 0
+        best = every_row + 1  # 0, not a literal
         current_pot = dtype(pots[0])
         for t in range(1, n_trials):
             if dtype(pots[t]) < current_pot:
@@ -189,7 +193,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
                 current_pot = dtype(pots[t])
         copy_into(centres[c], candidates[best])
         seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
-                     closest, norms)  # fmt: skip
+                     closest, norms, nearer, best)  # fmt: skip
     return centres
 
 

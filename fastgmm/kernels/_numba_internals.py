@@ -395,7 +395,7 @@ def _python_next_index(counter):
 
 def _row_prefetch():
     """An intrinsic ``(2-D array, i) -> None`` that asks the CPU to bring
-    row ``i``'s first cache line into the second-level cache (LLVM's
+    row ``i``'s first and last cache lines into the second-level cache (LLVM's
     ``prefetch``, for reading): a loop asks for the rows it will read a
     tile of rows later, so that their loads from memory overlap the work
     before instead of following one another (the first-level cache is too
@@ -417,8 +417,14 @@ def _row_prefetch():
             data = context.make_array(sig.args[0])(context, builder, args[0])
             index = context.cast(builder, args[1], sig.args[1], nbtypes.intp)
             offset = builder.mul(index, builder.extract_value(data.strides, 0))
+            # The row's last element: a row of 64 bytes (8 float64) that
+            # does not start on a line (NumPy aligns to 16 bytes) spans two.
+            last = builder.mul(
+                builder.sub(builder.extract_value(data.shape, 1), index.type(1)),
+                builder.extract_value(data.strides, 1),
+            )
             byte = ir.IntType(8).as_pointer()
-            address = builder.gep(builder.bitcast(data.data, byte), [offset])
+            first = builder.gep(builder.bitcast(data.data, byte), [offset])
             i32 = ir.IntType(32)
             function = cgutils.get_or_insert_function(
                 builder.module,
@@ -428,7 +434,8 @@ def _row_prefetch():
                 "llvm.prefetch.p0i8",
             )
             # Read; locality 2 (the second-level cache and beyond); data.
-            builder.call(function, [address, i32(0), i32(2), i32(1)])
+            for address in (first, builder.gep(first, [last])):
+                builder.call(function, [address, i32(0), i32(2), i32(1)])
             return context.get_dummy_value()
 
         return nbtypes.none(array, row), codegen
