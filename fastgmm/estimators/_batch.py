@@ -5,13 +5,13 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context
+from sklearn.base import BaseEstimator, _fit_context, clone
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from ..engine._batch_fit import BatchFit, GroupLayout, group_value
-from ..engine._data import output_dtype
+from ..engine._data import is_dask_array, output_dtype
 from ..engine._validation import (
     unchanged_on_failure,
 )
@@ -174,10 +174,22 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, groups, sample_weight):
-        """``fit`` once its context is set: validate, sort the rows by group,
-        fit every group (each number of components when selecting), keep the
-        best by the criterion, set the fitted attributes."""
+        """``fit`` once its context is set: in memory, or by partitions of
+        Dask arrays; then the warnings (or the error) about the groups."""
         check_n_jobs(self.n_jobs)
+        started = time.perf_counter()
+        if any(is_dask_array(a) for a in (X, groups, sample_weight)):
+            few_distinct = self._fit_dask(X, groups, sample_weight)
+        else:
+            few_distinct = self._fit_rows(X, groups, sample_weight)
+        self._report(few_distinct, time.perf_counter() - started)
+        return self
+
+    def _fit_rows(self, X, groups, sample_weight):
+        """Validate, sort the rows by group, fit every group (each number of
+        components when selecting), keep the best by the criterion, set the
+        fitted attributes; the number of groups whose kept k-means start
+        found fewer distinct clusters than components."""
         X, groups_, group_of_row = _rows_and_groups(X, groups, allow_nan=True)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -207,7 +219,6 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         if self.verbose:
             announce_compiling()
             print(f"Fitting {len(groups_)} groups of {X.shape[0]} rows in all")
-        started = time.perf_counter()
         fits = []
         for n_components in candidates:
             fits.append(BatchFit(self, X, sample_weight, layout, warm, n_components))
@@ -221,8 +232,39 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             # The smallest criterion; ties and all-NaN go to the fewest components.
             best = np.argmin(np.where(np.isnan(values), np.inf, values), axis=0)
         self._store(fits, best)
-        self._report(fits, best, time.perf_counter() - started)
-        return self
+        return int(
+            sum((fit.few_distinct & (best == c)).sum() for c, fit in enumerate(fits))
+        )
+
+    def _fit_dask(self, X, groups, sample_weight):
+        """``_fit_rows`` of Dask arrays: the rows moved to their group's
+        partition, each partition fitted in memory where it lives (see
+        ``fastgmm.engine._dask_groups``), the attributes assembled here."""
+        from ..engine import _dask_groups
+
+        if not is_dask_array(X):
+            raise TypeError(
+                "groups or sample_weight is a Dask array but X is not; pass X "
+                "as a Dask array too (dask.array.from_array(X))."
+            )
+        if X.ndim == 3:
+            raise ValueError(
+                "A Dask X must be 2-D, with groups (one group per leading "
+                "index is for in-memory arrays)."
+            )
+        _dask_groups.check_fit_parameters(self)
+        self._candidates()
+        template = clone(self).set_params(
+            random_state=_dask_groups.partition_seed(self.random_state),
+            errors="warn", verbose=0, warm_start=False,
+            n_jobs=1 if self.n_jobs is None else self.n_jobs,
+        )  # fmt: skip
+        attributes, few_distinct = _dask_groups.fit_partitions(
+            template, X, groups, sample_weight, self.verbose
+        )
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        return few_distinct
 
     def _candidates(self):
         """The numbers of components to try, from ``n_components``."""
@@ -340,8 +382,12 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             self.precisions_cholesky_, self.covariance_type
         )
 
-    def _report(self, fits, best, seconds):
-        """The one warning per kind of trouble, or the error of errors='raise'."""
+    def _report(self, few_distinct, seconds):
+        """The one warning per kind of trouble, or the error of errors='raise'.
+
+        ``few_distinct``: the number of groups whose kept k-means start found
+        fewer distinct clusters than components.
+        """
         failed = np.flatnonzero(self.fit_status_ != "fitted")
         if len(failed) and self.errors == "raise":
             g = failed[0]
@@ -362,13 +408,10 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 UserWarning,
                 stacklevel=3,
             )
-        few_distinct = sum(
-            (fit.few_distinct & (best == c)).sum() for c, fit in enumerate(fits)
-        )
         if few_distinct:
             warnings.warn(
                 f"k-means found fewer distinct clusters than n_components in "
-                f"{int(few_distinct)} groups. Possibly due to "
+                f"{few_distinct} groups. Possibly due to "
                 "duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -393,7 +436,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     # Using the fitted models
 
     def _score(self, X, groups, log_norm=False, resp=False, labels=False):
-        """Per-row outputs, each row scored by its group's mixture."""
+        """Per-row outputs, each row scored by its group's mixture; for a Dask
+        X (or groups), lazy Dask arrays of the outputs asked for (the others
+        None)."""
+        if is_dask_array(X) or is_dask_array(groups):
+            return self._score_lazily(X, groups, (log_norm, resp, labels))
         layout, outputs = self._score_in_group_order(
             X, groups, log_norm=log_norm, resp=resp, labels=labels
         )
@@ -437,6 +484,33 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             for g in np.flatnonzero(~fitted):
                 out_resp[layout.bounds[g] : layout.bounds[g + 1]] = np.nan
         return layout, (out_log_norm, out_resp, out_labels)
+
+    def _score_lazily(self, X, groups, wanted):
+        """``_score`` of Dask arrays, block by block (see
+        ``fastgmm.engine._dask_groups.score_lazily``)."""
+        from ..engine._dask_groups import score_lazily
+
+        check_is_fitted(self, "converged_")
+        if not is_dask_array(X):
+            raise TypeError(
+                "groups is a Dask array but X is not; pass X as a Dask array "
+                "too (dask.array.from_array(X))."
+            )
+        # What scoring reads, and no more: it enters the graph once.
+        scorer = clone(self).set_params(
+            weights_init=None, means_init=None, precisions_init=None,
+            n_jobs=1 if self.n_jobs is None else self.n_jobs,
+        )  # fmt: skip
+        for name in (
+            "groups_", "weights_", "means_", "precisions_cholesky_",
+            "n_components_", "fit_status_", "converged_", "n_features_in_",
+        ):  # fmt: skip
+            setattr(scorer, name, getattr(self, name))
+        dtype = output_dtype(
+            np.float32 if X.dtype == np.float32 else np.float64,
+            self.weights_, self.means_, self.precisions_cholesky_,
+        )  # fmt: skip
+        return score_lazily(scorer, X, groups, wanted, dtype)
 
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
