@@ -51,8 +51,13 @@ class BatchGaussianMixture(BaseEstimator):
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, \
 init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         As for :class:`fastgmm.GaussianMixture`.  A ``RandomState`` (or
-        ``None``) is consumed group after group, in the order of ``groups_``.
-        ``verbose`` prints one line before and one after the fit.
+        ``None``) is consumed group after group, in the order of ``groups_``;
+        on Dask arrays it gives one integer seed instead (one draw), and the
+        fit is the one with that integer ``random_state``.  ``verbose``
+        prints one line before and one after the fit.  On Dask arrays
+        ``n_jobs`` is the threads of each partition's fit (default 1: the
+        scheduler's threads fit partitions side by side), and neither
+        ``warm_start`` nor initial parameters given per group are taken.
     weights_init, means_init, precisions_init : array-like, default=None
         As for :class:`fastgmm.GaussianMixture`, the same for every group, or
         one per group with a leading axis of length n_groups.
@@ -86,6 +91,15 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     k-means start one after another, each on all threads, as a single fit
     computes it.  The rows are copied once, sorted by group (no copy when
     they are already sorted).
+
+    A Dask array ``X`` (with ``groups`` and ``sample_weight`` as Dask arrays
+    or in memory) is fitted where its blocks live: every block sends each
+    of its rows to its group's partition (as many partitions as ``X`` has
+    row blocks), each partition is fitted as above on its worker, and the
+    fitted attributes are gathered here.  With an integer ``random_state``
+    the models are those of the fit in memory, bit for bit, whatever the
+    chunking.  ``predict``, ``predict_proba`` and ``score_samples`` of a
+    Dask ``X`` return lazy Dask arrays chunked like its rows.
 
     Examples
     --------
@@ -158,9 +172,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         X : array-like of shape (n_samples, n_features), or \
                 (n_groups, n_samples_per_group, n_features)
             The rows; a 3-D array holds one group per leading index and then
-            takes no ``groups``.
+            takes no ``groups``.  A 2-D Dask array is fitted by partitions of
+            groups (see Notes).
         groups : array-like of shape (n_samples,), default=None
-            The group of each row: labels of any type ``np.unique`` sorts.
+            The group of each row: labels of any type ``np.unique`` sorts
+            (with a Dask ``X``, a Dask array or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row (for a 3-D ``X``, of shape
             (n_groups, n_samples_per_group)).
@@ -554,7 +570,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         log_prob : ndarray of shape (n_samples,)
             NaN for the rows of groups that were not fitted.  float32 when
             `X` and the models are float32, float64 otherwise, as each
-            group's ``GaussianMixture`` returns it.
+            group's ``GaussianMixture`` returns it.  A lazy Dask array
+            chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, log_norm=True)[0]
 
@@ -565,7 +582,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         -------
         resp : ndarray of shape (n_samples, n_components)
             NaN for the rows of groups that were not fitted.  float32 when
-            `X` and the models are float32, float64 otherwise.
+            `X` and the models are float32, float64 otherwise.  A lazy Dask
+            array chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, resp=True)[1]
 
@@ -575,7 +593,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            -1 for the rows of groups that were not fitted.
+            -1 for the rows of groups that were not fitted.  A lazy Dask
+            array chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, labels=True)[2]
 
