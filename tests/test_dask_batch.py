@@ -154,6 +154,16 @@ def test_random_state_instance_or_none_draws_one_seed():
         assert_same_fit(got, expected)
 
 
+def test_partitions_in_threads_leave_the_warning_filters_alone():
+    X, groups = _ragged(n_groups=40, seed=11)
+    small = groups != 3  # no group of more than one block
+    Xd = da.from_array(X[small], chunks=(300, -1))
+    filters, show = list(warnings.filters), warnings.showwarning
+    with dask.config.set(scheduler="threads", num_workers=4):
+        BatchGaussianMixture(2, random_state=0, max_iter=500).fit(Xd, groups[small])
+    assert warnings.filters == filters and warnings.showwarning is show
+
+
 # ---------------------------------------------------------------------------
 # Groups that cannot be fitted
 

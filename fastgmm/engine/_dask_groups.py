@@ -25,7 +25,6 @@ array.
 import math
 import operator
 import uuid
-import warnings
 import zlib
 
 import dask
@@ -34,9 +33,11 @@ import numpy as np
 from dask import delayed
 from dask.delayed import Delayed
 from dask.highlevelgraph import HighLevelGraph
+from sklearn.base import clone
 
 from ..kernels import covariance
 from ._dask import check_array, check_sample_weight
+from ._data import output_dtype
 from ._validation import check_random_state, is_seed
 
 # The single-fit ndim of each ``*_init`` parameter (precisions: the
@@ -117,19 +118,18 @@ def partition_seed(random_state):
 # Fitting
 
 
-def fit_partitions(template, X, groups, sample_weight, verbose=0):
+def fit_partitions(estimator, X, groups, sample_weight):
     """Fit every group of the Dask rows ``X``, each partition in memory.
 
     Parameters
     ----------
-    template : BatchGaussianMixture
-        Unfitted, with the parameters each partition's fit runs with (an
-        integer ``random_state``, ``errors='warn'``).
+    estimator : BatchGaussianMixture
+        Its parameters are those of every partition's fit, except an
+        integer ``random_state`` (``partition_seed``), ``errors='warn'``
+        (the caller reports) and ``n_jobs=1`` unless set.
     X : dask array of shape (n_samples, n_features)
     groups : dask array or array-like of shape (n_samples,)
     sample_weight : dask array or array-like of shape (n_samples,), or None
-    verbose : int
-        Print a line before the fit.
 
     Returns
     -------
@@ -139,13 +139,30 @@ def fit_partitions(template, X, groups, sample_weight, verbose=0):
         Groups whose k-means start found fewer distinct clusters than
         components.
     """
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "groups or sample_weight is a Dask array but X is not; pass X as "
+            "a Dask array too (dask.array.from_array(X))."
+        )
+    if X.ndim == 3:
+        raise ValueError(
+            "A Dask X must be 2-D, with groups (one group per leading index "
+            "is for in-memory arrays)."
+        )
+    check_fit_parameters(estimator)
+    estimator._candidates()  # a bad n_components fails here
+    template = clone(estimator).set_params(
+        random_state=partition_seed(estimator.random_state),
+        errors="warn", verbose=0, warm_start=False,
+        n_jobs=1 if estimator.n_jobs is None else estimator.n_jobs,
+    )  # fmt: skip
     X = check_array(X)
     groups = check_groups(groups, X)
     arrays = [X, groups]
     if sample_weight is not None:
         arrays.append(check_sample_weight(sample_weight, X)[0])
     n_parts = X.numblocks[0]
-    if verbose:
+    if estimator.verbose:
         print(
             f"Fitting the groups of {X.shape[0]} rows in {n_parts} partitions "
             "(rows moved to their group's partition)"
@@ -235,10 +252,11 @@ def _fit_partition(template, pieces):
     if pieces[0][2] is not None:
         weights = np.concatenate([p[2] for p in pieces])
     estimator = template.__class__(**template.get_params(deep=False))
-    with warnings.catch_warnings():
-        # The client reports every group's trouble once, for all partitions.
-        warnings.simplefilter("ignore")
-        few_distinct = estimator._fit_rows(X, labels, weights)
+    # ``_fit_rows`` warns of nothing: the client reports every group's
+    # trouble once, for all partitions.  (No ``catch_warnings`` here: it
+    # swaps process-wide state, which the threads of a scheduler running
+    # partitions side by side would leave wrong.)
+    few_distinct = estimator._fit_rows(X, labels, weights)
     fitted = {
         name: value
         for name, value in vars(estimator).items()
@@ -280,20 +298,20 @@ def _assemble(results, label_dtype):
 OUTPUTS = ("log_norm", "resp", "labels")
 
 
-def score_lazily(scorer, X, groups, wanted, dtype):
+def score_lazily(estimator, X, groups, wanted):
     """Lazy per-row outputs of a Dask ``X``, each row scored by its group's
-    mixture (the in-memory ``scorer._score`` on every row block).
+    mixture (the in-memory ``_score`` on every row block).
 
     Parameters
     ----------
-    scorer : BatchGaussianMixture
-        Fitted; it enters the graph once.
+    estimator : BatchGaussianMixture
+        Fitted.  A copy with what scoring reads (``scorer``) enters the
+        graph once.
     X : dask array of shape (n_samples, n_features)
     groups : dask array or array-like of shape (n_samples,)
     wanted : tuple of three bool
-        Which of log p(x), the responsibilities and the labels to return.
-    dtype : dtype
-        That of log p(x) and the responsibilities.
+        Which of log p(x), the responsibilities and the labels to return,
+        in scikit-learn's dtype (``output_dtype``).
 
     Returns
     -------
@@ -301,7 +319,16 @@ def score_lazily(scorer, X, groups, wanted, dtype):
         A Dask array chunked like the rows of ``X`` for each output wanted,
         None for the others.
     """
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "groups is a Dask array but X is not; pass X as a Dask array too "
+            "(dask.array.from_array(X))."
+        )
     X = check_array(X)
+    scorer = _scorer(estimator)
+    dtype = output_dtype(
+        X.dtype, scorer.weights_, scorer.means_, scorer.precisions_cholesky_
+    )
     if X.shape[1] != scorer.n_features_in_:
         raise ValueError(
             f"X has {X.shape[1]} features, but {type(scorer).__name__} is "
@@ -330,6 +357,22 @@ def score_lazily(scorer, X, groups, wanted, dtype):
             )
         )
     return tuple(outputs)
+
+
+def _scorer(estimator):
+    """A copy of a fitted estimator with what scoring reads, and no more
+    (``n_jobs=1`` unless set: the scheduler's threads score blocks side by
+    side)."""
+    scorer = clone(estimator).set_params(
+        weights_init=None, means_init=None, precisions_init=None,
+        n_jobs=1 if estimator.n_jobs is None else estimator.n_jobs,
+    )  # fmt: skip
+    for name in (
+        "groups_", "weights_", "means_", "precisions_cholesky_",
+        "n_components_", "fit_status_", "converged_", "n_features_in_",
+    ):  # fmt: skip
+        setattr(scorer, name, getattr(estimator, name))
+    return scorer
 
 
 def _score_block(X, labels, scorer, output, dtype):

@@ -5,7 +5,7 @@ import warnings
 from numbers import Integral
 
 import numpy as np
-from sklearn.base import BaseEstimator, _fit_context, clone
+from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
@@ -253,31 +253,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         )
 
     def _fit_dask(self, X, groups, sample_weight):
-        """``_fit_rows`` of Dask arrays: the rows moved to their group's
-        partition, each partition fitted in memory where it lives (see
-        ``fastgmm.engine._dask_groups``), the attributes assembled here."""
-        from ..engine import _dask_groups
+        """``_fit_rows`` of Dask arrays, by partitions of groups (see
+        ``fastgmm.engine._dask_groups``); the attributes assembled here."""
+        from ..engine._dask_groups import fit_partitions
 
-        if not is_dask_array(X):
-            raise TypeError(
-                "groups or sample_weight is a Dask array but X is not; pass X "
-                "as a Dask array too (dask.array.from_array(X))."
-            )
-        if X.ndim == 3:
-            raise ValueError(
-                "A Dask X must be 2-D, with groups (one group per leading "
-                "index is for in-memory arrays)."
-            )
-        _dask_groups.check_fit_parameters(self)
-        self._candidates()
-        template = clone(self).set_params(
-            random_state=_dask_groups.partition_seed(self.random_state),
-            errors="warn", verbose=0, warm_start=False,
-            n_jobs=1 if self.n_jobs is None else self.n_jobs,
-        )  # fmt: skip
-        attributes, few_distinct = _dask_groups.fit_partitions(
-            template, X, groups, sample_weight, self.verbose
-        )
+        attributes, few_distinct = fit_partitions(self, X, groups, sample_weight)
         for name, value in attributes.items():
             setattr(self, name, value)
         return few_distinct
@@ -507,26 +487,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         from ..engine._dask_groups import score_lazily
 
         check_is_fitted(self, "converged_")
-        if not is_dask_array(X):
-            raise TypeError(
-                "groups is a Dask array but X is not; pass X as a Dask array "
-                "too (dask.array.from_array(X))."
-            )
-        # What scoring reads, and no more: it enters the graph once.
-        scorer = clone(self).set_params(
-            weights_init=None, means_init=None, precisions_init=None,
-            n_jobs=1 if self.n_jobs is None else self.n_jobs,
-        )  # fmt: skip
-        for name in (
-            "groups_", "weights_", "means_", "precisions_cholesky_",
-            "n_components_", "fit_status_", "converged_", "n_features_in_",
-        ):  # fmt: skip
-            setattr(scorer, name, getattr(self, name))
-        dtype = output_dtype(
-            np.float32 if X.dtype == np.float32 else np.float64,
-            self.weights_, self.means_, self.precisions_cholesky_,
-        )  # fmt: skip
-        return score_lazily(scorer, X, groups, wanted, dtype)
+        return score_lazily(self, X, groups, wanted)
 
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
