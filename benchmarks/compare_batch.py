@@ -128,7 +128,7 @@ def dask_case(n_groups, repeats, chunk_rows):
     with (
         LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address=None, silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
@@ -160,7 +160,16 @@ def print_dask_case(n_groups, repeats, chunk_rows):
     )
 
 
-def main(argv=None):
+def dask_table(args):
+    """The Dask case, at the sizes of ``--quick`` and ``--dask-*``."""
+    print_dask_case(
+        args.dask_groups or (2000 if args.quick else 20_000),
+        1 if args.quick else args.repeats,
+        args.dask_chunk_rows // (10 if args.quick else 1),
+    )
+
+
+def parse_args(argv):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="small cases")
     parser.add_argument("--repeats", type=int, default=5)
@@ -173,12 +182,13 @@ def main(argv=None):
         help="groups of the Dask case (default 20,000; 2,000 with --quick)",
     )  # fmt: skip
     parser.add_argument("--dask-chunk-rows", type=int, default=125_000)
-    args = parser.parse_args(argv)
-    dask_groups = args.dask_groups or (2000 if args.quick else 20_000)
-    dask_chunk_rows = args.dask_chunk_rows // (10 if args.quick else 1)
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
     if args.dask:
-        repeats = 1 if args.quick else args.repeats
-        print_dask_case(dask_groups, repeats, dask_chunk_rows)
+        dask_table(args)
         return
     n_groups = 100 if args.quick else 1000
     n_large = 1000 if args.quick else 10_000
@@ -251,7 +261,7 @@ def main(argv=None):
         import distributed  # noqa: F401
     except ImportError:
         return
-    print_dask_case(dask_groups, repeats, dask_chunk_rows)
+    dask_table(args)
 
 
 if __name__ == "__main__":

@@ -123,7 +123,7 @@ def main(argv=None):
     with (
         LocalCluster(
             n_workers=args.workers, threads_per_worker=1, processes=True,
-            dashboard_address=None, silence_logs=logging.ERROR,
+            dashboard_address=None, silence_logs=logging.CRITICAL,
         ) as cluster,
         Client(cluster) as client,
     ):  # fmt: skip
