@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
 
 from ..engine._batch_fit import BatchFit, GroupLayout, group_value
-from ..engine._data import output_dtype
+from ..engine._data import is_dask_array, output_dtype
 from ..engine._validation import (
     unchanged_on_failure,
 )
@@ -51,8 +51,13 @@ class BatchGaussianMixture(BaseEstimator):
     n_components, covariance_type, tol, reg_covar, max_iter, n_init, \
 init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         As for :class:`fastgmm.GaussianMixture`.  A ``RandomState`` (or
-        ``None``) is consumed group after group, in the order of ``groups_``.
-        ``verbose`` prints one line before and one after the fit.
+        ``None``) is consumed group after group, in the order of ``groups_``;
+        on Dask arrays it gives one integer seed instead (one draw), and the
+        fit is the one with that integer ``random_state``.  ``verbose``
+        prints one line before and one after the fit.  On Dask arrays
+        ``n_jobs`` is the threads of each partition's fit (default 1: the
+        scheduler's threads fit partitions side by side), and neither
+        ``warm_start`` nor initial parameters given per group are taken.
     weights_init, means_init, precisions_init : array-like, default=None
         As for :class:`fastgmm.GaussianMixture`, the same for every group, or
         one per group with a leading axis of length n_groups.
@@ -86,6 +91,15 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     k-means start one after another, each on all threads, as a single fit
     computes it.  The rows are copied once, sorted by group (no copy when
     they are already sorted).
+
+    A Dask array ``X`` (with ``groups`` and ``sample_weight`` as Dask arrays
+    or in memory) is fitted where its blocks live: every block sends each
+    of its rows to its group's partition (as many partitions as ``X`` has
+    row blocks), each partition is fitted as above on its worker, and the
+    fitted attributes are gathered here.  With an integer ``random_state``
+    the models are those of the fit in memory, bit for bit, whatever the
+    chunking.  ``predict``, ``predict_proba`` and ``score_samples`` of a
+    Dask ``X`` return lazy Dask arrays chunked like its rows.
 
     Examples
     --------
@@ -158,9 +172,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         X : array-like of shape (n_samples, n_features), or \
                 (n_groups, n_samples_per_group, n_features)
             The rows; a 3-D array holds one group per leading index and then
-            takes no ``groups``.
+            takes no ``groups``.  A 2-D Dask array is fitted by partitions of
+            groups (see Notes).
         groups : array-like of shape (n_samples,), default=None
-            The group of each row: labels of any type ``np.unique`` sorts.
+            The group of each row: labels of any type ``np.unique`` sorts
+            (with a Dask ``X``, a Dask array or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row (for a 3-D ``X``, of shape
             (n_groups, n_samples_per_group)).
@@ -174,10 +190,22 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     @_fit_context(prefer_skip_nested_validation=True)
     def _fit(self, X, groups, sample_weight):
-        """``fit`` once its context is set: validate, sort the rows by group,
-        fit every group (each number of components when selecting), keep the
-        best by the criterion, set the fitted attributes."""
+        """``fit`` once its context is set: in memory, or by partitions of
+        Dask arrays; then the warnings (or the error) about the groups."""
         check_n_jobs(self.n_jobs)
+        started = time.perf_counter()
+        if any(is_dask_array(a) for a in (X, groups, sample_weight)):
+            few_distinct = self._fit_dask(X, groups, sample_weight)
+        else:
+            few_distinct = self._fit_rows(X, groups, sample_weight)
+        self._report(few_distinct, time.perf_counter() - started)
+        return self
+
+    def _fit_rows(self, X, groups, sample_weight):
+        """Validate, sort the rows by group, fit every group (each number of
+        components when selecting), keep the best by the criterion, set the
+        fitted attributes; the number of groups whose kept k-means start
+        found fewer distinct clusters than components."""
         X, groups_, group_of_row = _rows_and_groups(X, groups, allow_nan=True)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
@@ -207,7 +235,6 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         if self.verbose:
             announce_compiling()
             print(f"Fitting {len(groups_)} groups of {X.shape[0]} rows in all")
-        started = time.perf_counter()
         fits = []
         for n_components in candidates:
             fits.append(BatchFit(self, X, sample_weight, layout, warm, n_components))
@@ -221,8 +248,19 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             # The smallest criterion; ties and all-NaN go to the fewest components.
             best = np.argmin(np.where(np.isnan(values), np.inf, values), axis=0)
         self._store(fits, best)
-        self._report(fits, best, time.perf_counter() - started)
-        return self
+        return int(
+            sum((fit.few_distinct & (best == c)).sum() for c, fit in enumerate(fits))
+        )
+
+    def _fit_dask(self, X, groups, sample_weight):
+        """``_fit_rows`` of Dask arrays, by partitions of groups (see
+        ``fastgmm.engine._dask_groups``); the attributes assembled here."""
+        from ..engine._dask_groups import fit_partitions
+
+        attributes, few_distinct = fit_partitions(self, X, groups, sample_weight)
+        for name, value in attributes.items():
+            setattr(self, name, value)
+        return few_distinct
 
     def _candidates(self):
         """The numbers of components to try, from ``n_components``."""
@@ -340,8 +378,12 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             self.precisions_cholesky_, self.covariance_type
         )
 
-    def _report(self, fits, best, seconds):
-        """The one warning per kind of trouble, or the error of errors='raise'."""
+    def _report(self, few_distinct, seconds):
+        """The one warning per kind of trouble, or the error of errors='raise'.
+
+        ``few_distinct``: the number of groups whose kept k-means start found
+        fewer distinct clusters than components.
+        """
         failed = np.flatnonzero(self.fit_status_ != "fitted")
         if len(failed) and self.errors == "raise":
             g = failed[0]
@@ -362,13 +404,10 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 UserWarning,
                 stacklevel=3,
             )
-        few_distinct = sum(
-            (fit.few_distinct & (best == c)).sum() for c, fit in enumerate(fits)
-        )
         if few_distinct:
             warnings.warn(
                 f"k-means found fewer distinct clusters than n_components in "
-                f"{int(few_distinct)} groups. Possibly due to "
+                f"{few_distinct} groups. Possibly due to "
                 "duplicate points in X.",
                 ConvergenceWarning,
                 stacklevel=3,
@@ -393,7 +432,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     # Using the fitted models
 
     def _score(self, X, groups, log_norm=False, resp=False, labels=False):
-        """Per-row outputs, each row scored by its group's mixture."""
+        """Per-row outputs, each row scored by its group's mixture; for a Dask
+        X (or groups), lazy Dask arrays of the outputs asked for (the others
+        None)."""
+        if is_dask_array(X) or is_dask_array(groups):
+            return self._score_lazily(X, groups, (log_norm, resp, labels))
         layout, outputs = self._score_in_group_order(
             X, groups, log_norm=log_norm, resp=resp, labels=labels
         )
@@ -438,6 +481,14 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
                 out_resp[layout.bounds[g] : layout.bounds[g + 1]] = np.nan
         return layout, (out_log_norm, out_resp, out_labels)
 
+    def _score_lazily(self, X, groups, wanted):
+        """``_score`` of Dask arrays, block by block (see
+        ``fastgmm.engine._dask_groups.score_lazily``)."""
+        from ..engine._dask_groups import score_lazily
+
+        check_is_fitted(self, "converged_")
+        return score_lazily(self, X, groups, wanted)
+
     def _kernel_parameters(self):
         """Log-weights, factors and log-determinants as a single fit computes them."""
         prec3 = np.ascontiguousarray(
@@ -480,7 +531,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         log_prob : ndarray of shape (n_samples,)
             NaN for the rows of groups that were not fitted.  float32 when
             `X` and the models are float32, float64 otherwise, as each
-            group's ``GaussianMixture`` returns it.
+            group's ``GaussianMixture`` returns it.  A lazy Dask array
+            chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, log_norm=True)[0]
 
@@ -491,7 +543,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         -------
         resp : ndarray of shape (n_samples, n_components)
             NaN for the rows of groups that were not fitted.  float32 when
-            `X` and the models are float32, float64 otherwise.
+            `X` and the models are float32, float64 otherwise.  A lazy Dask
+            array chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, resp=True)[1]
 
@@ -501,7 +554,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         Returns
         -------
         labels : ndarray of shape (n_samples,)
-            -1 for the rows of groups that were not fitted.
+            -1 for the rows of groups that were not fitted.  A lazy Dask
+            array chunked like the rows of a Dask ``X``.
         """
         return self._score(X, groups, labels=True)[2]
 

@@ -1,0 +1,353 @@
+"""BatchGaussianMixture on Dask arrays: the rows moved to their group's
+partition, each partition fitted in memory; the same models, bit for bit."""
+
+import warnings
+
+import numpy as np
+import pytest
+from conftest import local_cluster
+from sklearn.exceptions import ConvergenceWarning
+
+from fastgmm import BatchGaussianMixture
+
+dask = pytest.importorskip("dask")
+da = pytest.importorskip("dask.array")
+pytest.importorskip("distributed")
+
+from fastgmm.engine import _dask_groups  # noqa: E402  (imports dask)
+
+NAMES = np.array([f"site-{i:03d}" for i in range(40)])
+
+
+def _ragged(n_groups=40, n_features=3, seed=0, dtype=np.float64):
+    """Shuffled rows of groups of 2 to 400 rows (one of 5,000: more than a
+    kernel block), two clusters each, and their integer labels."""
+    rng = np.random.default_rng(seed)
+    sizes = rng.integers(2, 400, n_groups)
+    sizes[3] = 5000
+    blocks = []
+    for g, size in enumerate(sizes):
+        rows = rng.standard_normal((size, n_features)) * rng.uniform(0.5, 2)
+        rows[: size // 2] += rng.uniform(2, 5)
+        blocks.append(rows + 10 * g)
+    X = np.concatenate(blocks).astype(dtype)
+    groups = np.repeat(np.arange(n_groups), sizes)
+    order = rng.permutation(len(X))
+    return X[order], groups[order]
+
+
+def _quietly(call, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return call(*args, **kwargs)
+
+
+def _fitted(estimator):
+    return {
+        name: value
+        for name, value in vars(estimator).items()
+        if name.endswith("_") and not name.startswith("_")
+    }
+
+
+def assert_same_fit(got, expected):
+    """Every fitted attribute equal, bit for bit, with its dtype and shape."""
+    got, expected = _fitted(got), _fitted(expected)
+    assert sorted(got) == sorted(expected)
+    for name, value in expected.items():
+        if isinstance(value, np.ndarray):
+            assert got[name].dtype == value.dtype, name
+            np.testing.assert_array_equal(got[name], value, err_msg=name)
+        else:
+            assert got[name] == value, name
+
+
+def assert_same_scores(model, reference, X, groups, Xd, groups_d):
+    for method in ("predict", "predict_proba", "score_samples"):
+        lazy = getattr(model, method)(Xd, groups_d)
+        assert isinstance(lazy, da.Array), method
+        assert lazy.chunks[0] == Xd.chunks[0], method
+        computed = lazy.compute()
+        expected = getattr(reference, method)(X, groups)
+        assert computed.dtype == lazy.dtype == expected.dtype, method
+        np.testing.assert_array_equal(computed, expected, err_msg=method)
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster, client = local_cluster(2)
+    yield client
+    client.close()
+    cluster.close()
+
+
+# ---------------------------------------------------------------------------
+# The in-memory fit's models
+
+
+@pytest.mark.parametrize("labels", ["int", "str"])
+@pytest.mark.parametrize(
+    "chunks",
+    ["one", 997, (5, 3000, 1, 7000, 2000)],
+    ids=["one-chunk", "many-chunks", "uneven-chunks"],
+)
+def test_same_models_and_scores_as_in_memory(chunks, labels):
+    X, groups = _ragged()
+    if labels == "str":
+        groups = NAMES[groups]
+    if isinstance(chunks, tuple):
+        chunks = (*chunks, len(X) - sum(chunks))
+    elif chunks == "one":
+        chunks = len(X)
+    params = dict(n_components=2, random_state=0)
+    expected = _quietly(BatchGaussianMixture(**params).fit, X, groups)
+    Xd = da.from_array(X, chunks=(chunks, -1))
+    groups_d = da.from_array(groups, chunks=chunks)
+    with dask.config.set(scheduler="threads"):
+        got = _quietly(BatchGaussianMixture(**params).fit, Xd, groups_d)
+        assert_same_fit(got, expected)
+        assert got.groups_.dtype == groups.dtype
+        # groups in memory beside a Dask X.
+        assert_same_scores(got, expected, X, groups, Xd, groups)
+        assert_same_scores(got, expected, X, groups, Xd, groups_d)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_sample_weight_selection_and_float32(covariance_type):
+    X, groups = _ragged(n_groups=12, seed=1, dtype=np.float32)
+    weights = np.random.default_rng(2).integers(0, 4, len(X)).astype(float)
+    params = dict(
+        n_components=[1, 2, 3], covariance_type=covariance_type, random_state=3
+    )
+    expected = _quietly(BatchGaussianMixture(**params).fit, X, groups, weights)
+    Xd = da.from_array(X, chunks=(1500, -1))
+    with dask.config.set(scheduler="threads"):
+        # Weights chunked unlike X: rechunked to its row blocks.
+        wd = da.from_array(weights, chunks=2000)
+        got = _quietly(BatchGaussianMixture(**params).fit, Xd, groups, wd)
+        assert_same_fit(got, expected)
+        assert got.means_.dtype == np.float32
+        assert got.criterion_values_.shape == (12, 3)
+        assert_same_scores(got, expected, X, groups, Xd, groups)
+
+
+def test_random_state_instance_or_none_draws_one_seed():
+    X, groups = _ragged(n_groups=8, seed=4)
+    Xd = da.from_array(X, chunks=(700, -1))
+    seed = np.random.RandomState(7).randint(np.iinfo(np.int32).max)
+    expected = _quietly(
+        BatchGaussianMixture(2, n_init=2, random_state=seed).fit, X, groups
+    )
+    with dask.config.set(scheduler="threads"):
+        state = np.random.RandomState(7)
+        got = _quietly(
+            BatchGaussianMixture(2, n_init=2, random_state=state).fit, Xd, groups
+        )
+        assert_same_fit(got, expected)
+        # The generator gave one draw.
+        reference = np.random.RandomState(7)
+        reference.randint(np.iinfo(np.int32).max)
+        assert state.randint(1000) == reference.randint(1000)
+        # None: one seed from NumPy's global generator.
+        np.random.seed(7)
+        got = _quietly(BatchGaussianMixture(2, n_init=2).fit, Xd, groups)
+        assert_same_fit(got, expected)
+
+
+def test_partitions_in_threads_leave_the_warning_filters_alone():
+    X, groups = _ragged(n_groups=40, seed=11)
+    small = groups != 3  # no group of more than one block
+    Xd = da.from_array(X[small], chunks=(300, -1))
+    filters, show = list(warnings.filters), warnings.showwarning
+    with dask.config.set(scheduler="threads", num_workers=4):
+        BatchGaussianMixture(2, random_state=0, max_iter=500).fit(Xd, groups[small])
+    assert warnings.filters == filters and warnings.showwarning is show
+
+
+# ---------------------------------------------------------------------------
+# Groups that cannot be fitted
+
+
+def _with_bad_groups():
+    X, groups = _ragged(n_groups=6, seed=5)
+    X = np.concatenate([X, [[0.0, 1.0, 2.0]]])
+    groups = np.concatenate([groups, [9]])  # one row: too few
+    X[np.flatnonzero(groups == 2)[0], 1] = np.nan
+    return X, groups
+
+
+def test_groups_that_cannot_be_fitted_warn_once():
+    X, groups = _with_bad_groups()
+    params = dict(n_components=2, random_state=0)
+    with pytest.warns(UserWarning, match="2 of 7 groups could not be fitted") as rec:
+        expected = _quietly(BatchGaussianMixture(**params).fit, X, groups)
+    Xd = da.from_array(X, chunks=(900, -1))
+    with (
+        dask.config.set(scheduler="threads"),
+        pytest.warns(UserWarning, match="2 of 7 groups could not be fitted") as got_rec,
+    ):
+        got = _quietly(BatchGaussianMixture(**params).fit, Xd, groups)
+    messages = [str(w.message) for w in got_rec if w.category is UserWarning]
+    assert messages == [str(w.message) for w in rec if w.category is UserWarning]
+    assert "2 (non_finite)" in messages[0] and "9 (too_few_rows)" in messages[0]
+    assert_same_fit(got, expected)
+    # Rows without NaN score as in memory; the unfitted group's are NaN.
+    finite = ~np.isnan(X).any(axis=1)
+    Xd = da.from_array(X[finite], chunks=(900, -1))
+    with dask.config.set(scheduler="threads"):
+        assert_same_scores(got, expected, X[finite], groups[finite], Xd, groups[finite])
+
+
+def test_errors_raise_names_the_group_and_keeps_the_earlier_fit():
+    X, groups = _with_bad_groups()
+    Xd = da.from_array(X, chunks=(900, -1))
+    model = BatchGaussianMixture(2, random_state=0, errors="raise")
+    with dask.config.set(scheduler="threads"):
+        finite = ~np.isnan(X).any(axis=1) & (groups != 9)
+        good = _quietly(model.fit, X[finite], groups[finite])
+        means = good.means_.copy()
+        with pytest.raises(ValueError, match="Group 2 could not be fitted: non-finite"):
+            _quietly(model.fit, Xd, groups)
+    np.testing.assert_array_equal(model.means_, means)
+
+
+# ---------------------------------------------------------------------------
+# Lazy outputs, parameters in the graph once
+
+
+def test_outputs_are_lazy_until_computed():
+    X, groups = _ragged(n_groups=10, seed=6)
+    model = _quietly(BatchGaussianMixture(2, random_state=0).fit, X, groups)
+    reads = []
+
+    def counted(block):
+        reads.append(len(block))
+        return block
+
+    Xd = da.from_array(X, chunks=(1000, -1))
+    Xd = Xd.map_blocks(counted, meta=np.empty((0, 0), dtype=X.dtype))
+    groups_d = da.from_array(groups, chunks=1000)
+    with dask.config.set(scheduler="threads"):
+        lazy = [
+            model.predict(Xd, groups_d),
+            model.predict_proba(Xd, groups_d),
+            model.score_samples(Xd, groups_d),
+        ]
+        assert reads == []
+        assert all(isinstance(a, da.Array) for a in lazy)
+        np.testing.assert_array_equal(lazy[0].compute(), model.predict(X, groups))
+    assert sum(reads) == len(X)
+    assert lazy[1].shape == (len(X), 2) and lazy[1].chunks[0] == Xd.chunks[0]
+
+
+def test_parameters_enter_the_graph_once():
+    import pickle
+
+    X, groups = _ragged(n_groups=400, n_features=2, seed=7)
+    model = _quietly(BatchGaussianMixture(2, random_state=0).fit, X, groups)
+    size = model.means_.nbytes + model.precisions_cholesky_.nbytes
+    Xd = da.from_array(X, chunks=(2000, -1))
+    assert Xd.numblocks[0] > 20
+    lazy = model.predict_proba(Xd, da.from_array(groups, chunks=2000))
+    tasks = dict(lazy.__dask_graph__())
+    # Each task pickled alone: only one holds the parameters.
+    holding = [key for key, task in tasks.items() if len(pickle.dumps(task)) > size]
+    assert len(holding) == 1
+    with dask.config.set(scheduler="threads"):
+        np.testing.assert_array_equal(lazy.compute(), model.predict_proba(X, groups))
+
+
+# ---------------------------------------------------------------------------
+# A cluster of worker processes
+
+
+def test_fit_and_predict_on_a_cluster_of_processes(client):
+    X, groups = _ragged(n_groups=30, seed=8)
+    groups = NAMES[groups]
+    params = dict(n_components=2, covariance_type="diag", random_state=1)
+    expected = _quietly(BatchGaussianMixture(**params).fit, X, groups)
+    Xd = client.persist(da.from_array(X, chunks=(1500, -1)))
+    groups_d = da.from_array(groups, chunks=1500)
+    with client.as_current():
+        got = _quietly(BatchGaussianMixture(**params).fit, Xd, groups_d)
+        assert_same_fit(got, expected)
+        assert_same_scores(got, expected, X, groups, Xd, groups_d)
+    # The worker processes fitted the partitions.
+    assert len(client.run(lambda: 0)) == 2
+
+
+# ---------------------------------------------------------------------------
+# Validation and messages
+
+
+def test_bad_input_gets_the_in_memory_errors():
+    X, groups = _ragged(n_groups=4, seed=9)
+    Xd = da.from_array(X, chunks=(500, -1))
+    model = BatchGaussianMixture(2, random_state=0)
+    with pytest.raises(ValueError, match="groups is required"):
+        model.fit(Xd)
+    with pytest.raises(ValueError, match="one label per row"):
+        model.fit(Xd, groups[:-1])
+    with pytest.raises(ValueError, match="one label per row"):
+        model.fit(Xd, da.from_array(groups[:-1]))
+    with pytest.raises(ValueError, match="Expected 2D array"):
+        model.fit(Xd[:, 0], groups)
+    unknown = Xd[Xd[:, 0] > -np.inf]
+    with pytest.raises(ValueError, match="unknown chunk sizes"):
+        model.fit(unknown, groups)
+    with pytest.raises(TypeError, match="pass X as a Dask array"):
+        model.fit(X, da.from_array(groups))
+    _quietly(model.set_params(warm_start=True).fit, X, groups)
+    with pytest.raises(ValueError, match="warm_start=True is not supported"):
+        model.fit(Xd, groups)
+    stacked = np.zeros((4, 2, 3))
+    with pytest.raises(ValueError, match="means_init must be shared"):
+        BatchGaussianMixture(2, means_init=stacked).fit(Xd, groups)
+    with dask.config.set(scheduler="threads"):
+        model = _quietly(BatchGaussianMixture(2, random_state=0).fit, Xd, groups)
+        with pytest.raises(ValueError, match="expecting 3 features"):
+            model.predict(Xd[:, :2], groups)
+        with pytest.raises(ValueError, match="Unknown groups"):
+            model.predict(Xd, groups + 10).compute()
+        X_nan = X.copy()
+        X_nan[5, 0] = np.nan
+        lazy = model.predict(da.from_array(X_nan, chunks=(500, -1)), groups)
+        with pytest.raises(ValueError, match="contains NaN"):
+            lazy.compute()
+        with pytest.raises(ValueError, match="contains NaN"):
+            model.predict(X_nan, groups)
+
+
+def test_verbose_prints_one_line_before_and_after(capsys):
+    X, groups = _ragged(n_groups=5, seed=10)
+    Xd = da.from_array(X, chunks=(800, -1))
+    with dask.config.set(scheduler="threads"):
+        _quietly(BatchGaussianMixture(2, random_state=0, verbose=1).fit, Xd, groups)
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == 2
+    n_parts = Xd.numblocks[0]
+    assert lines[0].startswith(f"Fitting the groups of {len(X)} rows in {n_parts} ")
+    assert lines[1].startswith("Fitted 5 of 5 groups in")
+
+
+@pytest.mark.parametrize(
+    "labels, same",
+    [
+        (np.array(["a", "bb", "ccc"]), np.array(["a", "bb", "ccc"], dtype="U10")),
+        (np.array([b"a", b"bb"]), np.array([b"a", b"bb"], dtype="S7")),
+        (np.array([-3, 5, 70], dtype=np.int8), np.array([-3, 5, 70])),
+        (np.array([-0.0, 1.5]), np.array([0.0, 1.5], dtype=np.float32)),
+        (np.array(["x", "y"], dtype=object), np.array(["x", "y"], dtype=object)),
+    ],
+)
+def test_equal_labels_go_to_the_same_partition(labels, same):
+    for n_parts in (1, 2, 7, 64):
+        where = _dask_groups.partition_of(labels, n_parts)
+        np.testing.assert_array_equal(where, _dask_groups.partition_of(same, n_parts))
+        assert ((where >= 0) & (where < n_parts)).all()
+
+
+def test_labels_spread_over_the_partitions():
+    for labels in (np.arange(1000), NAMES, np.linspace(0, 1, 1000)):
+        counts = np.bincount(_dask_groups.partition_of(labels, 8), minlength=8)
+        assert counts.min() >= len(labels) / 8 / 2
