@@ -73,6 +73,24 @@ def assert_same_scores(model, reference, X, groups, Xd, groups_d):
         np.testing.assert_array_equal(computed, expected, err_msg=method)
 
 
+@pytest.fixture(autouse=True)
+def partition_per_block(monkeypatch):
+    """A partition per row block, however small: the tests' rows move."""
+    monkeypatch.setattr(_dask_groups, "PARTITION_ROWS", 1)
+
+
+def test_partitions_hold_a_quarter_million_rows_at_least(monkeypatch):
+    monkeypatch.setattr(_dask_groups, "PARTITION_ROWS", 250_000)
+    for n_rows, chunk, expected in [
+        (1000, 100, 1),
+        (2_000_000, 125_000, 8),
+        (2_000_000, 500_000, 4),
+        (10_000_000, 250_000, 40),
+    ]:
+        X = da.zeros((n_rows, 2), chunks=(chunk, 2))
+        assert _dask_groups.n_partitions(X) == expected
+
+
 @pytest.fixture(scope="module")
 def client():
     cluster, client = local_cluster(2)

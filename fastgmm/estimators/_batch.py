@@ -94,8 +94,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
 
     A Dask array ``X`` (with ``groups`` and ``sample_weight`` as Dask arrays
     or in memory) is fitted where its blocks live: every block sends each
-    of its rows to its group's partition (as many partitions as ``X`` has
-    row blocks), each partition is fitted as above on its worker, and the
+    of its rows to its group's partition (one per row block of ``X``, or
+    per 250,000 rows if fewer), each partition is fitted as above on its worker, and the
     fitted attributes are gathered here.  With an integer ``random_state``
     the models are those of the fit in memory, bit for bit, whatever the
     chunking.  ``predict``, ``predict_proba`` and ``score_samples`` of a
