@@ -360,11 +360,12 @@ def _posterior_shapes(model, n_components):
     ):
         if not hasattr(model, attribute):
             raise _FormatError(f"missing attribute {attribute}")
+    from .kernels import covariance
+
+    shared = covariance(model.covariance_type).shared
     shapes = {
         "mean_precision_": (n_components,),
-        "degrees_of_freedom_": ()
-        if model.covariance_type == "tied"
-        else (n_components,),
+        "degrees_of_freedom_": () if shared else (n_components,),
     }
     concentration = model.weight_concentration_
     if model.weight_concentration_prior_type == "dirichlet_process":

@@ -110,12 +110,13 @@ def compile_kernels(
 
 def _variant_groups(covariance_types):
     """(covariance type, n_features) of data that runs each variant."""
-    from .kernels import MAX_UNROLLED_FEATURES, Variant
+    from .kernels import MAX_UNROLLED_FEATURES, Variant, covariance
 
     for variant in Variant.every():
         covariance_type = COVARIANCE_TYPES[variant.code]
         if covariance_type in covariance_types:
-            wide = MAX_UNROLLED_FEATURES + 1 if covariance_type == "full" else 3
+            unrolled = covariance(covariance_type).unrolled
+            wide = MAX_UNROLLED_FEATURES + 1 if unrolled else 3
             yield covariance_type, variant.width or wide
 
 
@@ -132,7 +133,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
     from .estimators._batch import BatchGaussianMixture
     from .estimators._bayesian_mixture import BayesianGaussianMixture
     from .estimators._gaussian_mixture import GaussianMixture
-    from .kernels import BLOCK_ROWS, kmeans_labels
+    from .kernels import BLOCK_ROWS, covariance, kmeans_labels
 
     group_start = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -185,5 +186,6 @@ def _compile_group_here(dtype, covariance_type, n_features):
         batch.predict_proba(X, groups)
         batch.bic(X, groups)
     seconds = time.perf_counter() - group_start
-    features = f"  ({n_features} features)" if covariance_type == "full" else ""
+    unrolled = covariance(covariance_type).unrolled
+    features = f"  ({n_features} features)" if unrolled else ""
     return f"{covariance_type:9s} {dtype}: {seconds:6.1f} s{features}"

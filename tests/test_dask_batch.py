@@ -279,11 +279,15 @@ def test_parameters_enter_the_graph_once():
 # A cluster of worker processes
 
 
-def test_fit_and_predict_on_a_cluster_of_processes(client):
+def test_fit_and_predict_on_a_cluster_of_processes(request):
     X, groups = _ragged(n_groups=30, seed=8)
     groups = NAMES[groups]
     params = dict(n_components=2, covariance_type="diag", random_state=1)
     expected = _quietly(BatchGaussianMixture(**params).fit, X, groups)
+    # The cluster only now: compiling the fit above holds the GIL for long
+    # enough, on a fresh cache and a busy machine, that the client in this
+    # process would lose its scheduler.
+    client = request.getfixturevalue("client")
     Xd = client.persist(da.from_array(X, chunks=(1500, -1)))
     groups_d = da.from_array(groups, chunks=1500)
     with client.as_current():

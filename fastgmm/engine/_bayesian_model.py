@@ -224,7 +224,7 @@ class BayesianModel:
         n_features = params.means.shape[1]
         p = self.priors
         log_det = params.log_det - 0.5 * n_features * np.log(params.degrees_of_freedom)
-        if self.covariance_type == "tied":
+        if covariance(self.covariance_type).shared:
             # One shared Wishart: a one-element array, summed over n_features.
             log_wishart = self.n_components * float(
                 _log_wishart_norm(params.degrees_of_freedom, log_det[0], n_features)[0]
@@ -268,7 +268,7 @@ def _sum_resp_log_resp(log_likelihood, statistics, params):
             cross + np.swapaxes(cross, 1, 2)
             - nk[:, None, None] * delta[:, :, None] * delta[:, None, :]
         )  # fmt: skip
-        if params.covariance_type == "tied":
+        if covariance(params.covariance_type).shared:
             scatter = scatter[0] - correction.sum(axis=0)
             traces = np.sum((scatter @ factors[0]) * factors[0])
         else:

@@ -39,7 +39,7 @@ from dask.highlevelgraph import HighLevelGraph
 from sklearn.cluster import KMeans, kmeans_plusplus
 from sklearn.utils.validation import _check_sample_weight
 
-from ..kernels import KMEANS_TOL, m_step
+from ..kernels import KMEANS_TOL, covariance, m_step
 from ._dask_blocks import (
     _NON_FINITE,
     _as_float64,
@@ -330,7 +330,7 @@ class DaskData:
         """Statistics of one row per component (the rows ``indices``)."""
         rows, weights = self._take_rows(indices)
         _check_finite(rows)
-        if covariance_type == "tied":
+        if covariance(covariance_type).shared:
             # The shared covariance is the scatter of every row about their
             # mean; each component holds its one row (a row may start several).
             _, _, s2, ref = self._initial_statistics(

@@ -235,9 +235,10 @@ def _merge_initial_statistics(parts, covariance_type):
     Chan et al.'s pairwise update of variances.  For 'tied' the reference is
     the mean of all rows and ``s2`` the scatter of all rows.
     """
+    kind = covariance(covariance_type)
     total = sum(part[0] for part in parts)
     nk = sum(part[1] for part in parts)
-    if covariance_type == "tied":
+    if kind.shared:
         centre = sum(part[0] * part[4][0] for part in parts)
         ref = np.zeros_like(parts[0][4]) + (centre / total if total else 0.0)
     else:
@@ -250,10 +251,10 @@ def _merge_initial_statistics(parts, covariance_type):
     for weight, nk_b, s1_b, s2_b, ref_b in parts:
         d = ref_b - ref
         s1 += s1_b + nk_b[:, None] * d
-        if covariance_type == "tied":
+        if kind.shared:
             # The block's rows have their mean at ref_b: no cross terms.
             s2[0] += s2_b[0] + weight * np.outer(d[0], d[0])
-        elif covariance_type == "full":
+        elif kind.matrices:
             cross = s1_b[:, :, None] * d[:, None, :]
             s2 += (
                 s2_b

@@ -123,16 +123,17 @@ def _single_point_moments(
     n_components = points.shape[0]
     rows = X[points]
     weights = None if sample_weight is None else sample_weight[points]
-    per_row_type = "diag" if covariance_type == "tied" else covariance_type
+    kind = covariance(covariance_type)
+    per_row_type = "diag" if kind.shared else covariance_type
     nk, s1, s2, ref = initial_statistics(
         rows, weights, np.arange(n_components), None, per_row_type, n_components
     )
     weights_, means, covariances = m_step(
         nk, s1, s2, ref, per_row_type, reg_covar, X.dtype, total_weight
     )
-    if covariance_type == "full":
+    if not kind.uncentred:
         return weights_, means, covariances
-    if covariance_type == "tied":
+    if kind.shared:
         # X.T @ X over every row, as scikit-learn has it, whichever rows the
         # components hold.
         scatter = row_scatter(X, sample_weight, np.zeros(X.shape[1]))
@@ -167,8 +168,9 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
     nk = np.zeros(n_components)
     s1 = np.zeros((n_components, n_features))
     ref = np.zeros((n_components, n_features))
-    s2 = covariance(covariance_type).kernel_zeros(n_components, n_features)
-    tied = covariance_type == "tied"
+    kind = covariance(covariance_type)
+    s2 = kind.kernel_zeros(n_components, n_features)
+    tied = kind.shared
     if tied:
         ref[:] = np.average(X, axis=0, weights=sample_weight)
         s2[0] = row_scatter(X, sample_weight, ref[0])
@@ -182,9 +184,11 @@ def initial_statistics(X, sample_weight, labels, resp, covariance_type, n_compon
             ref[k] = rk @ X64 / nk[k]
         diff = X64 - ref[k]
         s1[k] = rk @ diff
-        if covariance_type == "full":
+        if tied:
+            continue
+        if kind.matrices:
             s2[k] = (diff * rk[:, np.newaxis]).T @ diff
-        elif not tied:
+        else:
             s2[k, 0] = rk @ diff**2
     return nk, s1, s2, ref
 

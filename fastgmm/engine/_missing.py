@@ -230,7 +230,7 @@ def group_statistics(X, sample_weight, groups, params, ref):
     s2 = kind.kernel_zeros(n_components, n_features)
     log_likelihood = 0.0
     components = _Components.of(params)
-    tied = kind is covariance("tied")
+    tied = kind.shared
     for group in groups:
         rows, patterns, inverse = group.rows, group.patterns, group.inverse
         w = np.ones(len(rows)) if sample_weight is None else sample_weight[rows]

@@ -64,22 +64,22 @@ def check_symmetric_positive_definite(precision, covariance_type):
 
 def check_precisions(precisions, covariance_type, n_components, n_features):
     """Validate ``precisions_init``: shape and positive definiteness."""
+    kind = covariance(covariance_type)
     precisions = check_array(
         precisions,
         dtype=[np.float64, np.float32],
         ensure_2d=False,
-        allow_nd=covariance_type == "full",
+        allow_nd=kind.ndim > 2,
     )
     check_shape(
         precisions,
-        covariance(covariance_type).parameter_shape(n_components, n_features),
+        kind.parameter_shape(n_components, n_features),
         "%s precision" % covariance_type,
     )
-    if covariance_type == "full":
-        for precision in precisions:
+    if kind.matrices:
+        # One matrix per component, or the shared one.
+        for precision in kind.to_kernel_layout(precisions, n_features):
             check_symmetric_positive_definite(precision, covariance_type)
-    elif covariance_type == "tied":
-        check_symmetric_positive_definite(precisions, covariance_type)
     else:
         check_positive(precisions, covariance_type)
     return precisions

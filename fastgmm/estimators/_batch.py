@@ -652,8 +652,8 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         for name in ("weights_init", "means_init", "precisions_init"):
             params[name] = group_value(params[name], name, g, self)
         model = GaussianMixture(**params)
-        tied = self.covariance_type == "tied"
-        per_component = slice(None) if tied else components
+        shared = covariance(self.covariance_type).shared
+        per_component = slice(None) if shared else components
         model.weights_ = self.weights_[g, components].copy()
         model.means_ = self.means_[g, components].copy()
         model.covariances_ = self.covariances_[g][per_component].copy()

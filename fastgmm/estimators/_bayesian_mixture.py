@@ -335,20 +335,19 @@ class BayesianGaussianMixture(BaseMixture):
         'full' and 'tied', the variances or their mean in the data's dtype
         for 'diag' and 'spherical')."""
         covariance_type = self.covariance_type
-        matrices = covariance(covariance_type).matrices
+        kind = covariance(covariance_type)
         if self.covariance_prior is None:
             # scikit-learn's np.cov is float64 for any data, its np.var of
             # 'diag' and 'spherical' has the data's dtype.
-            if matrices:
+            if kind.matrices:
                 return np.atleast_2d(moments[1])
-            variances = np.diag(moments[1]).astype(dtype)
-            return variances if covariance_type == "diag" else variances.mean()
-        if covariance_type == "spherical":
+            return kind.from_feature_variances(np.diag(moments[1]).astype(dtype))
+        if kind.ndim == 1:  # one variance per component: the prior is a number
             return self.covariance_prior
         prior = check_array(
             self.covariance_prior, dtype=[np.float64, np.float32], ensure_2d=False
         )
-        if matrices:
+        if kind.matrices:
             check_shape(
                 prior, (n_features, n_features), "%s covariance_prior" % covariance_type
             )
@@ -383,7 +382,7 @@ class BayesianGaussianMixture(BaseMixture):
     def _set_lower_bounds(self, lower_bound, lower_bounds):
         # scikit-learn's types: NumPy floats, and for 'tied' one-element
         # arrays (its single Wishart term is an array of one).
-        if self.covariance_type == "tied":
+        if covariance(self.covariance_type).shared:
             self.lower_bound_ = np.array([lower_bound])
             self.lower_bounds_ = [np.array([bound]) for bound in lower_bounds]
         else:

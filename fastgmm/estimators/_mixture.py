@@ -36,6 +36,7 @@ from ..kernels import (
     announce_compiling,
     check_n_jobs,
     compile_ahead,
+    covariance,
     kernel_threads,
     runs_in_parallel,
 )
@@ -456,20 +457,19 @@ class BaseMixture(
         n_samples_comp = rng.multinomial(
             n_samples, _multinomial_probabilities(self.weights_)
         )
-        if self.covariance_type == "full":
-            X = np.vstack(
-                [
-                    rng.multivariate_normal(mean, covariance, int(sample))
-                    for (mean, covariance, sample) in zip(
-                        self.means_, self.covariances_, n_samples_comp
-                    )
-                ]
+        kind = covariance(self.covariance_type)
+        if kind.matrices:
+            # scikit-learn's draws: a component's matrix (the shared one for
+            # 'tied'), or standard normals scaled by the deviations.
+            matrices = kind.full_matrices(
+                self.covariances_, len(self.means_), n_features
             )
-        elif self.covariance_type == "tied":
             X = np.vstack(
                 [
-                    rng.multivariate_normal(mean, self.covariances_, int(sample))
-                    for (mean, sample) in zip(self.means_, n_samples_comp)
+                    rng.multivariate_normal(mean, matrix, int(sample))
+                    for (mean, matrix, sample) in zip(
+                        self.means_, matrices, n_samples_comp
+                    )
                 ]
             )
         else:
@@ -477,8 +477,8 @@ class BaseMixture(
                 [
                     mean
                     + rng.standard_normal(size=(sample, n_features))
-                    * np.sqrt(covariance)
-                    for (mean, covariance, sample) in zip(
+                    * np.sqrt(variances)
+                    for (mean, variances, sample) in zip(
                         self.means_, self.covariances_, n_samples_comp
                     )
                 ]

@@ -42,6 +42,15 @@ class CovarianceType(ABC):
     # Whether covariances are matrices (else variances: inverted, factored
     # and square-rooted elementwise).
     matrices = None
+    # Whether one covariance serves every component.
+    shared = False
+    # Whether its kernels are compiled per unrolled width of few features
+    # (``fastgmm.kernels._unrolled``).
+    unrolled = False
+    # Whether scikit-learn estimates the covariances from uncentred sums
+    # (sum x x^T - nk mu mu^T), whose rounding a start from single rows
+    # reproduces (``fastgmm.kernels._mstep.uncentred_covariances``).
+    uncentred = True
 
     @abstractmethod
     def parameter_shape(self, n_components, n_features):
@@ -62,6 +71,11 @@ class CovarianceType(ABC):
     @abstractmethod
     def full_matrices(self, covariances, n_components, n_features):
         """Covariances as (n_components, n_features, n_features) matrices."""
+
+    def from_feature_variances(self, variances):
+        """The covariances of variances per component and feature, as
+        scikit-learn estimates them (a type of variances only)."""
+        return variances
 
     def kernel_shape(self, n_components, n_features):
         """Shape of covariances, factors and second moments in the kernels'
@@ -85,6 +99,7 @@ class Full(CovarianceType):
     """A matrix per component."""
 
     name, code, ndim, matrices = "full", FULL, 3, True
+    unrolled, uncentred = True, False
 
     def parameter_shape(self, n_components, n_features):
         return (n_components, n_features, n_features)
@@ -106,6 +121,7 @@ class Tied(CovarianceType):
     """One matrix shared by every component."""
 
     name, code, ndim, matrices = "tied", TIED, 2, True
+    shared = True
 
     def parameter_shape(self, n_components, n_features):
         return (n_features, n_features)
@@ -164,6 +180,9 @@ class Spherical(CovarianceType):
 
     def full_matrices(self, covariances, n_components, n_features):
         return covariances[:, None, None] * np.eye(n_features)
+
+    def from_feature_variances(self, variances):
+        return variances.mean(axis=-1)
 
 
 _TYPES = {t.name: t for t in (Full(), Tied(), Diag(), Spherical())}

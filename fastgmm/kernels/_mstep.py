@@ -325,12 +325,13 @@ def uncentred_covariances(scatter, nk, means, covariance_type, reg_covar, dtype)
     means : ndarray of shape (n_components, n_features)
     """
     nk_reg = nk + 10 * np.finfo(dtype).eps
-    if covariance_type == "tied":
-        covariance = (scatter - (nk * means.T) @ means) / nk_reg.sum()
-        covariance.flat[:: covariance.shape[0] + 1] += reg_covar
-        return covariance
+    kind = covariance(covariance_type)
+    if kind.shared:
+        shared = (scatter - (nk * means.T) @ means) / nk_reg.sum()
+        shared.flat[:: shared.shape[0] + 1] += reg_covar
+        return shared
     covariances = scatter / nk_reg[:, None] - means**2 + reg_covar
-    return covariances.mean(axis=1) if covariance_type == "spherical" else covariances
+    return kind.from_feature_variances(covariances)
 
 
 # ---------------------------------------------------------------------------
@@ -360,12 +361,14 @@ def precision_cholesky_from_precisions(precisions, covariance_type):
     The Cholesky factor of the row- and column-reversed precision, reversed
     back, is upper triangular with U U^T = precision.
     """
-    if covariance(covariance_type).matrices:
-        matrices = precisions if covariance_type == "full" else precisions[None]
+    kind = covariance(covariance_type)
+    if kind.matrices:
+        # One matrix per component, or the shared one.
+        matrices = kind.to_kernel_layout(precisions, precisions.shape[-1])
         factors = np.stack(
             [linalg.cholesky(p[::-1, ::-1], lower=True)[::-1, ::-1] for p in matrices]
         )
-        return factors if covariance_type == "full" else factors[0]
+        return kind.from_kernel_layout(factors)
     return np.sqrt(precisions)
 
 
