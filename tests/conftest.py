@@ -59,6 +59,18 @@ def local_cluster(n_workers):
     return cluster, client
 
 
+@pytest.fixture(scope="session")
+def dask_client():
+    """The client of one ``local_cluster(2)`` for the whole session: a
+    LocalCluster started in a process where another was used and closed can
+    come up closed (distributed 2026.8)."""
+    pytest.importorskip("distributed")
+    cluster, client = local_cluster(2)
+    yield client
+    client.close()
+    cluster.close()
+
+
 def _load(name):
     if name == "iris":
         return load_iris().data

@@ -15,7 +15,6 @@ from conftest import (
     INIT_PARAMS,
     assert_same_fit,
     fit,
-    local_cluster,
     make_explicit_init,
     noisy_centres,
 )
@@ -66,11 +65,8 @@ def single_threaded_blas():
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster, client = local_cluster(2)
-    yield client
-    client.close()
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 @pytest.fixture(params=["threads", "cluster"])

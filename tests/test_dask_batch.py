@@ -5,7 +5,6 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import local_cluster
 from sklearn.exceptions import ConvergenceWarning
 
 from fastgmm import BatchGaussianMixture
@@ -92,11 +91,8 @@ def test_partitions_hold_a_quarter_million_rows_at_least(monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def client():
-    cluster, client = local_cluster(2)
-    yield client
-    client.close()
-    cluster.close()
+def client(dask_client):
+    return dask_client
 
 
 # ---------------------------------------------------------------------------
