@@ -57,6 +57,11 @@ def write_data(path, n_groups, n_rows, seed=0):
         pq.write_table(table, path / f"part-{f:04d}.parquet")
 
 
+def default_path(n_groups, n_rows):
+    """Where the data of ``n_groups`` x ``n_rows`` is written by default."""
+    return Path(tempfile.gettempdir()) / f"fastgmm_batch_{n_groups}x{n_rows}.parquet"
+
+
 def read_file(path):
     """A file's rows and labels, as NumPy arrays."""
     import pyarrow.parquet as pq
@@ -110,9 +115,7 @@ def main(argv=None):
         "--check", action="store_true", help="compare with the in-memory fit"
     )
     args = parser.parse_args(argv)
-    path = args.path or Path(tempfile.gettempdir()) / (
-        f"fastgmm_batch_{args.groups}x{args.rows}.parquet"
-    )
+    path = args.path or default_path(args.groups, args.rows)
     if not path.exists():
         started = time.perf_counter()
         write_data(path, args.groups, args.rows)
