@@ -1,6 +1,10 @@
 """BatchGaussianMixture on Dask arrays: the rows moved to their group's
 partition, each partition fitted in memory; the same models, bit for bit."""
 
+import os
+import signal
+import threading
+import time
 import warnings
 
 import numpy as np
@@ -292,6 +296,60 @@ def test_fit_and_predict_on_a_cluster_of_processes(request):
         assert_same_scores(got, expected, X, groups, Xd, groups_d)
     # The worker processes fitted the partitions.
     assert len(client.run(lambda: 0)) == 2
+
+
+def _slow_partition_fits(seconds):
+    """In a worker: each partition's fit waits ``seconds`` first (0: as it
+    was).  Tasks find ``_fit_partition`` by name, so they run this one."""
+    import time
+
+    from fastgmm.engine import _dask_groups
+
+    fit = getattr(_dask_groups, "_unslowed", _dask_groups._fit_partition)
+    _dask_groups._unslowed = fit
+
+    def slow(template, pieces):
+        time.sleep(seconds)
+        return fit(template, pieces)
+
+    _dask_groups._fit_partition = slow if seconds else fit
+
+
+def test_worker_killed_during_the_partitions_fits(request):
+    X, groups = _ragged(n_groups=30, seed=11)
+    params = dict(n_components=2, covariance_type="full", random_state=2)
+    expected = _quietly(BatchGaussianMixture(**params).fit, X, groups)
+    client = request.getfixturevalue("client")
+    client.wait_for_workers(2, timeout=60)
+    Xd = client.persist(da.from_array(X, chunks=(1200, -1)))  # 8 partitions
+    groups_d = client.persist(da.from_array(groups, chunks=1200))
+    pids = sorted(client.run(os.getpid).values())
+    client.run(_slow_partition_fits, 0.4)
+    fit_over = threading.Event()
+    killed = []
+
+    def kill_a_worker():
+        # Splitting takes milliseconds; each worker's partitions then take
+        # 0.4 s each, four of them.
+        time.sleep(0.6)
+        if not fit_over.is_set():
+            os.kill(pids[0], signal.SIGKILL)
+            killed.append(True)
+
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
+    try:
+        with client.as_current():
+            killer.start()
+            got = _quietly(BatchGaussianMixture(**params).fit, Xd, groups_d)
+    finally:
+        fit_over.set()
+        killer.join(timeout=30)
+        client.run(_slow_partition_fits, 0)
+    assert killed, "the fit ended before a worker was killed"
+    assert_same_fit(got, expected)
+    # The nanny has started a new worker in place of the killed one.
+    client.wait_for_workers(2, timeout=60)
+    assert pids[0] not in client.run(os.getpid).values()
 
 
 # ---------------------------------------------------------------------------
