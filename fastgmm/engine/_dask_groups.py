@@ -174,7 +174,9 @@ def fit_partitions(estimator, X, groups, sample_weight):
             "(rows moved to their group's partition)"
         )
     results = dask.compute(*_partition_fits(template, arrays, n_parts))
-    return _assemble([r for r in results if r is not None], groups.dtype)
+    return _assemble(
+        [r for r in results if r is not None], groups.dtype, template.max_iter
+    )
 
 
 def n_partitions(X):
@@ -292,13 +294,22 @@ def _fit_partition(template, pieces):
         if isinstance(value, np.ndarray) and value.ndim and len(value) == n_groups
     }
     others = {name: value for name, value in fitted.items() if name not in per_group}
+    # The lower bounds are NaN after each group's last iteration: the columns
+    # no group of the partition reached stay here (most of the results' bytes).
+    per_group["lower_bounds_"] = per_group["lower_bounds_"][
+        :, : int(estimator.n_iter_.max(initial=0))
+    ]
     return per_group, others, few_distinct
 
 
-def _assemble(results, label_dtype):
+def _assemble(results, label_dtype, max_iter):
     """The partitions' attributes as one fit's: each group's in the order of
-    the sorted labels."""
+    the sorted labels, the lower bounds NaN to ``max_iter`` columns."""
     per_group = [r[0] for r in results]
+    for part in per_group:
+        bounds = part["lower_bounds_"]
+        part["lower_bounds_"] = np.full((len(bounds), max_iter), np.nan, bounds.dtype)
+        part["lower_bounds_"][:, : bounds.shape[1]] = bounds
     labels = np.concatenate([r["groups_"] for r in per_group]).astype(label_dtype)
     order = np.argsort(labels, kind="stable")
     labels = labels[order]
