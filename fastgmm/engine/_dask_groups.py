@@ -276,7 +276,7 @@ def _fit_partition(template, pieces):
     weights = None
     if pieces[0][2] is not None:
         weights = np.concatenate([p[2] for p in pieces])
-    estimator = template.__class__(**template.get_params(deep=False))
+    estimator = clone(template)
     # ``_fit_rows`` warns of nothing: the client reports every group's
     # trouble once, for all partitions.  (No ``catch_warnings`` here: it
     # swaps process-wide state, which the threads of a scheduler running

@@ -115,8 +115,8 @@ def _seeding_block(args, start, stop, out):
     Several centres, the candidates, mark in ``nearer`` the rows each is
     nearer to; the candidate chosen, a single centre, then updates
     ``closest`` on those rows alone (every row for the first centre), the
-    others keeping theirs.  ``norms`` gets the rows'
-    squared norms in the first pass and is read in the others.
+    others keeping theirs.  ``norms`` gets the rows' squared norms in the
+    first pass and is read in the others.
     """
     X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
     centres, n_centres, chosen = args.centres, args.n_centres, args.chosen
