@@ -284,9 +284,9 @@ def test_bad_input_gets_clear_errors():
     ],
 )
 def test_distinct_labels_are_numpy_unique(groups):
-    from fastgmm.estimators._batch import _distinct_labels
+    from fastgmm.engine._validation import distinct_labels
 
-    labels, index = _distinct_labels(groups)
+    labels, index = distinct_labels(groups)
     expected_labels, expected_index = np.unique(groups, return_inverse=True)
     np.testing.assert_array_equal(labels, expected_labels)
     assert labels.dtype == expected_labels.dtype

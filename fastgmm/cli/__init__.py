@@ -1,12 +1,15 @@
-"""Command-line interface: ``fastgmm fit``, ``fastgmm select``.
+"""Command-line interface: ``fastgmm fit``, ``select``, ``predict``, ``compile``.
 
 Modules:
 
 - ``entry_point``: the top-level parser (:func:`build_parser`) and
   :func:`main`, the ``fastgmm`` script;
-- ``fit``, ``select``: one module per command;
+- ``fit``, ``select``, ``predict``, ``compile``: one module per command;
+- ``groups``: ``fit --groups``, one mixture per group;
 - ``options``: argument types and the options the commands share;
-- ``data``: loading the data (.csv, .npy or iris);
+- ``data``: loading the data (.csv, .npy, Parquet or iris);
+- ``parquet``: Parquet files and directories, through pyarrow;
+- ``chunks``: ``predict``'s data a chunk of rows at a time;
 - ``report``: the summary lines, tables, the .npz file and plots;
 - ``messages``: :class:`CLIError` and the one-line errors and warnings.
 

@@ -5,7 +5,7 @@ import numpy as np
 from ..kernels import (
     covariance,
     covariances_from_precisions,
-    precision_cholesky,
+    parameters_from_moments,
     precision_cholesky_from_precisions,
 )
 from ._parameters import MixtureParameters
@@ -56,16 +56,17 @@ class GaussianModel:
         if self.means_init is not None:
             means = self.means_init
         if self.precisions_init is None:
-            prec_chol = precision_cholesky(
-                covariances, self.covariance_type, data.dtype
+            # The batch's compiled start runs the same kernel.
+            arrays = parameters_from_moments(
+                weights, means, covariances, self.covariance_type, data.dtype
             )
-        else:
-            prec_chol = precision_cholesky_from_precisions(
-                self.precisions_init, self.covariance_type
-            )
-            covariances = covariances_from_precisions(
-                self.precisions_init, self.covariance_type
-            )
+            return MixtureParameters(self.covariance_type, *arrays)
+        prec_chol = precision_cholesky_from_precisions(
+            self.precisions_init, self.covariance_type
+        )
+        covariances = covariances_from_precisions(
+            self.precisions_init, self.covariance_type
+        )
         weights, means, covariances, prec_chol = (
             np.asarray(p, dtype=data.dtype)
             for p in (weights, means, covariances, prec_chol)

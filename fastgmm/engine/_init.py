@@ -13,6 +13,7 @@ from ..kernels import (
     kmeans_labels,
     label_statistics,
     m_step,
+    moments_of_labels,
     uncentred_covariances,
 )
 
@@ -103,10 +104,15 @@ def initial_moments(
             X, sample_weight, assignment.points, covariance_type, reg_covar,
             total_weight,
         )  # fmt: skip
+    if assignment.labels is not None:
+        # The batch's compiled start runs the same kernel.
+        return moments_of_labels(
+            X, sample_weight, assignment.labels, n_components, covariance_type,
+            reg_covar, total_weight,
+        )  # fmt: skip
     nk, s1, s2, ref = initial_statistics(
-        X, sample_weight, assignment.labels, assignment.resp, covariance_type,
-        n_components,
-    )  # fmt: skip
+        X, sample_weight, None, assignment.resp, covariance_type, n_components
+    )
     return m_step(nk, s1, s2, ref, covariance_type, reg_covar, X.dtype, total_weight)
 
 

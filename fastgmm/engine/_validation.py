@@ -261,3 +261,62 @@ def unchanged_on_failure(estimator):
         estimator.__dict__.clear()
         estimator.__dict__.update(previous_state)
         raise
+
+
+def rows_and_groups(X, groups, allow_nan):
+    """2-D float rows, the sorted distinct labels, and each row's label index.
+
+    For a 3-D X the index is None: group g holds the g-th run of
+    ``n_samples_per_group`` rows.
+    """
+    X = np.asarray(X) if not hasattr(X, "__array__") else X
+    ndim = np.ndim(X)
+    if ndim == 3:
+        if groups is not None:
+            raise ValueError(
+                "A 3-D X holds one group per leading index: pass no groups."
+            )
+        X = check_array(
+            X, dtype=[np.float64, np.float32], order="C", allow_nd=True,
+            ensure_all_finite=not allow_nan,
+        )  # fmt: skip
+        n_groups, n_rows = X.shape[:2]
+        # Each row's group is implied: None (see ``GroupLayout``).
+        return X.reshape(n_groups * n_rows, X.shape[2]), np.arange(n_groups), None
+    if groups is None:
+        raise ValueError(
+            "groups is required for a 2-D X (or pass X of shape "
+            "(n_groups, n_samples_per_group, n_features))."
+        )
+    X = check_array(
+        X, dtype=[np.float64, np.float32], order="C",
+        ensure_all_finite=not allow_nan,
+    )  # fmt: skip
+    groups = np.asarray(groups)
+    if groups.ndim != 1 or len(groups) != X.shape[0]:
+        raise ValueError(
+            f"groups must have shape ({X.shape[0]},), one label per row; "
+            f"got shape {groups.shape}."
+        )
+    labels, group_of_row = distinct_labels(groups)
+    return X, labels, group_of_row
+
+
+def distinct_labels(groups):
+    """``np.unique(groups, return_inverse=True)``, without sorting for integers
+    of a range not much wider than their number (the usual group ids)."""
+    if groups.dtype.kind in "iu" and len(groups):
+        low, high = int(groups.min()), int(groups.max())
+        if high - low < 2 * len(groups) + 1024:
+            offset = groups.astype(np.int64) - np.int64(low)
+            present = np.bincount(offset, minlength=high - low + 1) > 0
+            codes = (np.cumsum(present) - 1).astype(index_dtype(len(groups)))
+            labels = (np.flatnonzero(present) + low).astype(groups.dtype)
+            return labels, codes[offset]
+    labels, group_of_row = np.unique(groups, return_inverse=True)
+    return labels, group_of_row.reshape(-1).astype(index_dtype(len(groups)))
+
+
+def index_dtype(n):
+    """int32 group indices where they fit (half the memory of intp)."""
+    return np.int32 if n < 2**31 else np.intp

@@ -8,13 +8,11 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import _check_sample_weight, check_array, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..engine._batch_fit import BatchFit, GroupLayout, group_value
 from ..engine._data import is_dask_array, output_dtype
-from ..engine._validation import (
-    unchanged_on_failure,
-)
+from ..engine._validation import rows_and_groups, unchanged_on_failure
 from ..kernels import (
     announce_compiling,
     check_n_jobs,
@@ -206,7 +204,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         components when selecting), keep the best by the criterion, set the
         fitted attributes; the number of groups whose kept k-means start
         found fewer distinct clusters than components."""
-        X, groups_, group_of_row = _rows_and_groups(X, groups, allow_nan=True)
+        X, groups_, group_of_row = rows_and_groups(X, groups, allow_nan=True)
         if sample_weight is not None:
             sample_weight = _check_sample_weight(
                 np.reshape(sample_weight, -1) if np.ndim(sample_weight) == 2
@@ -500,7 +498,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         return log_weights, prec3, log_det
 
     def _rows_of_fitted_groups(self, X, groups):
-        X, labels, group_of_row = _rows_and_groups(X, groups, allow_nan=False)
+        X, labels, group_of_row = rows_and_groups(X, groups, allow_nan=False)
         if X.shape[1] != self.n_features_in_:
             raise ValueError(
                 f"X has {X.shape[1]} features, but {type(self).__name__} is "
@@ -696,62 +694,3 @@ def _group_scores(sorted_log_prob, layout):
 def _label(value):
     """A group label as Python prints it (``3``, not ``np.int64(3)``)."""
     return value.item() if isinstance(value, np.generic) else value
-
-
-def _rows_and_groups(X, groups, allow_nan):
-    """2-D float rows, the sorted distinct labels, and each row's label index.
-
-    For a 3-D X the index is None: group g holds the g-th run of
-    ``n_samples_per_group`` rows.
-    """
-    X = np.asarray(X) if not hasattr(X, "__array__") else X
-    ndim = np.ndim(X)
-    if ndim == 3:
-        if groups is not None:
-            raise ValueError(
-                "A 3-D X holds one group per leading index: pass no groups."
-            )
-        X = check_array(
-            X, dtype=[np.float64, np.float32], order="C", allow_nd=True,
-            ensure_all_finite=not allow_nan,
-        )  # fmt: skip
-        n_groups, n_rows = X.shape[:2]
-        # Each row's group is implied: None (see ``GroupLayout``).
-        return X.reshape(n_groups * n_rows, X.shape[2]), np.arange(n_groups), None
-    if groups is None:
-        raise ValueError(
-            "groups is required for a 2-D X (or pass X of shape "
-            "(n_groups, n_samples_per_group, n_features))."
-        )
-    X = check_array(
-        X, dtype=[np.float64, np.float32], order="C",
-        ensure_all_finite=not allow_nan,
-    )  # fmt: skip
-    groups = np.asarray(groups)
-    if groups.ndim != 1 or len(groups) != X.shape[0]:
-        raise ValueError(
-            f"groups must have shape ({X.shape[0]},), one label per row; "
-            f"got shape {groups.shape}."
-        )
-    labels, group_of_row = _distinct_labels(groups)
-    return X, labels, group_of_row
-
-
-def _distinct_labels(groups):
-    """``np.unique(groups, return_inverse=True)``, without sorting for integers
-    of a range not much wider than their number (the usual group ids)."""
-    if groups.dtype.kind in "iu" and len(groups):
-        low, high = int(groups.min()), int(groups.max())
-        if high - low < 2 * len(groups) + 1024:
-            offset = groups.astype(np.int64) - np.int64(low)
-            present = np.bincount(offset, minlength=high - low + 1) > 0
-            codes = (np.cumsum(present) - 1).astype(_index_dtype(len(groups)))
-            labels = (np.flatnonzero(present) + low).astype(groups.dtype)
-            return labels, codes[offset]
-    labels, group_of_row = np.unique(groups, return_inverse=True)
-    return labels, group_of_row.reshape(-1).astype(_index_dtype(len(groups)))
-
-
-def _index_dtype(n):
-    """int32 group indices where they fit (half the memory of intp)."""
-    return np.int32 if n < 2**31 else np.intp

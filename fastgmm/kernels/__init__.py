@@ -18,6 +18,8 @@ From the bottom up:
 - ``_mstep``: the M-step's small matrices;
 - ``_em_rules``: the EM loop and its rules (moment centres, convergence,
   the run kept), for the compiled loop and the Python engine alike;
+- ``_start``: where an EM run starts (the moments of k-means labels, the
+  parameters of moments), for the Python engine and the batch alike;
 - ``_kmeans``: scikit-learn's k-means, for the default start;
 - ``_groups``: many small mixtures in one compiled call;
 - ``_warmup``: whether the kernels are in Numba's cache, and compiling them
@@ -70,6 +72,8 @@ _API = {
         ["em_iterations", "is_better_run", "moment_centres"],
         "_em_rules",
     ),
+    # Where a run starts: for the Python engine and the batch's loop alike.
+    **dict.fromkeys(["moments_of_labels", "parameters_from_moments"], "_start"),
     **dict.fromkeys(["KMEANS_TOL", "kmeans_labels"], "_kmeans"),
     # Many small mixtures in one call, and the status of each group.
     **dict.fromkeys(

@@ -1,5 +1,8 @@
 """Copying arrays inside compiled code, without slice assignment."""
 
+import math
+
+import numpy as np
 from numba.extending import overload
 
 from ._config import EXACT_NJIT_OPTIONS
@@ -35,3 +38,20 @@ def _assign_compiled(dst, src):
         copy_into(dst, src)
 
     return assign_compiled
+
+
+def log_into(dst, src):
+    """``dst[...] = log(src)`` (float64): NumPy's ``log`` of the float64
+    values when run by Python, as scikit-learn takes its log-weights; the
+    elements' ``math.log`` in compiled code, as the compiled M-step takes
+    them."""
+    dst[...] = np.log(np.asarray(src, dtype=np.float64))
+
+
+@overload(log_into, jit_options=EXACT_NJIT_OPTIONS)
+def _log_into_compiled(dst, src):
+    def log_into_compiled(dst, src):
+        for j in range(src.size):
+            dst.flat[j] = math.log(np.float64(src.flat[j]))
+
+    return log_into_compiled

@@ -17,7 +17,6 @@ rather than driven from Python because a Python round trip per iteration
 costs more than a small group's E-step.
 """
 
-import math
 from typing import NamedTuple
 
 import numpy as np
@@ -29,7 +28,6 @@ from ._em_rules import em_iterations, is_better_run, moment_centres
 from ._estep import (
     _EStep,
     _statistics_layout,
-    label_statistics,
 )
 from ._kmeans import (
     _EMPTY_CLUSTER,
@@ -38,16 +36,12 @@ from ._kmeans import (
     _n_distinct,
     kmeans_run,
 )
-from ._mstep import (
-    _iteration_m_step,
-    _precision_factors,
-    component_moments,
-    log_determinants,
-)
+from ._mstep import _iteration_m_step, log_determinants
 from ._numba_internals import empty, njit
 from ._numpy_sums import _pairwise_sum
 from ._reduction import ordered_block_sums
 from ._specialise import CODE, kernel
+from ._start import label_moments, start_parameters
 
 # A group's ``status`` after ``fit_groups``.
 FITTED = 0
@@ -134,29 +128,16 @@ _kmeans_run = kmeans_run.copy(one_block=True)
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
 def _label_start(X, weights64, labels, settings, total_weight, params):
     """``GaussianModel.initial_parameters`` of k-means labels, into ``params``
-    (as ``GroupStarts.params``, one run's).
-
-    Moments in float64 divided by ``total_weight``, the precision factors of
-    the float64 covariances, then everything stored in the data's dtype.
-    Returns False for an ill-defined covariance.
+    (as ``GroupStarts.params``, one run's): the same two kernels
+    (``fastgmm.kernels._start``).  Returns False for an ill-defined
+    covariance.
     """
-    weights, means, covariances, prec_chol, log_weights, log_det = params
-    n_components = means.shape[0]
-    nk, s1, s2, ref = label_statistics(X, weights64, labels, n_components)
-    weights_, means_, covariances_ = component_moments(
-        nk, s1, s2, ref, settings.reg_covar, settings.eps, total_weight
-    )
-    factors = empty(covariances_.shape, covariances_.dtype)
-    if not _precision_factors(covariances_, factors):
-        return False
-    copy_into(weights, weights_)
-    copy_into(means, means_)
-    copy_into(covariances, covariances_)
-    copy_into(prec_chol, factors)
-    for k in range(n_components):
-        log_weights[k] = math.log(np.float64(weights[k]))
-    copy_into(log_det, log_determinants(prec_chol, n_components))
-    return True
+    moments = label_moments(
+        X, weights64, labels, params[1].shape[0], settings.reg_covar, settings.eps,
+        total_weight,
+    )  # fmt: skip
+    factors = empty(moments[2].shape, np.float64)
+    return start_parameters(*moments, factors, params)
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)

@@ -414,6 +414,7 @@ def _row_prefetch():
             return None
 
         def codegen(context, builder, sig, args):
+            """Two ``llvm.prefetch`` calls: the row's first and last byte."""
             data = context.make_array(sig.args[0])(context, builder, args[0])
             index = context.cast(builder, args[1], sig.args[1], nbtypes.intp)
             offset = builder.mul(index, builder.extract_value(data.strides, 0))

@@ -205,6 +205,15 @@ class Kernel:
     def __call__(self, X, *args, code=None):
         return self.copy_for(X, code)(X, *args)
 
+    def run_in_python(self, X, *args, code=None):
+        """Run the Python function of the copy a call with ``X`` would run.
+
+        Its calls to other kernels go to their compiled copies, the ones
+        Python calls directly, so it compiles no code of its own: for a few
+        kernels composed once, for compiled callers and Python alike.
+        """
+        return self.copy_for(X, code).py_func(X, *args)
+
     def copy_for(self, X, code=None):
         """The copy a call from Python with rows ``X`` runs (for a kernel
         that is not per width, any array whose last axis is the features)."""
