@@ -136,10 +136,25 @@ def run(args):
         selector.fit(X)
         total_time = time.perf_counter() - t0
 
+    _print_summary(data, selector, args.criterion, skipped, total_time)
+
+    if args.plot is not None:
+        from fastgmm.plot import plot_clusters, plot_criterion
+
+        draws = [lambda ax: plot_criterion(selector, ax=ax)]
+        if n_features >= 2:
+            draws.append(lambda ax: plot_clusters(selector, X, ax=ax))
+        save_plot(args.plot, draws)
+        print(f"plot:        {args.plot}", file=sys.stdout)
+    return 0
+
+
+def _print_summary(data, selector, criterion, skipped, total_time):
+    """The data, the criterion table, the best candidate and the fits."""
     results = selector.results_
     n_fits = len(results["n_components"])
     not_converged = n_fits - int(sum(results["converged"]))
-    name = args.criterion.upper()
+    name = criterion.upper()
     out = sys.stdout
     print(data_lines(data), file=out)
     print(f"criterion:   {name} (lower is better)", file=out)
@@ -164,16 +179,6 @@ def run(args):
             file=out,
         )
     print(f"total time:  {total_time:.3f} s", file=out)
-
-    if args.plot is not None:
-        from fastgmm.plot import plot_clusters, plot_criterion
-
-        draws = [lambda ax: plot_criterion(selector, ax=ax)]
-        if n_features >= 2:
-            draws.append(lambda ax: plot_clusters(selector, X, ax=ax))
-        save_plot(args.plot, draws)
-        print(f"plot:        {args.plot}", file=out)
-    return 0
 
 
 def _format_k(values):

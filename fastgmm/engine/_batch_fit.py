@@ -180,34 +180,7 @@ class BatchFit:
         in threads."""
         est = self.est
         n_groups = len(self.layout.counts)
-        fitted = self.status == FITTED
-        drawn = (
-            est.init_params == "kmeans"
-            and not self.warm
-            and est.weights_init is None
-            and est.means_init is None
-            and est.precisions_init is None
-        )
-        n_features = self.X.shape[1]
-        shape = self.kind.kernel_shape(self.n_components, n_features)
-        starts = parameter_arrays(
-            (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
-        )
-        given = np.zeros(n_groups, dtype=np.bool_)
-        draws = KMeansDraws(np.empty((0, 0)), np.empty((0, 0, 0)), 0)
-        if drawn:
-            draws = self._kmeans_draws(fitted)
-            # More than a block of rows: k-means on all threads, one group
-            # after another; the EM runs in the kernel with the others.
-            large = np.flatnonzero(fitted & (self.layout.counts > BLOCK_ROWS))
-            self._python_starts(starts, given, large, lambda g: self._replay(g, draws))
-        else:
-            seed = est.random_state
-            shared = None if is_seed(seed) else check_random_state(seed)
-            self._python_starts(
-                starts, given, np.flatnonzero(fitted),
-                lambda g: check_random_state(seed) if shared is None else shared,
-            )  # fmt: skip
+        drawn, draws, starts, given = self._starts()
         in_kernel = self.status == FITTED
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
         rows = GroupRows(self.X, weights64, self.layout.bounds)
@@ -245,6 +218,10 @@ class BatchFit:
                 over_groups(start, order, est.n_jobs)
             over_groups(fit, order, est.n_jobs)
         self.status_names[self.status == ILL_DEFINED] = "ill_defined"
+        self._fit_single_fits(draws)
+
+    def _fit_single_fits(self, draws):
+        """The groups whose k-means left a cluster empty, as single fits."""
         for g in np.flatnonzero(self.status == SINGLE_FIT):
             # k-means left a cluster empty: relocating it is Python code.
             model, data = self._model(g), self._data(g)
@@ -254,6 +231,48 @@ class BatchFit:
                 for _ in range(self.n_init)
             )
             self._fit_alone(g, group_starts)
+
+    def _starts(self):
+        """Where each group's runs start: k-means labels drawn as
+        ``GaussianMixture`` draws them (in Python here for groups of more
+        than a block of rows; ``kmeans_groups`` draws the others), or the
+        starts given or drawn otherwise, in Python.
+
+        Returns (drawn, draws, starts, given): whether k-means draws the
+        starts, its random numbers, the parameter buffers and which groups
+        have their starts given.
+        """
+        est = self.est
+        n_groups = len(self.layout.counts)
+        fitted = self.status == FITTED
+        drawn = (
+            est.init_params == "kmeans"
+            and not self.warm
+            and est.weights_init is None
+            and est.means_init is None
+            and est.precisions_init is None
+        )
+        n_features = self.X.shape[1]
+        shape = self.kind.kernel_shape(self.n_components, n_features)
+        starts = parameter_arrays(
+            (n_groups, self.n_init), self.n_components, n_features, shape, self.X.dtype
+        )
+        given = np.zeros(n_groups, dtype=np.bool_)
+        draws = KMeansDraws(np.empty((0, 0)), np.empty((0, 0, 0)), 0)
+        if drawn:
+            draws = self._kmeans_draws(fitted)
+            # More than a block of rows: k-means on all threads, one group
+            # after another; the EM runs in the kernel with the others.
+            large = np.flatnonzero(fitted & (self.layout.counts > BLOCK_ROWS))
+            self._python_starts(starts, given, large, lambda g: self._replay(g, draws))
+        else:
+            seed = est.random_state
+            shared = None if is_seed(seed) else check_random_state(seed)
+            self._python_starts(
+                starts, given, np.flatnonzero(fitted),
+                lambda g: check_random_state(seed) if shared is None else shared,
+            )  # fmt: skip
+        return drawn, draws, starts, given
 
     def _replay(self, g, draws):
         """Group g's k-means++ draws, as ``kmeans_labels`` asks for them."""
