@@ -133,7 +133,7 @@ def _compile_group_here(dtype, covariance_type, n_features):
     from .estimators._batch import BatchGaussianMixture
     from .estimators._bayesian_mixture import BayesianGaussianMixture
     from .estimators._gaussian_mixture import GaussianMixture
-    from .kernels import BLOCK_ROWS, covariance, kmeans_labels
+    from .kernels import BLOCK_ROWS, covariance, kmeans_labels, split_rows
 
     group_start = time.perf_counter()
     rng = np.random.default_rng(0)
@@ -185,6 +185,10 @@ def _compile_group_here(dtype, covariance_type, n_features):
         batch.predict(X, groups)
         batch.predict_proba(X, groups)
         batch.bic(X, groups)
+        # A Dask batch fit's cut of each row block (``engine._dask_groups``).
+        split_rows(
+            X, groups.astype(np.int64), 3, np.empty_like(X), np.empty(len(X), np.int64)
+        )
     seconds = time.perf_counter() - group_start
     unrolled = covariance(covariance_type).unrolled
     features = f"  ({n_features} features)" if unrolled else ""

@@ -427,3 +427,29 @@ def test_labels_spread_over_the_partitions():
     for labels in (np.arange(1000), NAMES, np.linspace(0, 1, 1000)):
         counts = np.bincount(_dask_groups.partition_of(labels, 8), minlength=8)
         assert counts.min() >= len(labels) / 8 / 2
+
+
+@pytest.mark.parametrize("n_parts", [2, 7, 8])
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array([-9, 3, 0, 8, -1, 15, 2**40, -(2**40), 7, 7, 3, -9]),
+        np.array([200, 3, 0, 255, 7, 7, 3, 200], dtype=np.uint8),
+        np.array(["a", "bb", "a", "ccc", "bb", "a", "dd", "e"]),
+    ],
+)
+def test_a_block_splits_as_a_stable_sort_by_partition(labels, n_parts):
+    # The compiled counting sort cuts a block as NumPy's stable sort by
+    # ``partition_of`` does, rows and weights alike.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(len(labels), 3)).astype(np.float32)
+    weights = rng.uniform(size=len(labels))
+    pieces = _dask_groups._split_rows(X, labels, weights, n_parts)
+    where = _dask_groups.partition_of(labels, n_parts)
+    assert len(pieces) == n_parts
+    for p, (Xp, labels_p, weights_p) in enumerate(pieces):
+        rows = np.flatnonzero(where == p)  # in their order
+        np.testing.assert_array_equal(Xp, X[rows])
+        np.testing.assert_array_equal(labels_p, labels[rows])
+        np.testing.assert_array_equal(weights_p, weights[rows])
+        assert Xp.dtype == X.dtype and labels_p.dtype == labels.dtype

@@ -33,10 +33,10 @@ import dask.array as da
 import numpy as np
 from dask import delayed
 from dask.delayed import Delayed
-from dask.highlevelgraph import HighLevelGraph
+from dask.highlevelgraph import HighLevelGraph, MaterializedLayer
 from sklearn.base import clone
 
-from ..kernels import covariance
+from ..kernels import covariance, split_rows
 from ._dask import check_array, check_sample_weight
 from ._data import output_dtype
 from ._validation import check_random_state, is_seed
@@ -195,21 +195,31 @@ def _partition_fits(template, arrays, n_parts):
     token = uuid.uuid4().hex
     split, piece, fit = (f"fastgmm-{s}-{token}" for s in ("split", "piece", "fit"))
     shared = f"fastgmm-template-{token}"
-    layer = {shared: template}
+    moves = {}
     keys = [[(a.name, *index) for index in np.ndindex(a.numblocks)] for a in arrays]
     n_blocks = len(keys[0])
     for i in range(n_blocks):
         blocks = [k[i] for k in keys] + [None] * (3 - len(keys))
-        layer[(split, i)] = (_split_rows, *blocks, n_parts)
+        moves[(split, i)] = (_split_rows, *blocks, n_parts)
         for p in range(n_parts):
-            layer[(piece, i, p)] = (operator.getitem, (split, i), p)
+            moves[(piece, i, p)] = (operator.getitem, (split, i), p)
+    fits = {shared: template}
     for p in range(n_parts):
-        layer[(fit, p)] = (
+        fits[(fit, p)] = (
             _fit_partition,
             shared,
             [(piece, i, p) for i in range(n_blocks)],
         )
-    graph = HighLevelGraph.from_collections(fit, layer, dependencies=arrays)
+    # The splits and their pieces go first on a worker: a worker busy with
+    # a partition's fit would otherwise hold back the pieces that the other
+    # workers' next fits wait for.
+    graph = HighLevelGraph.from_collections(
+        split, MaterializedLayer(moves, annotations={"priority": 1}), arrays
+    )
+    graph = HighLevelGraph(
+        {**graph.layers, fit: MaterializedLayer(fits)},
+        {**graph.dependencies, fit: {split}},
+    )
     return [Delayed((fit, p), graph, layer=fit) for p in range(n_parts)]
 
 
@@ -219,13 +229,18 @@ def _split_rows(X, labels, weights, n_parts):
     labels = np.asarray(labels)
     if n_parts == 1:
         return [(X, labels, weights)]
-    destination = partition_of(labels, n_parts)
-    # (A radix sort for 16-bit keys; ``take`` copies rows faster than
-    # indexing does.)
-    key = destination.astype(np.int16 if n_parts <= 2**15 else np.int64)
-    order = np.argsort(key, kind="stable")
-    bounds = np.searchsorted(key[order], np.arange(n_parts + 1))
-    X, labels = np.take(X, order, axis=0), labels[order]
+    if labels.dtype.kind in "biu":
+        # ``partition_of``'s rule, taken in the kernel's pass.
+        keys = np.ascontiguousarray(labels, dtype=np.int64)
+    else:
+        keys = partition_of(labels, n_parts)
+    # One compiled counting sort: half the time of a stable argsort and
+    # ``np.take``.
+    X = np.ascontiguousarray(X)
+    out, order = np.empty_like(X), np.empty(len(X), dtype=np.int64)
+    bounds = split_rows(X, keys, n_parts, out, order)
+    X = out
+    labels = labels[order]
     weights = None if weights is None else weights[order]
     return [
         (
@@ -304,12 +319,12 @@ def _fit_partition(template, pieces):
 
 def _assemble(results, label_dtype, max_iter):
     """The partitions' attributes as one fit's: each group's in the order of
-    the sorted labels, the lower bounds NaN to ``max_iter`` columns."""
+    the sorted labels, the lower bounds NaN to ``max_iter`` columns.
+
+    Each partition's arrays are written once, straight to their groups'
+    rows of the result (no concatenated copy to reorder).
+    """
     per_group = [r[0] for r in results]
-    for part in per_group:
-        bounds = part["lower_bounds_"]
-        part["lower_bounds_"] = np.full((len(bounds), max_iter), np.nan, bounds.dtype)
-        part["lower_bounds_"][:, : bounds.shape[1]] = bounds
     labels = np.concatenate([r["groups_"] for r in per_group]).astype(label_dtype)
     order = np.argsort(labels, kind="stable")
     labels = labels[order]
@@ -318,9 +333,25 @@ def _assemble(results, label_dtype, max_iter):
             "Equal group labels of different types (such as 1 and 1.0) were "
             "sent to different partitions; give the groups one type."
         )
+    # Where each partition's groups go: the inverse of the sorting order.
+    position = np.empty(len(order), dtype=np.intp)
+    position[order] = np.arange(len(order))
+    ends = np.cumsum([len(r["groups_"]) for r in per_group])
+    rows = np.split(position, ends[:-1])
     attributes = dict(results[0][1])
-    for name in per_group[0]:
-        attributes[name] = np.concatenate([r[name] for r in per_group])[order]
+    for name, first in per_group[0].items():
+        bounds = name == "lower_bounds_"
+        if bounds:  # each partition's columns, up to its last iteration
+            out = np.full((len(labels), max_iter), np.nan, first.dtype)
+        else:
+            out = np.empty((len(labels), *first.shape[1:]), first.dtype)
+        for part, at in zip(per_group, rows, strict=True):
+            value = part[name]
+            if bounds:
+                out[at, : value.shape[1]] = value
+            else:
+                out[at] = value
+        attributes[name] = out
     attributes["groups_"] = labels
     return attributes, sum(r[2] for r in results)
 

@@ -91,6 +91,7 @@ _API = {
             "group_log_determinants",
             "kmeans_groups",
             "move_rows",
+            "split_rows",
         ],
         "_groups",
     ),

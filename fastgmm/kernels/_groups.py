@@ -37,7 +37,7 @@ from ._kmeans import (
     kmeans_run,
 )
 from ._mstep import _iteration_m_step, log_determinants
-from ._numba_internals import empty, njit
+from ._numba_internals import empty, njit, zeros
 from ._numpy_sums import _pairwise_sum
 from ._reduction import ordered_block_sums
 from ._specialise import CODE, kernel
@@ -343,6 +343,42 @@ def move_rows(src, group_of_row, bounds, to_groups, out):
         else:
             for j in range(src.shape[1]):
                 out[i, j] = src[p, j]
+
+
+@njit(**EXACT_NJIT_OPTIONS)
+def split_rows(X, keys, n_parts, out, order):
+    """Rows cut into ``n_parts`` pieces by ``keys % n_parts`` (stable): a
+    counting sort, for a Dask block's rows on their way to the partitions
+    of their groups.
+
+    Writes the rows in piece order to ``out`` and their order to ``order``
+    (``out = X[order]``); returns the pieces' bounds: piece ``p`` is rows
+    ``bounds[p]:bounds[p + 1]``.  The caller allocates ``out`` and
+    ``order`` with NumPy, which asks the system for huge pages for large
+    arrays: at a block's size, faulting in fresh pages is most of the cost.
+    """
+    n_rows = X.shape[0]
+    # Each row's piece, kept (an integer division per row is most of the
+    # cost): ``& (n_parts - 1)`` is that remainder for a power of two.
+    piece = empty(n_rows, np.int32)
+    bounds = zeros(n_parts + 1, np.int64)
+    mask = n_parts - 1
+    power_of_two = n_parts & mask == 0
+    for i in range(n_rows):
+        p = keys[i] & mask if power_of_two else keys[i] % n_parts
+        piece[i] = p
+        bounds[p + 1] += 1
+    for p in range(n_parts):
+        bounds[p + 1] += bounds[p]
+    cursor = empty(n_parts, np.int64)
+    copy_into(cursor, bounds[:-1])
+    for i in range(n_rows):
+        at = cursor[piece[i]]
+        cursor[piece[i]] += 1
+        order[at] = i
+        for j in range(X.shape[1]):
+            out[at, j] = X[i, j]
+    return bounds
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
