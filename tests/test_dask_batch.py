@@ -74,6 +74,12 @@ def assert_same_scores(model, reference, X, groups, Xd, groups_d):
         expected = getattr(reference, method)(X, groups)
         assert computed.dtype == lazy.dtype == expected.dtype, method
         np.testing.assert_array_equal(computed, expected, err_msg=method)
+    # Per-group values: each group's rows scored together, as in memory.
+    for method in ("score", "bic", "aic"):
+        got = getattr(model, method)(Xd, groups_d)
+        expected = getattr(reference, method)(X, groups)
+        assert isinstance(got, np.ndarray) and got.dtype == expected.dtype, method
+        np.testing.assert_array_equal(got, expected, err_msg=method)
 
 
 @pytest.fixture(autouse=True)
@@ -453,3 +459,24 @@ def test_a_block_splits_as_a_stable_sort_by_partition(labels, n_parts):
         np.testing.assert_array_equal(labels_p, labels[rows])
         np.testing.assert_array_equal(weights_p, weights[rows])
         assert Xp.dtype == X.dtype and labels_p.dtype == labels.dtype
+
+
+def test_per_group_scores_of_some_groups_and_unknown_groups():
+    X, groups = _ragged(n_groups=12, seed=3)
+    model = _quietly(
+        BatchGaussianMixture(n_components=2, random_state=0).fit, X, groups
+    )
+    some = groups % 3 == 0
+    Xd = da.from_array(X[some], chunks=(500, -1))
+    groups_d = da.from_array(groups[some], chunks=500)
+    with dask.config.set(scheduler="threads"):
+        for method in ("score", "bic", "aic"):
+            got = getattr(model, method)(Xd, groups_d)
+            np.testing.assert_array_equal(
+                got, getattr(model, method)(X[some], groups[some]), err_msg=method
+            )
+            assert np.isnan(got[np.arange(12) % 3 != 0]).all()
+        with pytest.raises(ValueError, match="Unknown groups"):
+            model.score(da.from_array(X[:50], chunks=25), np.full(50, 99))
+        with pytest.raises(ValueError, match="expecting 3 features"):
+            model.bic(da.from_array(X[:50, :2], chunks=25), groups[:50])

@@ -173,7 +173,7 @@ def fit_partitions(estimator, X, groups, sample_weight):
             f"Fitting the groups of {X.shape[0]} rows in {n_parts} partitions "
             "(rows moved to their group's partition)"
         )
-    results = dask.compute(*_partition_fits(template, arrays, n_parts))
+    results = dask.compute(*_partition_tasks(_fit_partition, template, arrays, n_parts))
     return _assemble(
         [r for r in results if r is not None], groups.dtype, template.max_iter
     )
@@ -190,11 +190,14 @@ def n_partitions(X):
     return max(1, min(X.numblocks[0], X.shape[0] // PARTITION_ROWS))
 
 
-def _partition_fits(template, arrays, n_parts):
-    """One ``Delayed`` per partition: its fitted attributes (None if empty)."""
+def _partition_tasks(function, shared_value, arrays, n_parts):
+    """One ``Delayed`` per partition of groups: ``function(shared_value,
+    pieces)`` on the partition's pieces of every row block (X, labels,
+    weights), rows moved to their group's partition.  ``shared_value``
+    enters the graph once."""
     token = uuid.uuid4().hex
-    split, piece, fit = (f"fastgmm-{s}-{token}" for s in ("split", "piece", "fit"))
-    shared = f"fastgmm-template-{token}"
+    split, piece, task = (f"fastgmm-{s}-{token}" for s in ("split", "piece", "part"))
+    shared = f"fastgmm-shared-{token}"
     moves = {}
     keys = [[(a.name, *index) for index in np.ndindex(a.numblocks)] for a in arrays]
     n_blocks = len(keys[0])
@@ -203,24 +206,35 @@ def _partition_fits(template, arrays, n_parts):
         moves[(split, i)] = (_split_rows, *blocks, n_parts)
         for p in range(n_parts):
             moves[(piece, i, p)] = (operator.getitem, (split, i), p)
-    fits = {shared: template}
+    tasks = {shared: shared_value}
     for p in range(n_parts):
-        fits[(fit, p)] = (
-            _fit_partition,
+        tasks[(task, p)] = (
+            function,
             shared,
             [(piece, i, p) for i in range(n_blocks)],
         )
     # The splits and their pieces go first on a worker: a worker busy with
-    # a partition's fit would otherwise hold back the pieces that the other
-    # workers' next fits wait for.
+    # a partition's task would otherwise hold back the pieces that the other
+    # workers' next tasks wait for.
     graph = HighLevelGraph.from_collections(
         split, MaterializedLayer(moves, annotations={"priority": 1}), arrays
     )
     graph = HighLevelGraph(
-        {**graph.layers, fit: MaterializedLayer(fits)},
-        {**graph.dependencies, fit: {split}},
+        {**graph.layers, task: MaterializedLayer(tasks)},
+        {**graph.dependencies, task: {split}},
     )
-    return [Delayed((fit, p), graph, layer=fit) for p in range(n_parts)]
+    return [Delayed((task, p), graph, layer=task) for p in range(n_parts)]
+
+
+def _joined(pieces):
+    """A partition's rows, labels and weights (None), its pieces joined in
+    block order."""
+    X = np.concatenate([p[0] for p in pieces])
+    labels = np.concatenate([p[1] for p in pieces])
+    weights = None
+    if pieces[0][2] is not None:
+        weights = np.concatenate([p[2] for p in pieces])
+    return X, labels, weights
 
 
 def _split_rows(X, labels, weights, n_parts):
@@ -284,13 +298,9 @@ def _fit_partition(template, pieces):
     """The in-memory fit of a partition's rows: its per-group attributes (in
     the order of its sorted labels), its others, and its count of groups
     with few distinct k-means clusters; None for a partition without rows."""
-    X = np.concatenate([p[0] for p in pieces])
+    X, labels, weights = _joined(pieces)
     if len(X) == 0:
         return None
-    labels = np.concatenate([p[1] for p in pieces])
-    weights = None
-    if pieces[0][2] is not None:
-        weights = np.concatenate([p[2] for p in pieces])
     estimator = clone(template)
     # ``_fit_rows`` warns of nothing: the client reports every group's
     # trouble once, for all partitions.  (No ``catch_warnings`` here: it
@@ -422,6 +432,53 @@ def score_lazily(estimator, X, groups, wanted):
             )
         )
     return tuple(outputs)
+
+
+def group_criteria(estimator, X, groups, kind):
+    """``score``, ``bic`` or ``aic`` of each group on Dask rows.
+
+    The rows are moved to their group's partition as ``fit`` moves them, and
+    each partition is scored in memory where it lives: each group's value is
+    the in-memory method's on the same rows, in the same order.
+
+    Returns
+    -------
+    values : ndarray of shape (n_groups,)
+        In the order of ``groups_``; NaN for groups without rows in ``X``
+        or not fitted.
+    """
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "groups is a Dask array but X is not; pass X as a Dask array too "
+            "(dask.array.from_array(X))."
+        )
+    X = check_array(X)
+    scorer = _scorer(estimator)
+    if X.shape[1] != scorer.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(scorer).__name__} is "
+            f"expecting {scorer.n_features_in_} features as input."
+        )
+    groups = check_groups(groups, X)
+    tasks = _partition_tasks(
+        _score_partition, (scorer, kind), [X, groups], n_partitions(X)
+    )
+    values = np.full(len(scorer.groups_), np.nan)
+    for index, part_values in dask.compute(*tasks):
+        values[index] = part_values
+    return values
+
+
+def _score_partition(shared, pieces):
+    """A partition's groups (their indices in ``groups_``) and their values
+    of the method ``kind`` (``shared`` is (scorer, kind))."""
+    scorer, kind = shared
+    X, labels, _ = _joined(pieces)
+    if len(X) == 0:
+        return np.empty(0, dtype=np.intp), np.empty(0)
+    values = getattr(scorer, kind)(X, labels)
+    index = np.searchsorted(scorer.groups_, np.unique(labels))
+    return index, values[index]
 
 
 def _scorer(estimator):

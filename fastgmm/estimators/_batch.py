@@ -576,12 +576,24 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             In the order of ``groups_``; NaN for groups without rows in ``X``
             or not fitted.
         """
+        if is_dask_array(X) or is_dask_array(groups):
+            return self._criterion_of_dask_rows(X, groups, "score")
         layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
         return _group_scores(log_prob, layout)
 
     def _criterion(self, X, groups, kind):
+        if is_dask_array(X) or is_dask_array(groups):
+            return self._criterion_of_dask_rows(X, groups, kind)
         layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
         return self._group_criteria(log_prob, layout, self.n_components_, kind)
+
+    def _criterion_of_dask_rows(self, X, groups, kind):
+        """``score``, ``bic`` or ``aic`` of Dask rows, each partition of groups
+        in memory where it lives (``fastgmm.engine._dask_groups``)."""
+        from ..engine._dask_groups import group_criteria
+
+        check_is_fitted(self, "converged_")
+        return group_criteria(self, X, groups, kind)
 
     def bic(self, X, groups=None):
         """Bayesian information criterion of each group's mixture on its rows.
