@@ -394,22 +394,10 @@ def score_lazily(estimator, X, groups, wanted):
         A Dask array chunked like the rows of ``X`` for each output wanted,
         None for the others.
     """
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            "groups is a Dask array but X is not; pass X as a Dask array too "
-            "(dask.array.from_array(X))."
-        )
-    X = check_array(X)
-    scorer = _scorer(estimator)
+    X, groups, scorer = _rows_to_score(estimator, X, groups)
     dtype = output_dtype(
         X.dtype, scorer.weights_, scorer.means_, scorer.precisions_cholesky_
     )
-    if X.shape[1] != scorer.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(scorer).__name__} is "
-            f"expecting {scorer.n_features_in_} features as input."
-        )
-    groups = check_groups(groups, X)
     shared = delayed(scorer, pure=True, traverse=False)
     k_max = scorer.weights_.shape[1]
     outputs = []
@@ -447,19 +435,7 @@ def group_criteria(estimator, X, groups, kind):
         In the order of ``groups_``; NaN for groups without rows in ``X``
         or not fitted.
     """
-    if not isinstance(X, da.Array):
-        raise TypeError(
-            "groups is a Dask array but X is not; pass X as a Dask array too "
-            "(dask.array.from_array(X))."
-        )
-    X = check_array(X)
-    scorer = _scorer(estimator)
-    if X.shape[1] != scorer.n_features_in_:
-        raise ValueError(
-            f"X has {X.shape[1]} features, but {type(scorer).__name__} is "
-            f"expecting {scorer.n_features_in_} features as input."
-        )
-    groups = check_groups(groups, X)
+    X, groups, scorer = _rows_to_score(estimator, X, groups)
     tasks = _partition_tasks(
         _score_partition, (scorer, kind), [X, groups], n_partitions(X)
     )
@@ -479,6 +455,24 @@ def _score_partition(shared, pieces):
     values = getattr(scorer, kind)(X, labels)
     index = np.searchsorted(scorer.groups_, np.unique(labels))
     return index, values[index]
+
+
+def _rows_to_score(estimator, X, groups):
+    """Checked Dask rows and labels, and the estimator's ``_scorer`` copy;
+    the in-memory methods' errors."""
+    if not isinstance(X, da.Array):
+        raise TypeError(
+            "groups is a Dask array but X is not; pass X as a Dask array too "
+            "(dask.array.from_array(X))."
+        )
+    X = check_array(X)
+    scorer = _scorer(estimator)
+    if X.shape[1] != scorer.n_features_in_:
+        raise ValueError(
+            f"X has {X.shape[1]} features, but {type(scorer).__name__} is "
+            f"expecting {scorer.n_features_in_} features as input."
+        )
+    return X, check_groups(groups, X), scorer
 
 
 def _scorer(estimator):
