@@ -379,3 +379,30 @@ def test_clone_and_params_round_trip():
     batch = BatchGaussianMixture(range(1, 3), covariance_type="diag", errors="raise")
     params = clone(batch).get_params()
     assert params["n_components"] == range(1, 3) and params["errors"] == "raise"
+
+
+def test_large_groups_k_means_side_by_side_report_their_trouble():
+    # Groups of more than a block of rows run k-means side by side in
+    # threads.  Two of them have fewer distinct rows than components: k-means
+    # finds fewer clusters (one warning for both), and without
+    # regularisation their covariances collapse (ill-defined).  The others
+    # are their separate fits, on any number of threads.
+    X, groups = _ragged([5000, 6000, 4500, 7000])
+    X[groups == 1] = np.where(np.arange(6000)[:, None] % 2, 1.0, -1.0)
+    X[groups == 3] = 2.5
+    for reg_covar, failed in ((1e-6, []), (0.0, [1, 3])):
+        params = dict(n_components=3, random_state=0, reg_covar=reg_covar)
+        for n_jobs in (1, 2):
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                batch = BatchGaussianMixture(**params, n_jobs=n_jobs).fit(X, groups)
+            messages = [str(w.message) for w in caught]
+            assert (
+                sum("distinct clusters" in m and "in 2 groups" in m for m in messages)
+                == 1
+            )
+            assert sum("could not be fitted" in m for m in messages) == bool(failed)
+            assert list(np.flatnonzero(batch.fit_status_ == "ill_defined")) == failed
+            for g in sorted({0, 1, 2, 3} - set(failed)):
+                single = _separate_fit(params, X, groups, g)
+                _assert_same_model(batch, g, single, X[groups == g])

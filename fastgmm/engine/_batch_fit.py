@@ -30,12 +30,15 @@ from ..kernels import (
     fit_groups,
     kernel_threads,
     kmeans_groups,
+    kmeans_labels,
     move_rows,
+    n_distinct_labels,
     over_groups,
 )
 from ._data import InMemoryData
 from ._em import Start, fit_em
 from ._gaussian_model import GaussianModel
+from ._init import InitialAssignment
 from ._parameters import MixtureParameters
 from ._validation import (
     check_means,
@@ -261,10 +264,10 @@ class BatchFit:
         draws = KMeansDraws(np.empty((0, 0)), np.empty((0, 0, 0)), 0)
         if drawn:
             draws = self._kmeans_draws(fitted)
-            # More than a block of rows: k-means on all threads, one group
-            # after another; the EM runs in the kernel with the others.
-            large = np.flatnonzero(fitted & (self.layout.counts > BLOCK_ROWS))
-            self._python_starts(starts, given, large, lambda g: self._replay(g, draws))
+            # More than a block of rows: k-means here, groups side by side in
+            # threads; the EM runs in the kernel with the others.
+            large = fitted & (self.layout.counts > BLOCK_ROWS)
+            self._kmeans_starts(starts, given, large, draws)
         else:
             seed = est.random_state
             shared = None if is_seed(seed) else check_random_state(seed)
@@ -306,6 +309,42 @@ class BatchFit:
                 draws.u[g, r] = random_state.random_sample()
                 draws.uniforms[g, r] = random_state.random_sample(n_uniforms)
         return draws
+
+    def _kmeans_starts(self, starts, given, groups, draws):
+        """k-means starts of the ``groups`` mask (more than a block of rows each),
+        computed here with the draws ``draws`` replayed, groups side by side
+        in threads.
+
+        Each group's k-means passes run on its thread, their sums in block
+        order, as on any number of threads: the labels are those of a
+        separate fit.  A pass over a few blocks gains little from threads
+        of its own, while groups side by side keep every thread busy.
+        """
+        est = self.est
+        k = self.n_components
+
+        def start(chunk):
+            for g in chunk:
+                replay = self._replay(g, draws)
+                model, data = self._model(g), self._data(g)
+                try:
+                    for r in range(self.n_init):
+                        labels = kmeans_labels(
+                            data.X, k, data.sample_weight, replay, warn=False
+                        )
+                        if n_distinct_labels(labels, k) < k:
+                            self.few_distinct[g] = True
+                        assignment = InitialAssignment(labels=labels)
+                        params = model.initial_parameters(data, assignment, replay)
+                        store_parameters(starts, (g, r), params)
+                except ValueError:
+                    self.status[g] = ILL_DEFINED
+                    self.status_names[g] = "ill_defined"
+                    continue
+                given[g] = True
+
+        with kernel_threads(est.n_jobs):
+            over_groups(start, self.layout.largest_first(groups), est.n_jobs)
 
     def _python_starts(self, starts, given, groups, random_state_of):
         """Initial parameters of ``groups``, computed here, one group at a time.

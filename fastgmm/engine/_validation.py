@@ -308,11 +308,17 @@ def distinct_labels(groups):
     if groups.dtype.kind in "iu" and len(groups):
         low, high = int(groups.min()), int(groups.max())
         if high - low < 2 * len(groups) + 1024:
-            offset = groups.astype(np.int64) - np.int64(low)
+            # (Fresh arrays of the rows' size cost more than the passes:
+            # none is made where the labels need no offset or renumbering.)
+            offset = groups.astype(np.int64, copy=False)
+            if low:
+                offset = offset - np.int64(low)
             present = np.bincount(offset, minlength=high - low + 1) > 0
-            codes = (np.cumsum(present) - 1).astype(index_dtype(len(groups)))
             labels = (np.flatnonzero(present) + low).astype(groups.dtype)
-            return labels, codes[offset]
+            if present.all():  # every id from low to high: the offsets
+                return labels, offset.astype(index_dtype(len(groups)))
+            codes = (np.cumsum(present) - 1).astype(index_dtype(len(groups)))
+            return labels, np.take(codes, offset)
     labels, group_of_row = np.unique(groups, return_inverse=True)
     return labels, group_of_row.reshape(-1).astype(index_dtype(len(groups)))
 

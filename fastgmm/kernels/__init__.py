@@ -74,7 +74,7 @@ _API = {
     ),
     # Where a run starts: for the Python engine and the batch's loop alike.
     **dict.fromkeys(["moments_of_labels", "parameters_from_moments"], "_start"),
-    **dict.fromkeys(["KMEANS_TOL", "kmeans_labels"], "_kmeans"),
+    **dict.fromkeys(["KMEANS_TOL", "kmeans_labels", "n_distinct_labels"], "_kmeans"),
     # Many small mixtures in one call, and the status of each group.
     **dict.fromkeys(
         [

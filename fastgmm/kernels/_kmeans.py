@@ -316,7 +316,7 @@ def _n_distinct(labels, n_clusters):
     return count
 
 
-def _n_distinct_labels(labels, n_clusters):
+def n_distinct_labels(labels, n_clusters):
     """``_n_distinct`` from Python, in NumPy (once per fit: not worth a
     compiled copy with its Python wrapper)."""
     seen = np.zeros(n_clusters, dtype=bool)
@@ -425,8 +425,9 @@ def _final_labels(X, mean, weights, centres, labels, bounds, previous, state):
 
 
 def kmeans_labels(
-    X, n_clusters, sample_weight, random_state, max_iter=KMEANS_MAX_ITER, tol=KMEANS_TOL
-):
+    X, n_clusters, sample_weight, random_state, max_iter=KMEANS_MAX_ITER,
+    tol=KMEANS_TOL, warn=True,
+):  # fmt: skip
     """Labels of ``KMeans(n_clusters, n_init=1, random_state).fit(X, sample_weight)``.
 
     Parameters
@@ -442,6 +443,10 @@ def kmeans_labels(
     max_iter : int, default=300
     tol : float, default=1e-4
         Relative tolerance on the squared shift of the centres.
+    warn : bool, default=True
+        Warn, as KMeans does, when the labels hold fewer distinct clusters
+        than ``n_clusters``.  (Threads that run k-means side by side count
+        them instead: a warning filter is process-wide.)
 
     Returns
     -------
@@ -486,7 +491,7 @@ def kmeans_labels(
         go_on = kmeans_go_on.copy(one_block=one_block)
         _relocate_and_go_on(go_on, X, weights, max_iter, done, labels, run)
 
-    distinct = _n_distinct_labels(labels, n_clusters)
+    distinct = n_distinct_labels(labels, n_clusters) if warn else n_clusters
     if distinct < n_clusters:
         warnings.warn(
             f"Number of distinct clusters ({distinct}) found smaller than "
