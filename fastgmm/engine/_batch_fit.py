@@ -327,21 +327,17 @@ class BatchFit:
             for g in chunk:
                 replay = self._replay(g, draws)
                 model, data = self._model(g), self._data(g)
-                try:
-                    for r in range(self.n_init):
-                        labels = kmeans_labels(
-                            data.X, k, data.sample_weight, replay, warn=False
-                        )
-                        if n_distinct_labels(labels, k) < k:
-                            self.few_distinct[g] = True
-                        assignment = InitialAssignment(labels=labels)
-                        params = model.initial_parameters(data, assignment, replay)
-                        store_parameters(starts, (g, r), params)
-                except ValueError:
-                    self.status[g] = ILL_DEFINED
-                    self.status_names[g] = "ill_defined"
-                    continue
-                given[g] = True
+
+                def run_start(r, g=g, model=model, data=data, replay=replay):
+                    labels = kmeans_labels(
+                        data.X, k, data.sample_weight, replay, warn=False
+                    )
+                    if n_distinct_labels(labels, k) < k:
+                        self.few_distinct[g] = True
+                    assignment = InitialAssignment(labels=labels)
+                    return model.initial_parameters(data, assignment, replay)
+
+                self._store_starts(g, starts, given, run_start)
 
         with kernel_threads(est.n_jobs):
             over_groups(start, self.layout.largest_first(groups), est.n_jobs)
@@ -356,29 +352,37 @@ class BatchFit:
         for g in groups:
             random_state = random_state_of(g)
             model, data = self._model(g), self._data(g)
-            try:
-                with (
-                    kernel_threads(est.n_jobs, data.parallel),
-                    warnings.catch_warnings(record=True) as caught,
-                ):
-                    warnings.simplefilter("always", ConvergenceWarning)
-                    for r in range(self.n_init):
-                        if self.warm:
-                            params = fitted_group_parameters(self.est, g)
-                            self.start_lower_bounds[g] = est.lower_bound_[g]
-                        else:
-                            params = model.initial_parameters(
-                                data, est.init_params, random_state
-                            )
-                        store_parameters(starts, (g, r), params)
-            except ValueError:
-                self.status[g] = ILL_DEFINED
-                self.status_names[g] = "ill_defined"
-                continue
-            given[g] = True
-            self.few_distinct[g] = any(
-                issubclass(w.category, ConvergenceWarning) for w in caught
-            )
+
+            def run_start(r, g=g, model=model, data=data, random_state=random_state):
+                if self.warm:
+                    self.start_lower_bounds[g] = est.lower_bound_[g]
+                    return fitted_group_parameters(self.est, g)
+                return model.initial_parameters(data, est.init_params, random_state)
+
+            with (
+                kernel_threads(est.n_jobs, data.parallel),
+                warnings.catch_warnings(record=True) as caught,
+            ):
+                warnings.simplefilter("always", ConvergenceWarning)
+                stored = self._store_starts(g, starts, given, run_start)
+            if stored:
+                self.few_distinct[g] = any(
+                    issubclass(w.category, ConvergenceWarning) for w in caught
+                )
+
+    def _store_starts(self, g, starts, given, run_start):
+        """Group g's initial parameters of each run, ``run_start(r)``, stored
+        in ``starts`` and marked ``given``; an ill-defined covariance marks
+        the group instead.  Returns whether they were stored."""
+        try:
+            for r in range(self.n_init):
+                store_parameters(starts, (g, r), run_start(r))
+        except ValueError:
+            self.status[g] = ILL_DEFINED
+            self.status_names[g] = "ill_defined"
+            return False
+        given[g] = True
+        return True
 
     def _fit_alone(self, g, group_starts):
         """A group fitted by the single-fit engine (multi-threaded kernels)."""
