@@ -61,7 +61,7 @@ from ._dask_blocks import (
     _top_keys,
     _tree_reduce,
 )
-from ._data import output_dtype
+from ._data import is_dask_array, output_dtype
 from ._init import initial_statistics
 from ._missing import (
     feature_means,
@@ -144,7 +144,7 @@ def check_sample_weight(sample_weight, X):
     total_weight : float
     """
     n_samples = X.shape[0]
-    if not _is_dask(sample_weight):
+    if not is_dask_array(sample_weight):
         weights = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True
         )
@@ -174,10 +174,6 @@ def check_sample_weight(sample_weight, X):
     if lowest < 0:
         raise ValueError("Negative values in data passed to `sample_weight`")
     return weights, int(n_positive), float(total)
-
-
-def _is_dask(array):
-    return isinstance(array, da.Array)
 
 
 def _check_finite(*values):
