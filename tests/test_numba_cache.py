@@ -414,3 +414,33 @@ def test_c_view_is_numpys_reshape_of_a_c_array():
     assert flat[5] == -1.0
     with pytest.raises(ValueError, match="sizes differ"):
         views(flat, 4, 3)
+
+
+def test_the_passes_of_two_variants_never_share_a_symbol_name():
+    # Numba names the helpers that run a pass's blocks (``_blocks``) after
+    # the printed types of their arguments, and a pass type prints as its
+    # class's name and fields.  Kernels of two covariance types compiled in
+    # two processes once gave their different E-step code one (weak) symbol
+    # name: loaded from the cache into one process, the second kernel ran
+    # the first one's E-step.  Each variant's pass type prints apart.
+    import functools
+
+    from numba.core import types
+
+    from fastgmm.kernels import _estep, _kmeans_passes, _reduction, _specialise  # noqa: F401
+    from fastgmm.kernels._specialise import Variant
+
+    passes = [
+        binder
+        for _, binder in _specialise._BINDERS.values()
+        if isinstance(binder, functools.partial) and binder.func is _reduction._pass_of
+    ]
+    assert passes, "no pass is compiled per variant"
+    for binder in passes:
+        printed = []
+        for variant in Variant.every():
+            cls = binder(variant)
+            printed.append(
+                str(types.NamedTuple([types.float64] * len(cls._fields), cls))
+            )
+        assert len(set(printed)) == len(printed), printed

@@ -95,10 +95,18 @@ def register_block_sums(args_class):
 
 @functools.cache
 def _pass_of(args_class, block_sums, variant):
-    """The subclass of ``args_class`` whose block function is ``variant``'s."""
-    # The base class's name, which the callers name.
+    """The subclass of ``args_class`` whose block function is ``variant``'s.
+
+    Its name carries the variant's suffix: Numba names the functions
+    compiled for a pass (``_blocks``, the helpers that run its blocks)
+    after the printed types of their arguments, and a pass type prints as
+    its class's name and fields.  Two variants' pass types that printed
+    alike would give different code one symbol name, and machine code
+    loaded from the cache, where such names are weak symbols, would call
+    whichever variant's code was loaded first.
+    """
     namespace = {"__slots__": (), "__module__": args_class.__module__}
-    cls = type(args_class.__name__, (args_class,), namespace)
+    cls = type(args_class.__name__ + variant.suffix, (args_class,), namespace)
     cls.__qualname__ = args_class.__qualname__ + variant.suffix
     _implement(cls, block_sums.copy(variant).py_func, block_sums.options)
     return cls
