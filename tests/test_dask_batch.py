@@ -480,3 +480,32 @@ def test_per_group_scores_of_some_groups_and_unknown_groups():
             model.score(da.from_array(X[:50], chunks=25), np.full(50, 99))
         with pytest.raises(ValueError, match="expecting 3 features"):
             model.bic(da.from_array(X[:50, :2], chunks=25), groups[:50])
+
+
+def test_a_dask_dataframe_and_series_are_their_values():
+    # A table on the cluster: numeric columns and a column of labels, as
+    # read from Parquet.  Fitted and scored as the Dask arrays of their
+    # values, without gathering the rows here.
+    dd = pytest.importorskip("dask.dataframe")
+    pd = pytest.importorskip("pandas")
+    X, groups = _ragged(n_groups=8, seed=5)
+    table = pd.DataFrame(X, columns=["a", "b", "c"]).assign(site=NAMES[groups])
+    frame = dd.from_pandas(table, npartitions=3)
+    params = dict(n_components=2, random_state=0)
+    # (Strings come out of the table as objects, as pandas hands them.)
+    labels_in_memory = NAMES[groups].astype(object)
+    expected = _quietly(BatchGaussianMixture(**params).fit, X, labels_in_memory)
+    with dask.config.set(scheduler="threads"):
+        got = _quietly(
+            BatchGaussianMixture(**params).fit, frame[["a", "b", "c"]], frame["site"]
+        )
+        assert_same_fit(got, expected)
+        labels = got.predict(frame[["a", "b", "c"]], frame["site"])
+        assert isinstance(labels, da.Array)
+        np.testing.assert_array_equal(
+            labels.compute(), expected.predict(X, NAMES[groups])
+        )
+        np.testing.assert_array_equal(
+            got.bic(frame[["a", "b", "c"]], frame["site"]),
+            expected.bic(X, NAMES[groups]),
+        )

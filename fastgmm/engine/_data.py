@@ -21,6 +21,33 @@ def is_dask_array(X):
     return dask_array is not None and isinstance(X, dask_array.Array)
 
 
+def is_dask_frame(X):
+    """Whether ``X`` is a Dask DataFrame or Series; never imports dask itself."""
+    dask_dataframe = sys.modules.get("dask.dataframe")
+    return dask_dataframe is not None and isinstance(
+        X, (dask_dataframe.DataFrame, dask_dataframe.Series)
+    )
+
+
+def dask_frames_as_arrays(*values):
+    """Dask DataFrames and Series as Dask arrays of their values, a block per
+    partition; other values as given.
+
+    The partitions' lengths are computed, a pass over the first frame; the
+    others reuse them when they have as many partitions (the columns of
+    one table).
+    """
+    lengths = None
+    arrays = []
+    for value in values:
+        if is_dask_frame(value):
+            reuse = lengths is not None and value.npartitions == len(lengths)
+            value = value.to_dask_array(lengths=lengths if reuse else True)
+            lengths = value.chunks[0]
+        arrays.append(value)
+    return tuple(arrays)
+
+
 def output_dtype(X_dtype, weights, means, prec_chol):
     """The dtype of per-row log p(x) and responsibilities on rows of ``X_dtype``.
 

@@ -11,7 +11,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from ..engine._batch_fit import BatchFit, GroupLayout, group_value
-from ..engine._data import is_dask_array, output_dtype
+from ..engine._data import dask_frames_as_arrays, is_dask_array, output_dtype
 from ..engine._validation import rows_and_groups, unchanged_on_failure
 from ..kernels import (
     announce_compiling,
@@ -93,11 +93,15 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
     A Dask array ``X`` (with ``groups`` and ``sample_weight`` as Dask arrays
     or in memory) is fitted where its blocks live: every block sends each
     of its rows to its group's partition (one per row block of ``X``, or
-    per 250,000 rows if fewer), each partition is fitted as above on its worker, and the
-    fitted attributes are gathered here.  With an integer ``random_state``
-    the models are those of the fit in memory, bit for bit, whatever the
-    chunking.  ``predict``, ``predict_proba`` and ``score_samples`` of a
-    Dask ``X`` return lazy Dask arrays chunked like its rows.
+    per 250,000 rows if fewer), each partition is fitted as above on its
+    worker, and the fitted attributes are gathered here.  With an integer
+    ``random_state`` the models are those of the fit in memory, bit for
+    bit, whatever the chunking.  ``predict``, ``predict_proba`` and
+    ``score_samples`` of a Dask ``X`` return lazy Dask arrays chunked like
+    its rows; ``score``, ``bic`` and ``aic`` score each partition of groups
+    on its worker.  A Dask DataFrame of numeric columns (and a Dask Series
+    of labels) is taken as the Dask array of its values, a block per
+    partition.
 
     Examples
     --------
@@ -170,11 +174,11 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         X : array-like of shape (n_samples, n_features), or \
                 (n_groups, n_samples_per_group, n_features)
             The rows; a 3-D array holds one group per leading index and then
-            takes no ``groups``.  A 2-D Dask array is fitted by partitions of
-            groups (see Notes).
+            takes no ``groups``.  A 2-D Dask array (or Dask DataFrame) is
+            fitted by partitions of groups (see Notes).
         groups : array-like of shape (n_samples,), default=None
             The group of each row: labels of any type ``np.unique`` sorts
-            (with a Dask ``X``, a Dask array or in memory).
+            (with a Dask ``X``, a Dask array or Series, or in memory).
         sample_weight : array-like of shape (n_samples,), default=None
             Non-negative weight of each row (for a 3-D ``X``, of shape
             (n_groups, n_samples_per_group)).
@@ -192,6 +196,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         Dask arrays; then the warnings (or the error) about the groups."""
         check_n_jobs(self.n_jobs)
         started = time.perf_counter()
+        X, groups, sample_weight = dask_frames_as_arrays(X, groups, sample_weight)
         if any(is_dask_array(a) for a in (X, groups, sample_weight)):
             few_distinct = self._fit_dask(X, groups, sample_weight)
         else:
@@ -433,6 +438,7 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
         """Per-row outputs, each row scored by its group's mixture; for a Dask
         X (or groups), lazy Dask arrays of the outputs asked for (the others
         None)."""
+        X, groups = dask_frames_as_arrays(X, groups)
         if is_dask_array(X) or is_dask_array(groups):
             return self._score_lazily(X, groups, (log_norm, resp, labels))
         layout, outputs = self._score_in_group_order(
@@ -576,12 +582,14 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             In the order of ``groups_``; NaN for groups without rows in ``X``
             or not fitted.
         """
+        X, groups = dask_frames_as_arrays(X, groups)
         if is_dask_array(X) or is_dask_array(groups):
             return self._criterion_of_dask_rows(X, groups, "score")
         layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
         return _group_scores(log_prob, layout)
 
     def _criterion(self, X, groups, kind):
+        X, groups = dask_frames_as_arrays(X, groups)
         if is_dask_array(X) or is_dask_array(groups):
             return self._criterion_of_dask_rows(X, groups, kind)
         layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
