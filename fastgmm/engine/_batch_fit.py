@@ -27,6 +27,7 @@ from ..kernels import (
     GroupStarts,
     KMeansDraws,
     covariance,
+    empty_component_guard,
     fit_groups,
     kernel_threads,
     kmeans_groups,
@@ -34,6 +35,7 @@ from ..kernels import (
     move_rows,
     n_distinct_labels,
     over_groups,
+    parameter_arrays,
 )
 from ._data import InMemoryData
 from ._em import Start, fit_em
@@ -188,7 +190,7 @@ class BatchFit:
         weights64 = np.empty(0) if self.sample_weight is None else self.sample_weight
         rows = GroupRows(self.X, weights64, self.layout.bounds)
         settings = EMSettings(
-            float(est.reg_covar), 10 * float(np.finfo(self.X.dtype).eps),
+            float(est.reg_covar), empty_component_guard(self.X.dtype),
             float(est.tol), int(est.max_iter), self.n_init,
         )  # fmt: skip
         order = self.layout.largest_first(in_kernel)
@@ -404,18 +406,6 @@ class BatchFit:
         self.converged[g] = run.converged
         self.lower_bounds[g] = np.nan
         self.lower_bounds[g, : len(run.lower_bounds)] = run.lower_bounds
-
-
-def parameter_arrays(lead, n_components, n_features, shape, dtype):
-    """Weights, means, covariances, factors, log-weights, log-dets in kernel layout."""
-    return (
-        np.zeros((*lead, n_components), dtype=dtype),
-        np.zeros((*lead, n_components, n_features), dtype=dtype),
-        np.zeros((*lead, *shape), dtype=dtype),
-        np.zeros((*lead, *shape), dtype=dtype),
-        np.zeros((*lead, n_components)),
-        np.zeros((*lead, n_components)),
-    )
 
 
 def store_parameters(arrays, index, params):

@@ -582,17 +582,16 @@ init_params, random_state, warm_start, verbose, verbose_interval, n_jobs
             In the order of ``groups_``; NaN for groups without rows in ``X``
             or not fitted.
         """
-        X, groups = dask_frames_as_arrays(X, groups)
-        if is_dask_array(X) or is_dask_array(groups):
-            return self._criterion_of_dask_rows(X, groups, "score")
-        layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
-        return _group_scores(log_prob, layout)
+        return self._criterion(X, groups, "score")
 
     def _criterion(self, X, groups, kind):
+        """Each group's ``score``, ``bic`` or ``aic`` (``kind``) on its rows."""
         X, groups = dask_frames_as_arrays(X, groups)
         if is_dask_array(X) or is_dask_array(groups):
             return self._criterion_of_dask_rows(X, groups, kind)
         layout, (log_prob, _, _) = self._score_in_group_order(X, groups, log_norm=True)
+        if kind == "score":
+            return _group_scores(log_prob, layout)
         return self._group_criteria(log_prob, layout, self.n_components_, kind)
 
     def _criterion_of_dask_rows(self, X, groups, kind):

@@ -56,6 +56,7 @@ _API = {
         [
             "component_moments",
             "covariances_from_precisions",
+            "empty_component_guard",
             "iteration_m_step",
             "kernel_precisions",
             "m_step",
@@ -73,7 +74,9 @@ _API = {
         "_em_rules",
     ),
     # Where a run starts: for the Python engine and the batch's loop alike.
-    **dict.fromkeys(["moments_of_labels", "parameters_from_moments"], "_start"),
+    **dict.fromkeys(
+        ["moments_of_labels", "parameter_arrays", "parameters_from_moments"], "_start"
+    ),
     **dict.fromkeys(["KMEANS_TOL", "kmeans_labels", "n_distinct_labels"], "_kmeans"),
     # Many small mixtures in one call, and the status of each group.
     **dict.fromkeys(

@@ -304,7 +304,13 @@ def moment_inputs(nk, s1, s2, ref, reg_covar, dtype):
     guard on empty components, ``10 * eps`` of the data's dtype.
     """
     statistics = (np.ascontiguousarray(a, dtype=np.float64) for a in (nk, s1, s2, ref))
-    return (*statistics, float(reg_covar), 10 * float(np.finfo(dtype).eps))
+    return (*statistics, float(reg_covar), empty_component_guard(dtype))
+
+
+def empty_component_guard(dtype):
+    """scikit-learn's guard on empty components, ``10 * eps`` of the data's
+    dtype, as the M-step kernels take it (a float)."""
+    return 10 * float(np.finfo(dtype).eps)
 
 
 def uncentred_covariances(scatter, nk, means, covariance_type, reg_covar, dtype):

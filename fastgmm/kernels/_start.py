@@ -19,6 +19,7 @@ from ._estep import label_statistics
 from ._mstep import (
     _precision_factors,
     component_moments,
+    empty_component_guard,
     ill_defined_error,
     log_determinants,
 )
@@ -74,12 +75,26 @@ def moments_of_labels(
     weights64 = _EMPTY if sample_weight is None else sample_weight
     # int32 labels, as k-means gives them: one compiled signature for all.
     labels = np.asarray(labels, dtype=np.int32)
-    eps = 10 * float(np.finfo(X.dtype).eps)
     weights, means, covariances = label_moments.run_in_python(
-        X, weights64, labels, n_components, float(reg_covar), eps,
+        X, weights64, labels, n_components, float(reg_covar),
+        empty_component_guard(X.dtype),
         float(total_weight), code=kind.code,
     )  # fmt: skip
     return weights, means, kind.from_kernel_layout(covariances)
+
+
+def parameter_arrays(lead, n_components, n_features, shape, dtype):
+    """Weights, means, covariances, factors, log-weights, log-dets in kernel
+    layout, zeros, with the leading axes ``lead`` (a batch's groups and
+    runs; none for one run): ``start_parameters``' ``params``."""
+    return (
+        np.zeros((*lead, n_components), dtype=dtype),
+        np.zeros((*lead, n_components, n_features), dtype=dtype),
+        np.zeros((*lead, *shape), dtype=dtype),
+        np.zeros((*lead, *shape), dtype=dtype),
+        np.zeros((*lead, n_components)),
+        np.zeros((*lead, n_components)),
+    )
 
 
 def parameters_from_moments(weights, means, covariances, covariance_type, dtype):
@@ -95,14 +110,7 @@ def parameters_from_moments(weights, means, covariances, covariance_type, dtype)
     covariances64 = np.ascontiguousarray(
         kind.to_kernel_layout(np.asarray(covariances, dtype=np.float64), n_features)
     )
-    params = (
-        np.empty(n_components, dtype=dtype),
-        np.empty((n_components, n_features), dtype=dtype),
-        np.empty(covariances64.shape, dtype=dtype),
-        np.empty(covariances64.shape, dtype=dtype),
-        np.empty(n_components),
-        np.empty(n_components),
-    )
+    params = parameter_arrays((), n_components, n_features, covariances64.shape, dtype)
     moments = (
         np.asarray(weights, dtype=np.float64),
         np.asarray(means, dtype=np.float64),
