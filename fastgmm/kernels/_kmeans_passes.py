@@ -265,7 +265,7 @@ def _lloyd_block(args, start, stop, out):
     # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
     # has gathered: ranking a few rows at a time would not fill the vector
     # registers.
-    xt = zeros((args.padded.shape[1], 2 * TILE_ROWS), X.dtype)  # padding 0
+    xt = zeros((args.padded.shape[1], 2 * TILE_ROWS + 8), X.dtype)  # padding 0
     waiting = empty(2 * TILE_ROWS, np.int64)
     n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
     # The candidates of two tiles: those of the next tile are listed, and
@@ -273,8 +273,10 @@ def _lloyd_block(args, start, stop, out):
     listed = empty((2, TILE_ROWS), np.int64)
     n_listed = stop - stop
     in_doubt = empty(TILE_ROWS, np.int64)
+    moved = empty(TILE_ROWS, np.float64)
     norms = empty(2 * TILE_ROWS, np.float64)
-    dot = empty((4, 2 * TILE_ROWS), X.dtype)
+    uppers = empty(2 * TILE_ROWS, np.float64)
+    dot = empty((4, 2 * TILE_ROWS + 8), X.dtype)
     best = empty(2 * TILE_ROWS, X.dtype)
     second = empty(2 * TILE_ROWS, X.dtype)
     label = empty(2 * TILE_ROWS, np.int32)
@@ -292,9 +294,13 @@ def _lloyd_block(args, start, stop, out):
             n_rows = smaller(TILE_ROWS, stop - t0)
             upper, lower = bounds[0, t0 : t0 + n_rows], bounds[1, t0 : t0 + n_rows]
             tile_labels = labels[t0 : t0 + n_rows]
+            # (The centres' shifts gathered in a loop of their own: a gather
+            # keeps the loop that reads it out of vector registers.)
+            for b in range(n_rows):
+                moved[b] = shift[larger(tile_labels[b], 0)]
             for b in range(n_rows):
                 a = tile_labels[b]
-                up = (upper[b] + shift[larger(a, 0)]) * _UP
+                up = (upper[b] + moved[b]) * _UP
                 lo = larger(lower[b] - (farther if a == farthest_k else farthest), 0.0)
                 lo *= _DOWN
                 edge = 2.0 * reach + up
@@ -321,7 +327,7 @@ def _lloyd_block(args, start, stop, out):
         n_waiting += n_candidates
         if n_waiting < TILE_ROWS and t0 < stop:
             continue
-        ranked = (waiting, xt, norms, n_waiting, dot, best, second, label)
+        ranked = (waiting, xt, norms, n_waiting, dot, best, second, label, uppers)
         changed += _rank(args, ranked, out)
         n_waiting = stop - stop
     return np.float64(changed)
@@ -332,27 +338,33 @@ def _rank(args, ranked, out):
     """Rank the rows in doubt against every centre; their bounds and
     labels; labels changed.
 
-    ``ranked`` is ``(rows, xt, norms, n_rows, dot, best, second, label)``:
-    the rows, centred and transposed, their squared norms in float64, how
-    many, and buffers for ``_nearest_centres`` (each row's two smallest
-    ``|c|^2 - 2 x.c`` and its nearest centre).  A row whose label changes
+    ``ranked`` is ``(rows, xt, norms, n_rows, dot, best, second, label,
+    uppers)``: the rows, centred and transposed, their squared norms in
+    float64 (overwritten), how many, buffers for ``_nearest_centres`` (each
+    row's two smallest ``|c|^2 - 2 x.c`` and its nearest centre) and for
+    the rows' new upper bounds.  A row whose label changes
     moves, with its weight, from its old cluster (none if -1) to its new
     one in ``out``'s float64 sums (``lloyd_pass`` lays them out); the
     centred, weighted row is rounded in the data's dtype, as KMeans rounds
     it (``x * 1`` is exact).
     """
-    rows, xt, norms, n_rows, dot, best, second, label = ranked
+    rows, xt, norms, n_rows, dot, best, second, label, uppers = ranked
     _nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
     labels, bounds = args.labels, args.bounds
     reach, rounding = args.reach, args.rounding
     n_clusters, n_features = args.centres.shape
-    # Without branches: the square roots of the rows overlap.
+    # The bounds in loops of their own, without branches, so that their
+    # square roots run in vector registers; then stored at their rows.
     for j in range(n_rows):
-        r, xx = rows[j], norms[j]
+        xx = norms[j]
         edge = reach + np.sqrt(xx)
         slack = 0.5 * rounding * edge * edge
-        bounds[0, r] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-        bounds[1, r] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+        uppers[j] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+        # The lower bound in the norm's place.
+        norms[j] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+    for j in range(n_rows):
+        r = rows[j]
+        bounds[0, r], bounds[1, r] = uppers[j], norms[j]
     # out: the clusters' sums, then their weights, then their counts.
     n_sums = n_clusters * n_features
     sums = c_view(out[:n_sums], (n_clusters, n_features))
