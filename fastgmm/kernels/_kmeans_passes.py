@@ -124,8 +124,9 @@ def _seeding_block(args, start, stop, out):
     candidates = n_centres > 1
     every = candidates or chosen < 0 or chosen >= 16
     chosen_bit = np.uint16(0) if every else np.uint16(1 << chosen)
-    xt = zeros((centres.shape[1], TILE_ROWS), X.dtype)  # padding features 0
-    dots = empty((4, TILE_ROWS), np.float64)
+    # (Rows of the tiles off 4 KiB strides: see ``_lloyd_block``.)
+    xt = zeros((centres.shape[1], TILE_ROWS + 8), X.dtype)  # padding features 0
+    dots = empty((4, TILE_ROWS + 8), np.float64)
     nearest = empty(TILE_ROWS, closest.dtype)
     rows = empty(TILE_ROWS, np.int64)
     known = empty(TILE_ROWS, closest.dtype)
@@ -134,16 +135,25 @@ def _seeding_block(args, start, stop, out):
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
         first = closest[t0] == np.inf  # the first centre: no distance known yet
-        n_computed = t0 - t0  # (a literal 0 would compile four_dots twice)
-        for b in range(n_rows):
-            r = t0 + b
-            rows[n_computed] = r
-            n_computed += every | first | ((args.nearer[r] & chosen_bit) != 0)
-        for j in range(n_computed):
-            r = rows[j]
-            known[j], xx[j] = closest[r], norms[r]
-            for i in range(n_features):
-                xt[i, j] = X[r, i] - mean[i]
+        if every or first:
+            # Every row of the tile, read in order.
+            n_computed = n_rows
+            for j in range(n_rows):
+                r = t0 + j
+                rows[j], known[j], xx[j] = r, closest[r], norms[r]
+                for i in range(n_features):
+                    xt[i, j] = X[r, i] - mean[i]
+        else:
+            n_computed = t0 - t0  # (a literal 0 would compile four_dots twice)
+            for b in range(n_rows):
+                r = t0 + b
+                rows[n_computed] = r
+                n_computed += (args.nearer[r] & chosen_bit) != 0
+            for j in range(n_computed):
+                r = rows[j]
+                known[j], xx[j] = closest[r], norms[r]
+                for i in range(n_features):
+                    xt[i, j] = X[r, i] - mean[i]
         if first:
             _einsum_sq_norms(xt[:n_features], n_rows, xx)
             copy_into(norms[t0 : t0 + n_rows], xx[:n_rows])
@@ -169,7 +179,8 @@ def _seeding_block(args, start, stop, out):
         else:
             for b in range(n_computed):
                 closest[rows[b]] = nearest[b]
-            out[0] += _weighted_tile_sum(closest[t0:], args.sample_weight, t0, n_rows)
+            if chosen < 0:  # the first centre's potential (a chosen one's is known)
+                out[0] += _weighted_tile_sum(closest[t0:], args.sample_weight, t0, n_rows)
     return 0.0
 
 
@@ -185,7 +196,10 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearer, ch
     first 16).  A single centre is the candidate ``chosen`` of the last
     such pass (or, with ``chosen`` -1, the first centre): ``closest`` takes
     the minimum, computed on the rows that candidate is nearer to only (or
-    on every row), and the potential returned is its new weighted sum.
+    on every row).  The first centre's pass returns the potential, the new
+    weighted sum of ``closest``; a chosen candidate's returns 0 (its
+    potential is the one its candidates' pass returned, the same sum in
+    the same order).
     ``norms`` (float64) gets the rows' squared norms in the first pass and
     is read in the others.  One kernel, not two with a flag: a literal flag
     would compile it twice.  (Keeping each candidate's distances instead,
