@@ -141,7 +141,7 @@ def cumulative_search(sample_weight, closest, values):
     return indices
 
 
-@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+@kernel(inline="always", **EXACT_NJIT_OPTIONS)
 def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
     """Centred k-means++ centres from the first one's row and KMeans's draws.
 
@@ -277,7 +277,7 @@ def _add_changes(totals, changes):
     return n_empty
 
 
-@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+@kernel(inline="always", **EXACT_NJIT_OPTIONS)
 def _lloyd_iterations(
     X, mean, sample_weight, centres, labels, bounds, previous, totals, tol, max_iter
 ):
@@ -415,7 +415,7 @@ def kmeans_go_on(X, weights, max_iter, done, labels, run, relocated):
     return state, done, (mean, tol, centres, totals, changed, bounds, previous)
 
 
-@kernel(**EXACT_NJIT_OPTIONS, helper=True)
+@kernel(inline="always", **EXACT_NJIT_OPTIONS)
 def _final_labels(X, mean, weights, centres, labels, bounds, previous, state):
     """Labels of the final centres, as KMeans reruns its assignment (unless
     the last step changed none, or left a cluster empty)."""

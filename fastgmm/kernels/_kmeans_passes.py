@@ -180,7 +180,8 @@ def _seeding_block(args, start, stop, out):
             for b in range(n_computed):
                 closest[rows[b]] = nearest[b]
             if chosen < 0:  # the first centre's potential (a chosen one's is known)
-                out[0] += _weighted_tile_sum(closest[t0:], args.sample_weight, t0, n_rows)
+                w = args.sample_weight
+                out[0] += _weighted_tile_sum(closest[t0:], w, t0, n_rows)
     return 0.0
 
 
