@@ -59,6 +59,12 @@ def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
                 best[b] = smaller(d, closest)
 
 
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _weight(sample_weight, unit, i):
+    """Row ``i``'s weight in float64 (1 if ``unit``)."""
+    return 1.0 if unit else np.float64(sample_weight[i])
+
+
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
 def _weighted_tile_sum(v, sample_weight, t0, n_rows):
     """sum_b w[t0 + b] v[b] over the tile's ``n_rows`` rows (unit weights if
@@ -66,21 +72,33 @@ def _weighted_tile_sum(v, sample_weight, t0, n_rows):
 
     Eight interleaved partial sums (independent chains, not one serial
     chain), added in a fixed order: the result does not depend on the
-    number of threads.
+    number of threads.  (Eight variables, not an array of eight: an array
+    would be allocated on every call.)
     """
     unit = sample_weight.shape[0] == 0
-    acc = zeros(8, np.float64)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = 0.0
     n8 = n_rows - n_rows % 8
-    for b0 in range(0, n8, 8):
-        for j in range(8):
-            w = 1.0 if unit else np.float64(sample_weight[t0 + b0 + j])
-            acc[j] += np.float64(v[b0 + j]) * w
+    for b in range(0, n8, 8):
+        a0 += np.float64(v[b]) * _weight(sample_weight, unit, t0 + b)
+        a1 += np.float64(v[b + 1]) * _weight(sample_weight, unit, t0 + b + 1)
+        a2 += np.float64(v[b + 2]) * _weight(sample_weight, unit, t0 + b + 2)
+        a3 += np.float64(v[b + 3]) * _weight(sample_weight, unit, t0 + b + 3)
+        a4 += np.float64(v[b + 4]) * _weight(sample_weight, unit, t0 + b + 4)
+        a5 += np.float64(v[b + 5]) * _weight(sample_weight, unit, t0 + b + 5)
+        a6 += np.float64(v[b + 6]) * _weight(sample_weight, unit, t0 + b + 6)
+        a7 += np.float64(v[b + 7]) * _weight(sample_weight, unit, t0 + b + 7)
+    # The last rows (fewer than eight), one into each of the first sums.
     for b in range(n8, n_rows):
-        w = 1.0 if unit else np.float64(sample_weight[t0 + b])
-        acc[b - n8] += np.float64(v[b]) * w
-    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + (
-        (acc[4] + acc[5]) + (acc[6] + acc[7])
-    )
+        term = np.float64(v[b]) * _weight(sample_weight, unit, t0 + b)
+        j = b - n8
+        a0 += term if j == 0 else 0.0
+        a1 += term if j == 1 else 0.0
+        a2 += term if j == 2 else 0.0
+        a3 += term if j == 3 else 0.0
+        a4 += term if j == 4 else 0.0
+        a5 += term if j == 5 else 0.0
+        a6 += term if j == 6 else 0.0
+    return ((a0 + a1) + (a2 + a3)) + ((a4 + a5) + (a6 + a7))
 
 
 # ---------------------------------------------------------------------------
