@@ -25,38 +25,11 @@ from ._numba_internals import (
 from ._numpy_sums import _einsum_sq_norms
 from ._reduction import ordered_block_sums, register_block_sums
 from ._specialise import kernel
-from ._tile_dots import four_dots, padded_centres
+from ._tile_dots import four_dots, nearest_centres, padded_centres
 
 # ---------------------------------------------------------------------------
 # Leaf kernels: one tile of rows, transposed to (n_features, rows) so that the
 # inner loops run over contiguous samples (``fastgmm.kernels._tile_dots``)
-
-
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
-    """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
-
-    The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
-    forms them; ``centres`` and ``cc`` are padded (``_tile_dots``).
-    ``best`` gets the smallest value, ``second`` the smallest of the other
-    centres' (infinite with one centre).
-    """
-    two = xt.dtype.type(2)
-    for b in range(n_rows):
-        best[b] = np.inf
-        second[b] = np.inf
-        label[b] = 0
-    for k0 in range(0, centres.shape[0], 4):
-        four_dots(xt, n_rows, centres, k0, dot)
-        # Without branches, so that the loop runs in vector registers.
-        for j in range(4):
-            cck, kk, dots = cc[k0 + j], np.int32(k0 + j), dot[j]
-            for b in range(n_rows):
-                d = cck - two * dots[b]
-                closest = best[b]
-                second[b] = smaller(second[b], larger(d, closest))
-                label[b] = kk if d < closest else label[b]
-                best[b] = smaller(d, closest)
 
 
 @njit(inline="always", **EXACT_NJIT_OPTIONS)
@@ -178,7 +151,7 @@ def _seeding_block(args, start, stop, out):
         for c in range(n_centres):
             j = c % 4
             if j == 0:
-                four_dots(xt, n_computed, centres, c, dots)
+                four_dots(xt, n_computed, centres, c, dots, centres.shape[1])
             # As _euclidean_distances computes them for k-means++, in
             # float64: the dot product as GEMM forms it, then the squared
             # norms added one at a time.
@@ -373,7 +346,7 @@ def _rank(args, ranked, out):
 
     ``ranked`` is ``(rows, xt, norms, n_rows, dot, best, second, label,
     uppers)``: the rows, centred and transposed, their squared norms in
-    float64 (overwritten), how many, buffers for ``_nearest_centres`` (each
+    float64 (overwritten), how many, buffers for ``nearest_centres`` (each
     row's two smallest ``|c|^2 - 2 x.c`` and its nearest centre) and for
     the rows' new upper bounds.  A row whose label changes
     moves, with its weight, from its old cluster (none if -1) to its new
@@ -382,7 +355,7 @@ def _rank(args, ranked, out):
     it (``x * 1`` is exact).
     """
     rows, xt, norms, n_rows, dot, best, second, label, uppers = ranked
-    _nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
+    nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
     labels, bounds = args.labels, args.bounds
     reach, rounding = args.reach, args.rounding
     n_clusters, n_features = args.centres.shape

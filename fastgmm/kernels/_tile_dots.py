@@ -1,4 +1,5 @@
-"""Dot products of a tile of rows with four centres at a time, for k-means.
+"""Dot products of a tile of rows with four centres at a time, for k-means,
+and the Lloyd step's ranking of the rows against the centres.
 
 A tile is held transposed, ``xt`` (features, rows), so that the loops over
 its rows run in vector registers.  A loop that adds one feature's products
@@ -18,7 +19,7 @@ first product (``fma(x, c, 0)`` is ``x * c``).
 import numpy as np
 
 from ._config import EXACT_NJIT_OPTIONS
-from ._numba_internals import empty, njit, zeros
+from ._numba_internals import empty, larger, njit, smaller, zeros
 
 # Dot products formed as BLAS forms them: fused multiply-adds in feature
 # order, nothing reassociated.
@@ -42,8 +43,9 @@ def padded_centres(centres, cc):
 
 
 @njit(**FMA_OPTIONS, helper=True)
-def four_dots(xt, n_rows, centres, k0, dot):
-    """dot[j, b] = x_b . c_(k0 + j) for j < 4, in ``dot``'s dtype.
+def four_dots(xt, n_rows, centres, k0, dot, n_features):
+    """dot[j, b] = x_b . c_(k0 + j) for j < 4, in ``dot``'s dtype, over the
+    first ``n_features`` features (a multiple of four).
 
     ``xt`` and ``centres`` are padded (see the module docstring); the rows
     are ``xt[:, :n_rows]``, and products are formed in ``dot``'s dtype (the
@@ -52,7 +54,7 @@ def four_dots(xt, n_rows, centres, k0, dot):
     dtype = dot.dtype.type
     zero = dtype(0)
     d0, d1, d2, d3 = dot[0], dot[1], dot[2], dot[3]
-    for i0 in range(0, centres.shape[1], 4):
+    for i0 in range(0, n_features, 4):
         c00, c01 = dtype(centres[k0, i0]), dtype(centres[k0, i0 + 1])
         c02, c03 = dtype(centres[k0, i0 + 2]), dtype(centres[k0, i0 + 3])
         c10, c11 = dtype(centres[k0 + 1, i0]), dtype(centres[k0 + 1, i0 + 1])
@@ -76,3 +78,77 @@ def four_dots(xt, n_rows, centres, k0, dot):
             d1[b] = x3 * c13 + (x2 * c12 + (x1 * c11 + (x0 * c10 + s1)))
             d2[b] = x3 * c23 + (x2 * c22 + (x1 * c21 + (x0 * c20 + s2)))
             d3[b] = x3 * c33 + (x2 * c32 + (x1 * c31 + (x0 * c30 + s3)))
+
+
+@njit(**FMA_OPTIONS, helper=True)
+def nearest_centres(xt, n_rows, centres, cc, dot, best, second, label):
+    """label[b] = argmin_k |c_k|^2 - 2 x_b.c_k in the data's dtype, first of equals.
+
+    The ranking of scikit-learn's Lloyd step, with the dot products as GEMM
+    forms them; ``xt``, ``centres`` and ``cc`` are padded (see the module
+    docstring).  ``best`` gets the smallest value, ``second`` the smallest
+    of the other centres' (infinite with one centre); ``dot`` (the data's
+    dtype) holds partial sums.
+    """
+    for b in range(n_rows):
+        best[b] = np.inf
+        second[b] = np.inf
+        label[b] = 0
+    for k0 in range(0, centres.shape[0], 4):
+        _rank_four(xt, n_rows, centres, cc, k0, dot, best, second, label)
+
+
+@njit(inline="always", **FMA_OPTIONS)
+def _rank_four(xt, n_rows, centres, cc, k0, dot, best, second, label):
+    """Rank the rows against centres k0 to k0 + 3 too: ``best``, ``second``
+    and ``label`` (each row's smallest ``|c|^2 - 2 x.c`` so far, the smallest
+    of the other centres', and its centre) updated, the first of equals kept.
+
+    ``four_dots`` forms the dot products up to the last four features; the
+    last four's multiply-adds and the ranking run in one loop, the products
+    and the values held in registers.  ``dot`` (the data's dtype) holds the
+    partial sums.  ``2 x.c`` is exact, so ``|c|^2 - 2 x.c`` rounds once, fused
+    or not.
+    """
+    dtype = dot.dtype.type
+    zero, two = dtype(0), dtype(2)
+    last = centres.shape[1] - 4
+    four_dots(xt, n_rows, centres, k0, dot, last)
+    d0, d1, d2, d3 = dot[0], dot[1], dot[2], dot[3]
+    c00, c01 = dtype(centres[k0, last]), dtype(centres[k0, last + 1])
+    c02, c03 = dtype(centres[k0, last + 2]), dtype(centres[k0, last + 3])
+    c10, c11 = dtype(centres[k0 + 1, last]), dtype(centres[k0 + 1, last + 1])
+    c12, c13 = dtype(centres[k0 + 1, last + 2]), dtype(centres[k0 + 1, last + 3])
+    c20, c21 = dtype(centres[k0 + 2, last]), dtype(centres[k0 + 2, last + 1])
+    c22, c23 = dtype(centres[k0 + 2, last + 2]), dtype(centres[k0 + 2, last + 3])
+    c30, c31 = dtype(centres[k0 + 3, last]), dtype(centres[k0 + 3, last + 1])
+    c32, c33 = dtype(centres[k0 + 3, last + 2]), dtype(centres[k0 + 3, last + 3])
+    cc0, cc1, cc2, cc3 = cc[k0], cc[k0 + 1], cc[k0 + 2], cc[k0 + 3]
+    k = np.int32(k0)
+    x0s, x1s, x2s, x3s = xt[last], xt[last + 1], xt[last + 2], xt[last + 3]
+    first = last == 0
+    for b in range(n_rows):
+        x0, x1 = dtype(x0s[b]), dtype(x1s[b])
+        x2, x3 = dtype(x2s[b]), dtype(x3s[b])
+        s0 = zero if first else d0[b]
+        s1 = zero if first else d1[b]
+        s2 = zero if first else d2[b]
+        s3 = zero if first else d3[b]
+        v0 = cc0 - two * (x3 * c03 + (x2 * c02 + (x1 * c01 + (x0 * c00 + s0))))
+        v1 = cc1 - two * (x3 * c13 + (x2 * c12 + (x1 * c11 + (x0 * c10 + s1))))
+        v2 = cc2 - two * (x3 * c23 + (x2 * c22 + (x1 * c21 + (x0 * c20 + s2))))
+        v3 = cc3 - two * (x3 * c33 + (x2 * c32 + (x1 * c31 + (x0 * c30 + s3))))
+        # Without branches, so that the loop runs in vector registers.
+        low, low2, at = best[b], second[b], label[b]
+        low2 = smaller(low2, larger(v0, low))
+        at = k if v0 < low else at
+        low = smaller(v0, low)
+        low2 = smaller(low2, larger(v1, low))
+        at = k + 1 if v1 < low else at
+        low = smaller(v1, low)
+        low2 = smaller(low2, larger(v2, low))
+        at = k + 2 if v2 < low else at
+        low = smaller(v2, low)
+        low2 = smaller(low2, larger(v3, low))
+        at = k + 3 if v3 < low else at
+        best[b], second[b], label[b] = smaller(v3, low), low2, at
