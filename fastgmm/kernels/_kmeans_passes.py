@@ -119,46 +119,32 @@ def _seeding_block(args, start, stop, out):
     xt = zeros((centres.shape[1], TILE_ROWS + 8), X.dtype)  # padding features 0
     dots = empty((4, TILE_ROWS + 8), np.float64)
     nearest = empty(TILE_ROWS, closest.dtype)
-    rows = empty(TILE_ROWS, np.int64)
     known = empty(TILE_ROWS, closest.dtype)
     xx = empty(TILE_ROWS, np.float64)
     nearer = zeros(TILE_ROWS, np.uint16)
+    if not every:
+        _chosen_rows(args, start, stop, chosen_bit, (xt, dots, known, xx))
+        return 0.0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
         first = closest[t0] == np.inf  # the first centre: no distance known yet
-        if every or first:
-            # Every row of the tile, read in order.
-            n_computed = n_rows
-            for j in range(n_rows):
-                r = t0 + j
-                rows[j], known[j], xx[j] = r, closest[r], norms[r]
-                for i in range(n_features):
-                    xt[i, j] = X[r, i] - mean[i]
-        else:
-            n_computed = t0 - t0  # (a literal 0 would compile four_dots twice)
-            for b in range(n_rows):
-                r = t0 + b
-                rows[n_computed] = r
-                n_computed += (args.nearer[r] & chosen_bit) != 0
-            for j in range(n_computed):
-                r = rows[j]
-                known[j], xx[j] = closest[r], norms[r]
-                for i in range(n_features):
-                    xt[i, j] = X[r, i] - mean[i]
+        # Every row of the tile, read in order.
+        for j in range(n_rows):
+            r = t0 + j
+            known[j], xx[j] = closest[r], norms[r]
+            for i in range(n_features):
+                xt[i, j] = X[r, i] - mean[i]
         if first:
             _einsum_sq_norms(xt[:n_features], n_rows, xx)
             copy_into(norms[t0 : t0 + n_rows], xx[:n_rows])
         for c in range(n_centres):
             j = c % 4
             if j == 0:
-                four_dots(xt, n_computed, centres, c, dots, centres.shape[1])
-            # As _euclidean_distances computes them for k-means++, in
-            # float64: the dot product as GEMM forms it, then the squared
-            # norms added one at a time.
+                four_dots(xt, n_rows, centres, c, dots, centres.shape[1])
             cc = args.cc[c]
             bit = np.uint16(1 << c) if c < 16 else np.uint16(0)
-            for b in range(n_computed):
-                d = closest.dtype.type(larger((-2.0 * dots[j, b] + cc) + xx[b], 0.0))
+            for b in range(n_rows):
+                d = _seeding_distance(dots[j, b], cc, xx[b], closest.dtype.type)
                 nearest[b] = smaller(known[b], d)
                 nearer[b] = (nearer[b] | bit) if d < known[b] else nearer[b]
             if candidates:
@@ -168,12 +154,52 @@ def _seeding_block(args, start, stop, out):
                 args.nearer[t0 + b] = nearer[b]
                 nearer[b] = 0
         else:
-            for b in range(n_computed):
-                closest[rows[b]] = nearest[b]
+            copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
             if chosen < 0:  # the first centre's potential (a chosen one's is known)
                 w = args.sample_weight
                 out[0] += _weighted_tile_sum(closest[t0:], w, t0, n_rows)
     return 0.0
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _seeding_distance(dot, cc, xx, dtype):
+    """A squared distance as ``_euclidean_distances`` computes it for
+    k-means++, in float64 (the dot product as GEMM forms it, then the
+    squared norms added one at a time), rounded to ``dtype``."""
+    return dtype(larger((-2.0 * dot + cc) + xx, 0.0))
+
+
+@njit(**EXACT_NJIT_OPTIONS, helper=True)
+def _chosen_rows(args, start, stop, chosen_bit, buffers):
+    """The chosen candidate's pass over one block: ``closest`` updated on
+    the rows its bit marks in ``nearer``.
+
+    The rows are scattered: the block's are listed first, and each tile of
+    them is asked for from memory while the tile before it is computed.
+    """
+    X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
+    xt, dots, known, xx = buffers
+    marked = empty(stop - start, np.int64)
+    n_marked = stop - stop  # (a literal 0 would compile four_dots twice)
+    for r in range(start, stop):
+        marked[n_marked] = r
+        n_marked += (args.nearer[r] & chosen_bit) != 0
+    for j in range(smaller(TILE_ROWS, n_marked)):
+        prefetch_row(X, marked[j])
+    cc = args.cc[0]
+    for m0 in range(0, n_marked, TILE_ROWS):
+        n_rows = smaller(TILE_ROWS, n_marked - m0)
+        for j in range(m0 + TILE_ROWS, smaller(m0 + 2 * TILE_ROWS, n_marked)):
+            prefetch_row(X, marked[j])
+        for j in range(n_rows):
+            r = marked[m0 + j]
+            known[j], xx[j] = closest[r], norms[r]
+            for i in range(X.shape[1]):
+                xt[i, j] = X[r, i] - mean[i]
+        four_dots(xt, n_rows, args.centres, n_marked - n_marked, dots, xt.shape[0])
+        for j in range(n_rows):
+            d = _seeding_distance(dots[0, j], cc, xx[j], closest.dtype.type)
+            closest[marked[m0 + j]] = smaller(known[j], d)
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
