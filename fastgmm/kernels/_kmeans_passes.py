@@ -294,74 +294,63 @@ def _lloyd_block(args, start, stop, out):
     centres, reach, shift = args.centres, args.reach, args.shift
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
     n_features, rounding = centres.shape[1], args.rounding
-    # Rows in doubt wait in ``xt`` (centred, by column) until a tile's worth
-    # has gathered: ranking a few rows at a time would not fill the vector
-    # registers.
-    xt = zeros((args.padded.shape[1], 2 * TILE_ROWS + 8), X.dtype)  # padding 0
-    waiting = empty(2 * TILE_ROWS, np.int64)
-    n_waiting = stop - stop  # (a literal 0 would compile the ranking twice)
-    # The candidates of two tiles: those of the next tile are listed, and
-    # their rows asked for from memory, before the current tile's are read.
-    listed = empty((2, TILE_ROWS), np.int64)
-    n_listed = stop - stop
+    # The block's rows in doubt are listed first, while the bounds move on,
+    # then ranked a tile at a time, centred, by column: each tile's rows are
+    # asked for from memory (scattered, too many to wait for each in turn)
+    # while the tile before is ranked, the first tile's while the bounds move.
+    doubt = empty(stop - start, np.int64)
+    n_doubt = stop - stop  # (a literal 0 would compile the ranking twice)
     in_doubt = empty(TILE_ROWS, np.int64)
     moved = empty(TILE_ROWS, np.float64)
-    norms = empty(2 * TILE_ROWS, np.float64)
-    uppers = empty(2 * TILE_ROWS, np.float64)
-    dot = empty((4, 2 * TILE_ROWS + 8), X.dtype)
-    best = empty(2 * TILE_ROWS, X.dtype)
-    second = empty(2 * TILE_ROWS, X.dtype)
-    label = empty(2 * TILE_ROWS, np.int32)
+    for t0 in range(start, stop, TILE_ROWS):
+        # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
+        # bounds the norm in the rounding margin.  Without branches, on
+        # slices of the tile's rows, so that the loop runs in vector
+        # registers; the rows left in doubt are listed after.
+        n_rows = smaller(TILE_ROWS, stop - t0)
+        upper, lower = bounds[0, t0 : t0 + n_rows], bounds[1, t0 : t0 + n_rows]
+        tile_labels = labels[t0 : t0 + n_rows]
+        # (The centres' shifts gathered in a loop of their own: a gather
+        # keeps the loop that reads it out of vector registers.)
+        for b in range(n_rows):
+            moved[b] = shift[larger(tile_labels[b], 0)]
+        for b in range(n_rows):
+            a = tile_labels[b]
+            up = (upper[b] + moved[b]) * _UP
+            lo = larger(lower[b] - (farther if a == farthest_k else farthest), 0.0)
+            lo *= _DOWN
+            edge = 2.0 * reach + up
+            upper[b], lower[b] = up, lo
+            in_doubt[b] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
+        listed = n_doubt
+        for b in range(n_rows):
+            doubt[n_doubt] = t0 + b
+            n_doubt += in_doubt[b]
+        for j in range(listed, smaller(n_doubt, TILE_ROWS)):
+            prefetch_row(X, doubt[j])
+    xt = zeros((args.padded.shape[1], TILE_ROWS + 8), X.dtype)  # padding 0
+    norms = empty(TILE_ROWS, np.float64)
+    uppers = empty(TILE_ROWS, np.float64)
+    dot = empty((4, TILE_ROWS + 8), X.dtype)
+    best = empty(TILE_ROWS, X.dtype)
+    second = empty(TILE_ROWS, X.dtype)
+    label = empty(TILE_ROWS, np.int32)
     changed = 0
-    for t0 in range(start, stop + TILE_ROWS, TILE_ROWS):
-        candidates = listed[(t0 // TILE_ROWS) % 2]
-        n_candidates = n_listed
-        if t0 < stop:
-            # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
-            # bounds the norm in the rounding margin.  Without branches, on
-            # slices of the tile's rows, so that the loop runs in vector
-            # registers; the rows left in doubt are listed after, and their
-            # rows asked for from memory (scattered, too many to wait for
-            # each in turn).
-            n_rows = smaller(TILE_ROWS, stop - t0)
-            upper, lower = bounds[0, t0 : t0 + n_rows], bounds[1, t0 : t0 + n_rows]
-            tile_labels = labels[t0 : t0 + n_rows]
-            # (The centres' shifts gathered in a loop of their own: a gather
-            # keeps the loop that reads it out of vector registers.)
-            for b in range(n_rows):
-                moved[b] = shift[larger(tile_labels[b], 0)]
-            for b in range(n_rows):
-                a = tile_labels[b]
-                up = (upper[b] + moved[b]) * _UP
-                lo = larger(lower[b] - (farther if a == farthest_k else farthest), 0.0)
-                lo *= _DOWN
-                edge = 2.0 * reach + up
-                upper[b], lower[b] = up, lo
-                in_doubt[b] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
-            following = listed[(t0 // TILE_ROWS + 1) % 2]
-            n_listed = stop - stop
-            for b in range(n_rows):
-                following[n_listed] = t0 + b
-                n_listed += in_doubt[b]
-            for j in range(n_listed):
-                prefetch_row(X, following[j])
-        # The previous tile's rows in doubt join those waiting to be ranked,
-        # centred, by column.
-        for j in range(n_candidates):
-            r = candidates[j]
+    for m0 in range(0, n_doubt, TILE_ROWS):
+        n_rows = smaller(TILE_ROWS, n_doubt - m0)
+        for j in range(m0 + TILE_ROWS, smaller(m0 + 2 * TILE_ROWS, n_doubt)):
+            prefetch_row(X, doubt[j])
+        rows = doubt[m0 : m0 + n_rows]
+        for j in range(n_rows):
+            r = rows[j]
             xx = 0.0
             for i in range(n_features):
                 x = X[r, i] - mean[i]
-                xt[i, n_waiting + j] = x
+                xt[i, j] = x
                 xx += np.float64(x) * np.float64(x)
-            norms[n_waiting + j] = xx
-            waiting[n_waiting + j] = r
-        n_waiting += n_candidates
-        if n_waiting < TILE_ROWS and t0 < stop:
-            continue
-        ranked = (waiting, xt, norms, n_waiting, dot, best, second, label, uppers)
+            norms[j] = xx
+        ranked = (rows, xt, norms, n_rows, dot, best, second, label, uppers)
         changed += _rank(args, ranked, out)
-        n_waiting = stop - stop
     return np.float64(changed)
 
 
