@@ -376,10 +376,12 @@ def _rank(args, ranked, out):
     n_clusters, n_features = args.centres.shape
     # The bounds in loops of their own, without branches, so that their
     # square roots run in vector registers; then stored at their rows.
+    # The slack is the ranking's margin for a row of norm |x| (see
+    # ``_lloyd_block``), (|c| + |x|)^2 / 2 <= |c|^2 + |x|^2 sparing a root.
+    reach2 = reach * reach
     for j in range(n_rows):
         xx = norms[j]
-        edge = reach + np.sqrt(xx)
-        slack = 0.5 * rounding * edge * edge
+        slack = rounding * (reach2 + xx)
         uppers[j] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
         # The lower bound in the norm's place.
         norms[j] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
