@@ -122,6 +122,7 @@ def _seeding_block(args, start, stop, out):
     known = empty(TILE_ROWS, closest.dtype)
     xx = empty(TILE_ROWS, np.float64)
     nearer = zeros(TILE_ROWS, np.uint16)
+    w = args.sample_weight
     if not every:
         _chosen_rows(args, start, stop, chosen_bit, (xt, dots, known, xx))
         return 0.0
@@ -148,7 +149,7 @@ def _seeding_block(args, start, stop, out):
                 nearest[b] = smaller(known[b], d)
                 nearer[b] = (nearer[b] | bit) if d < known[b] else nearer[b]
             if candidates:
-                out[c] += _weighted_tile_sum(nearest, args.sample_weight, t0, n_rows)
+                out[c] += _weighted_tile_sum(nearest, w, t0, n_rows)
         if candidates:
             for b in range(n_rows):
                 args.nearer[t0 + b] = nearer[b]
@@ -156,7 +157,6 @@ def _seeding_block(args, start, stop, out):
         else:
             copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
             if chosen < 0:  # the first centre's potential (a chosen one's is known)
-                w = args.sample_weight
                 out[0] += _weighted_tile_sum(closest[t0:], w, t0, n_rows)
     return 0.0
 
@@ -169,7 +169,7 @@ def _seeding_distance(dot, cc, xx, dtype):
     return dtype(larger((-2.0 * dot + cc) + xx, 0.0))
 
 
-@njit(**EXACT_NJIT_OPTIONS, helper=True)
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
 def _chosen_rows(args, start, stop, chosen_bit, buffers):
     """The chosen candidate's pass over one block: ``closest`` updated on
     the rows its bit marks in ``nearer``.
@@ -298,10 +298,13 @@ def _lloyd_block(args, start, stop, out):
     # then ranked a tile at a time, centred, by column: each tile's rows are
     # asked for from memory (scattered, too many to wait for each in turn)
     # while the tile before is ranked, the first tile's while the bounds move.
-    doubt = empty(stop - start, np.int64)
+    # (The buffers in three allocations, not ten: a block is a few
+    # microseconds of work.)
+    integers = empty(stop - start + TILE_ROWS, np.int64)
+    doubt, in_doubt = integers[: stop - start], integers[stop - start :]
+    floats = empty(3 * TILE_ROWS, np.float64)
+    moved = floats[:TILE_ROWS]
     n_doubt = stop - stop  # (a literal 0 would compile the ranking twice)
-    in_doubt = empty(TILE_ROWS, np.int64)
-    moved = empty(TILE_ROWS, np.float64)
     for t0 in range(start, stop, TILE_ROWS):
         # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
         # bounds the norm in the rounding margin.  Without branches, on
@@ -328,12 +331,11 @@ def _lloyd_block(args, start, stop, out):
             n_doubt += in_doubt[b]
         for j in range(listed, smaller(n_doubt, TILE_ROWS)):
             prefetch_row(X, doubt[j])
-    xt = zeros((args.padded.shape[1], TILE_ROWS + 8), X.dtype)  # padding 0
-    norms = empty(TILE_ROWS, np.float64)
-    uppers = empty(TILE_ROWS, np.float64)
-    dot = empty((4, TILE_ROWS + 8), X.dtype)
-    best = empty(TILE_ROWS, X.dtype)
-    second = empty(TILE_ROWS, X.dtype)
+    n_padded = args.padded.shape[1]
+    tiles = zeros((n_padded + 6, TILE_ROWS + 8), X.dtype)  # padding features 0
+    xt, dot = tiles[:n_padded], tiles[n_padded : n_padded + 4]
+    best, second = tiles[n_padded + 4], tiles[n_padded + 5]
+    norms, uppers = floats[TILE_ROWS : 2 * TILE_ROWS], floats[2 * TILE_ROWS :]
     label = empty(TILE_ROWS, np.int32)
     changed = 0
     for m0 in range(0, n_doubt, TILE_ROWS):
