@@ -184,14 +184,14 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
     for r in range(start, stop):
         marked[n_marked] = r
         n_marked += (args.nearer[r] & chosen_bit) != 0
-    for j in range(smaller(TILE_ROWS, n_marked)):
+    for j in range(smaller(_AHEAD, n_marked)):
         prefetch_row(X, marked[j])
     cc = args.cc[0]
     for m0 in range(0, n_marked, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, n_marked - m0)
-        for j in range(m0 + TILE_ROWS, smaller(m0 + 2 * TILE_ROWS, n_marked)):
-            prefetch_row(X, marked[j])
         for j in range(n_rows):
+            if m0 + j + _AHEAD < n_marked:
+                prefetch_row(X, marked[m0 + j + _AHEAD])
             r = marked[m0 + j]
             known[j], xx[j] = closest[r], norms[r]
             for i in range(X.shape[1]):
@@ -261,6 +261,9 @@ class _LloydPass(NamedTuple):
     rounding: float
 
 
+# How many rows in doubt ahead of the one read a Lloyd step asks for.
+_AHEAD = 64
+
 # Rounding slack of the bounds' own float64 arithmetic (relative, one-sided).
 _UP = 1.0 + 2.0**-48
 _DOWN = 1.0 - 2.0**-48
@@ -329,7 +332,7 @@ def _lloyd_block(args, start, stop, out):
         for b in range(n_rows):
             doubt[n_doubt] = t0 + b
             n_doubt += in_doubt[b]
-        for j in range(listed, smaller(n_doubt, TILE_ROWS)):
+        for j in range(listed, smaller(n_doubt, _AHEAD)):
             prefetch_row(X, doubt[j])
     n_padded = args.padded.shape[1]
     tiles = zeros((n_padded + 6, TILE_ROWS + 8), X.dtype)  # padding features 0
@@ -340,10 +343,10 @@ def _lloyd_block(args, start, stop, out):
     changed = 0
     for m0 in range(0, n_doubt, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, n_doubt - m0)
-        for j in range(m0 + TILE_ROWS, smaller(m0 + 2 * TILE_ROWS, n_doubt)):
-            prefetch_row(X, doubt[j])
         rows = doubt[m0 : m0 + n_rows]
         for j in range(n_rows):
+            if m0 + j + _AHEAD < n_doubt:
+                prefetch_row(X, doubt[m0 + j + _AHEAD])
             r = rows[j]
             xx = 0.0
             for i in range(n_features):
