@@ -42,6 +42,50 @@ def padded_centres(centres, cc):
     return out, out_cc
 
 
+@njit(inline="always", **FMA_OPTIONS)
+def _four_by_four(centres, k0, i0, like):
+    """Features i0 to i0 + 3 of centres k0 to k0 + 3, in ``like``'s dtype:
+    four tuples, a centre each."""
+    dtype = like.dtype.type
+    return (
+        (dtype(centres[k0, i0]), dtype(centres[k0, i0 + 1]),
+         dtype(centres[k0, i0 + 2]), dtype(centres[k0, i0 + 3])),
+        (dtype(centres[k0 + 1, i0]), dtype(centres[k0 + 1, i0 + 1]),
+         dtype(centres[k0 + 1, i0 + 2]), dtype(centres[k0 + 1, i0 + 3])),
+        (dtype(centres[k0 + 2, i0]), dtype(centres[k0 + 2, i0 + 1]),
+         dtype(centres[k0 + 2, i0 + 2]), dtype(centres[k0 + 2, i0 + 3])),
+        (dtype(centres[k0 + 3, i0]), dtype(centres[k0 + 3, i0 + 1]),
+         dtype(centres[k0 + 3, i0 + 2]), dtype(centres[k0 + 3, i0 + 3])),
+    )  # fmt: skip
+
+
+@njit(inline="always", **FMA_OPTIONS)
+def _row_sums(xs, b, c, dot, first):
+    """Row b's dot products with four centres, carried over four more
+    features: ``xs`` the features' rows of the tile, ``c`` the centres'
+    coefficients (``_four_by_four``), the sums so far in ``dot``.
+
+    Each sum one chain of fused multiply-adds: the first from zero (a
+    product alone), the others from the sum so far.
+    """
+    dtype = dot.dtype.type
+    zero = dtype(0)
+    x0, x1 = dtype(xs[0][b]), dtype(xs[1][b])
+    x2, x3 = dtype(xs[2][b]), dtype(xs[3][b])
+    (c00, c01, c02, c03), (c10, c11, c12, c13) = c[0], c[1]
+    (c20, c21, c22, c23), (c30, c31, c32, c33) = c[2], c[3]
+    s0 = zero if first else dot[0, b]
+    s1 = zero if first else dot[1, b]
+    s2 = zero if first else dot[2, b]
+    s3 = zero if first else dot[3, b]
+    return (
+        x3 * c03 + (x2 * c02 + (x1 * c01 + (x0 * c00 + s0))),
+        x3 * c13 + (x2 * c12 + (x1 * c11 + (x0 * c10 + s1))),
+        x3 * c23 + (x2 * c22 + (x1 * c21 + (x0 * c20 + s2))),
+        x3 * c33 + (x2 * c32 + (x1 * c31 + (x0 * c30 + s3))),
+    )
+
+
 @njit(**FMA_OPTIONS, helper=True)
 def four_dots(xt, n_rows, centres, k0, dot, n_features):
     """dot[j, b] = x_b . c_(k0 + j) for j < 4, in ``dot``'s dtype, over the
@@ -51,33 +95,13 @@ def four_dots(xt, n_rows, centres, k0, dot, n_features):
     are ``xt[:, :n_rows]``, and products are formed in ``dot``'s dtype (the
     data's, or float64 for float32 data where scikit-learn upcasts).
     """
-    dtype = dot.dtype.type
-    zero = dtype(0)
     d0, d1, d2, d3 = dot[0], dot[1], dot[2], dot[3]
     for i0 in range(0, n_features, 4):
-        c00, c01 = dtype(centres[k0, i0]), dtype(centres[k0, i0 + 1])
-        c02, c03 = dtype(centres[k0, i0 + 2]), dtype(centres[k0, i0 + 3])
-        c10, c11 = dtype(centres[k0 + 1, i0]), dtype(centres[k0 + 1, i0 + 1])
-        c12, c13 = dtype(centres[k0 + 1, i0 + 2]), dtype(centres[k0 + 1, i0 + 3])
-        c20, c21 = dtype(centres[k0 + 2, i0]), dtype(centres[k0 + 2, i0 + 1])
-        c22, c23 = dtype(centres[k0 + 2, i0 + 2]), dtype(centres[k0 + 2, i0 + 3])
-        c30, c31 = dtype(centres[k0 + 3, i0]), dtype(centres[k0 + 3, i0 + 1])
-        c32, c33 = dtype(centres[k0 + 3, i0 + 2]), dtype(centres[k0 + 3, i0 + 3])
-        x0s, x1s, x2s, x3s = xt[i0], xt[i0 + 1], xt[i0 + 2], xt[i0 + 3]
+        c = _four_by_four(centres, k0, i0, dot)
+        xs = (xt[i0], xt[i0 + 1], xt[i0 + 2], xt[i0 + 3])
         first = i0 == 0
         for b in range(n_rows):
-            x0, x1 = dtype(x0s[b]), dtype(x1s[b])
-            x2, x3 = dtype(x2s[b]), dtype(x3s[b])
-            # Each sum one chain of fused multiply-adds: the first from zero
-            # (a product alone), the others from the sum so far.
-            s0 = zero if first else d0[b]
-            s1 = zero if first else d1[b]
-            s2 = zero if first else d2[b]
-            s3 = zero if first else d3[b]
-            d0[b] = x3 * c03 + (x2 * c02 + (x1 * c01 + (x0 * c00 + s0)))
-            d1[b] = x3 * c13 + (x2 * c12 + (x1 * c11 + (x0 * c10 + s1)))
-            d2[b] = x3 * c23 + (x2 * c22 + (x1 * c21 + (x0 * c20 + s2)))
-            d3[b] = x3 * c33 + (x2 * c32 + (x1 * c31 + (x0 * c30 + s3)))
+            d0[b], d1[b], d2[b], d3[b] = _row_sums(xs, b, c, dot, first)
 
 
 @njit(**FMA_OPTIONS, helper=True)
@@ -110,34 +134,17 @@ def _rank_four(xt, n_rows, centres, cc, k0, dot, best, second, label):
     partial sums.  ``2 x.c`` is exact, so ``|c|^2 - 2 x.c`` rounds once, fused
     or not.
     """
-    dtype = dot.dtype.type
-    zero, two = dtype(0), dtype(2)
+    two = dot.dtype.type(2)
     last = centres.shape[1] - 4
     four_dots(xt, n_rows, centres, k0, dot, last)
-    d0, d1, d2, d3 = dot[0], dot[1], dot[2], dot[3]
-    c00, c01 = dtype(centres[k0, last]), dtype(centres[k0, last + 1])
-    c02, c03 = dtype(centres[k0, last + 2]), dtype(centres[k0, last + 3])
-    c10, c11 = dtype(centres[k0 + 1, last]), dtype(centres[k0 + 1, last + 1])
-    c12, c13 = dtype(centres[k0 + 1, last + 2]), dtype(centres[k0 + 1, last + 3])
-    c20, c21 = dtype(centres[k0 + 2, last]), dtype(centres[k0 + 2, last + 1])
-    c22, c23 = dtype(centres[k0 + 2, last + 2]), dtype(centres[k0 + 2, last + 3])
-    c30, c31 = dtype(centres[k0 + 3, last]), dtype(centres[k0 + 3, last + 1])
-    c32, c33 = dtype(centres[k0 + 3, last + 2]), dtype(centres[k0 + 3, last + 3])
+    c = _four_by_four(centres, k0, last, dot)
     cc0, cc1, cc2, cc3 = cc[k0], cc[k0 + 1], cc[k0 + 2], cc[k0 + 3]
     k = np.int32(k0)
-    x0s, x1s, x2s, x3s = xt[last], xt[last + 1], xt[last + 2], xt[last + 3]
+    xs = (xt[last], xt[last + 1], xt[last + 2], xt[last + 3])
     first = last == 0
     for b in range(n_rows):
-        x0, x1 = dtype(x0s[b]), dtype(x1s[b])
-        x2, x3 = dtype(x2s[b]), dtype(x3s[b])
-        s0 = zero if first else d0[b]
-        s1 = zero if first else d1[b]
-        s2 = zero if first else d2[b]
-        s3 = zero if first else d3[b]
-        v0 = cc0 - two * (x3 * c03 + (x2 * c02 + (x1 * c01 + (x0 * c00 + s0))))
-        v1 = cc1 - two * (x3 * c13 + (x2 * c12 + (x1 * c11 + (x0 * c10 + s1))))
-        v2 = cc2 - two * (x3 * c23 + (x2 * c22 + (x1 * c21 + (x0 * c20 + s2))))
-        v3 = cc3 - two * (x3 * c33 + (x2 * c32 + (x1 * c31 + (x0 * c30 + s3))))
+        e0, e1, e2, e3 = _row_sums(xs, b, c, dot, first)
+        v0, v1, v2, v3 = cc0 - two * e0, cc1 - two * e1, cc2 - two * e2, cc3 - two * e3
         # Without branches, so that the loop runs in vector registers.
         low, low2, at = best[b], second[b], label[b]
         low2 = smaller(low2, larger(v0, low))
