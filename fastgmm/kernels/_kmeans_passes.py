@@ -174,8 +174,8 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
     """The chosen candidate's pass over one block: ``closest`` updated on
     the rows its bit marks in ``nearer``.
 
-    The rows are scattered: the block's are listed first, and each tile of
-    them is asked for from memory while the tile before it is computed.
+    The rows are scattered: the block's are listed first, and each is asked
+    for from memory ``_AHEAD`` rows before it is read.
     """
     X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
     xt, dots, known, xx = buffers
@@ -298,9 +298,9 @@ def _lloyd_block(args, start, stop, out):
     farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
     n_features, rounding = centres.shape[1], args.rounding
     # The block's rows in doubt are listed first, while the bounds move on,
-    # then ranked a tile at a time, centred, by column: each tile's rows are
-    # asked for from memory (scattered, too many to wait for each in turn)
-    # while the tile before is ranked, the first tile's while the bounds move.
+    # then ranked a tile at a time, centred, by column.  Each row is asked
+    # for from memory ``_AHEAD`` rows before it is read (scattered, too many
+    # to wait for each in turn); the first ones while the bounds move.
     # (The buffers in three allocations, not ten: a block is a few
     # microseconds of work.)
     integers = empty(stop - start + TILE_ROWS, np.int64)
