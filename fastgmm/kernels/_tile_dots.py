@@ -145,17 +145,22 @@ def _rank_four(xt, n_rows, centres, cc, k0, dot, best, second, label):
     for b in range(n_rows):
         e0, e1, e2, e3 = _row_sums(xs, b, c, dot, first)
         v0, v1, v2, v3 = cc0 - two * e0, cc1 - two * e1, cc2 - two * e2, cc3 - two * e3
-        # Without branches, so that the loop runs in vector registers.
-        low, low2, at = best[b], second[b], label[b]
-        low2 = smaller(low2, larger(v0, low))
-        at = k if v0 < low else at
-        low = smaller(v0, low)
-        low2 = smaller(low2, larger(v1, low))
-        at = k + 1 if v1 < low else at
-        low = smaller(v1, low)
-        low2 = smaller(low2, larger(v2, low))
-        at = k + 2 if v2 < low else at
-        low = smaller(v2, low)
-        low2 = smaller(low2, larger(v3, low))
-        at = k + 3 if v3 < low else at
-        best[b], second[b], label[b] = smaller(v3, low), low2, at
+        ranked = (best[b], second[b], label[b])
+        ranked = _ranked_with(v0, k, ranked)
+        ranked = _ranked_with(v1, k + 1, ranked)
+        ranked = _ranked_with(v2, k + 2, ranked)
+        best[b], second[b], label[b] = _ranked_with(v3, k + 3, ranked)
+
+
+@njit(inline="always", **FMA_OPTIONS)
+def _ranked_with(value, centre, ranked):
+    """``ranked`` (the smallest value so far, the smallest of the other
+    centres', the centre of the smallest) with ``centre``'s ``value`` too,
+    the first of equals kept.  Without branches, so that the loop that
+    ranks runs in vector registers."""
+    low, low2, at = ranked
+    return (
+        smaller(value, low),
+        smaller(low2, larger(value, low)),
+        centre if value < low else at,
+    )
