@@ -18,11 +18,11 @@ same order, and follows KMeans's arithmetic:
   and convergence declared as in ``_kmeans_single_lloyd``.
 
 A Lloyd step ranks a row against every centre only where Hamerly's bounds
-(carried from step to step, with the ranking's rounding error as slack)
-leave its nearest centre in doubt; the labels are the full ranking's.  The
-clusters' sums are kept in float64 from step to step: a row that changes
-label moves from one cluster's sum to the other's, so a step reads only
-the rows in doubt, not all of X.
+(carried from step to step as their difference, with the ranking's
+rounding error as slack) leave its nearest centre in doubt; the labels
+are the full ranking's.  The clusters' sums are kept in float64 from step
+to step: a row that changes label moves from one cluster's sum to the
+other's, so a step reads only the rows in doubt, not all of X.
 
 Labels therefore agree with scikit-learn's except where two distances tie
 to the last bits and the rounding of scikit-learn's BLAS calls or of its
@@ -34,7 +34,8 @@ in ``fastgmm.kernels._numpy_sums``; this module runs them in KMeans's order.
 
 Unlike KMeans it never copies X: each tile of rows is centred as it is read
 (``x - mean`` rounds the same either way), and the state kept per row is a
-label (int32), its two bounds and, while seeding, one distance.
+label (int32), its bounds' gap (float32) and, while seeding, one
+distance.
 """
 
 import warnings
@@ -279,7 +280,7 @@ def _add_changes(totals, changes):
 
 @kernel(inline="always", **EXACT_NJIT_OPTIONS)
 def _lloyd_iterations(
-    X, mean, sample_weight, centres, labels, bounds, previous, totals, tol, max_iter
+    X, mean, sample_weight, centres, labels, gaps, previous, totals, tol, max_iter
 ):
     """Up to ``max_iter`` Lloyd iterations.
 
@@ -294,7 +295,7 @@ def _lloyd_iterations(
     for it in range(max_iter):
         cc = _row_norms(centres, empty(centres.shape[0], centres.dtype))
         changed, d_sums, d_weights, d_counts = lloyd_pass(
-            X, mean, sample_weight, centres, cc, labels, bounds, previous
+            X, mean, sample_weight, centres, cc, labels, gaps, previous
         )
         if _add_changes(totals, (d_sums, d_weights, d_counts)):
             return it, _EMPTY_CLUSTER, centres, changed
@@ -367,7 +368,7 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
     returns (state, iterations done, run), ``run`` what relocating an empty
     cluster and going on needs: the column mean, the absolute tolerance,
     centres, the clusters' totals (see ``_lloyd_iterations``), the labels
-    the last step changed, the bounds and previous centres.  The labels are
+    the last step changed, the gaps and previous centres.  The labels are
     final unless state is ``_EMPTY_CLUSTER``.
     """
     n_samples = X.shape[0]
@@ -377,7 +378,7 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
         first = _first_centre(weights, n_samples, total_weight, u)
     centres = _seed_centres(X, mean, weights, first, uniforms, n_trials)
     labels[:] = -1
-    bounds, previous = lloyd_state(n_samples, centres)
+    gaps, previous = lloyd_state(n_samples, centres)
     # The clusters' (sums, weights, counts of rows of positive weight) as
     # the labels stand, kept by _lloyd_iterations.
     n_clusters = centres.shape[0]
@@ -387,10 +388,10 @@ def kmeans_run(X, weights, total_weight, first, u, uniforms, n_trials, tol, max_
         zeros(n_clusters, np.float64),
     )
     n_iter, state, centres, changed = _lloyd_iterations(
-        X, mean, weights, centres, labels, bounds, previous, totals, tol, max_iter
+        X, mean, weights, centres, labels, gaps, previous, totals, tol, max_iter
     )
-    _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return state, n_iter, (mean, tol, centres, totals, changed, bounds, previous)
+    _final_labels(X, mean, weights, centres, labels, gaps, previous, state)
+    return state, n_iter, (mean, tol, centres, totals, changed, gaps, previous)
 
 
 @kernel(**EXACT_NJIT_OPTIONS)
@@ -401,27 +402,27 @@ def kmeans_go_on(X, weights, max_iter, done, labels, run, relocated):
     relabels.  ``run`` is the last item of what ``kmeans_run`` returns, and
     so are the three items returned; the totals in ``run`` stay the
     clusters' as the labels stand."""
-    mean, tol, centres, totals, changed, bounds, previous = run
+    mean, tol, centres, totals, changed, gaps, previous = run
     sums, cluster_weights = relocated
     centres, state = _finish_iteration(centres, sums, cluster_weights, changed, tol)
     done += 1
     if state == _RUNNING and done < max_iter:
         n_iter, state, centres, changed = _lloyd_iterations(
-            X, mean, weights, centres, labels, bounds, previous, totals, tol,
+            X, mean, weights, centres, labels, gaps, previous, totals, tol,
             max_iter - done,
         )  # fmt: skip
         done += n_iter
-    _final_labels(X, mean, weights, centres, labels, bounds, previous, state)
-    return state, done, (mean, tol, centres, totals, changed, bounds, previous)
+    _final_labels(X, mean, weights, centres, labels, gaps, previous, state)
+    return state, done, (mean, tol, centres, totals, changed, gaps, previous)
 
 
 @kernel(inline="always", **EXACT_NJIT_OPTIONS)
-def _final_labels(X, mean, weights, centres, labels, bounds, previous, state):
+def _final_labels(X, mean, weights, centres, labels, gaps, previous, state):
     """Labels of the final centres, as KMeans reruns its assignment (unless
     the last step changed none, or left a cluster empty)."""
     if state != _EMPTY_CLUSTER and state != _STRICTLY_CONVERGED:
         cc = _row_norms(centres, empty(centres.shape[0], X.dtype))
-        lloyd_pass(X, mean, weights, centres, cc, labels, bounds, previous)
+        lloyd_pass(X, mean, weights, centres, cc, labels, gaps, previous)
 
 
 def kmeans_labels(

@@ -247,18 +247,19 @@ class _LloydPass(NamedTuple):
     padded: np.ndarray
     padded_cc: np.ndarray
     labels: np.ndarray
-    bounds: np.ndarray
-    shift: np.ndarray
-    # The largest shift, its centre, and the largest of the others'.
-    farthest: float
-    farthest_k: int
-    farther: float
+    gaps: np.ndarray
+    # How far each cluster's gap (see ``lloyd_pass``) closed since the last
+    # pass: its centre's shift plus the largest of the others'.
+    closing: np.ndarray
+    # A gap at or below this leaves the row in doubt.
+    threshold: float
     # The largest norm of a centre.
     reach: float
     # The ranking's rounding margin (see ``_lloyd_block``), relative to the
-    # squared distances: the bounds' slack, where they are tested and where
-    # they are set.
+    # squared distances: the bounds' slack where they are set; and its
+    # square root, the gap's slack per unit of norm.
     rounding: float
+    root_rounding: float
 
 
 # How many rows in doubt ahead of the one read a Lloyd step asks for.
@@ -267,6 +268,15 @@ _AHEAD = 64
 # Rounding slack of the bounds' own float64 arithmetic (relative, one-sided).
 _UP = 1.0 + 2.0**-48
 _DOWN = 1.0 - 2.0**-48
+# A positive float64 times this rounds to a float32 below it.
+_SHRINK = 1.0 - 2.0**-23
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _rounded_down(gap):
+    """A float32 at most ``gap`` where ``gap`` is positive (a gap at or
+    below 0 leaves its row in doubt whatever it rounds to)."""
+    return np.float32(gap * _SHRINK)
 
 
 @register_block_sums(_LloydPass)
@@ -279,28 +289,27 @@ def _lloyd_block(args, start, stop, out):
     positive weight (laid out as ``lloyd_pass`` returns them).  Only a row whose label
     changes moves its weighted row from one cluster's sums to another's,
     so a pass over rows that keep their labels reads no more than their
-    labels and bounds.
+    labels and gaps.
 
-    A row is ranked against every centre only where its bounds (Hamerly's:
-    the distance to its centre, and to any other, moved on by how far the
-    centres moved) leave the ranking in doubt.  The bounds are kept with
-    four times the rounding error of the ranking as slack, so a row they
-    keep would have kept its label in the full ranking too: the labels are
-    the same bits as ranking every row.  A row in doubt is ranked at once,
-    its upper bound not first tightened to the distance to its centre: once
-    its row is read, ranking costs little more than that distance, and it
-    renews the lower bound too, so that the row stays out of doubt for
-    longer (at step 60 of a 300,000 x 8, K=16 run, 38,000 rows read
-    against 66,000).
+    A row is ranked against every centre only where its gap leaves the
+    ranking in doubt: Hamerly's bounds (the distance to its centre, and to
+    any other, moved on by how far the centres moved) kept as their
+    difference alone, less the ranking's rounding error for the row (see
+    ``lloyd_pass``).  A row the gap keeps would have kept its label in the
+    full ranking too: the labels are the same bits as ranking every row.
+    A row in doubt is ranked at once, its upper bound not first tightened
+    to the distance to its centre: once its row is read, ranking costs
+    little more than that distance, and it renews the lower bound too, so
+    that the row stays out of doubt for longer (at step 60 of a 300,000 x
+    8, K=16 run, 38,000 rows read against 66,000).
     """
-    X, mean, labels, bounds = args.X, args.mean, args.labels, args.bounds
-    centres, reach, shift = args.centres, args.reach, args.shift
-    farthest, farthest_k, farther = args.farthest, args.farthest_k, args.farther
-    n_features, rounding = centres.shape[1], args.rounding
-    # The block's rows in doubt are listed first, while the bounds move on,
+    X, mean, labels, gaps = args.X, args.mean, args.labels, args.gaps
+    closing, threshold = args.closing, args.threshold
+    n_features = args.centres.shape[1]
+    # The block's rows in doubt are listed first, while the gaps move on,
     # then ranked a tile at a time, centred, by column.  Each row is asked
     # for from memory ``_AHEAD`` rows before it is read (scattered, too many
-    # to wait for each in turn); the first ones while the bounds move.
+    # to wait for each in turn); the first ones while the gaps move.
     # (The buffers in three allocations, not ten: a block is a few
     # microseconds of work.)
     integers = empty(stop - start + TILE_ROWS, np.int64)
@@ -309,25 +318,20 @@ def _lloyd_block(args, start, stop, out):
     moved = floats[:TILE_ROWS]
     n_doubt = stop - stop  # (a literal 0 would compile the ranking twice)
     for t0 in range(start, stop, TILE_ROWS):
-        # The bounds moved on with the centres.  |x| <= |x - c_a| + |c_a|
-        # bounds the norm in the rounding margin.  Without branches, on
-        # slices of the tile's rows, so that the loop runs in vector
-        # registers; the rows left in doubt are listed after.
+        # The gaps closed by how far the centres moved, rounded down.
+        # Without branches, on slices of the tile's rows, so that the loop
+        # runs in vector registers; the rows left in doubt are listed after.
         n_rows = smaller(TILE_ROWS, stop - t0)
-        upper, lower = bounds[0, t0 : t0 + n_rows], bounds[1, t0 : t0 + n_rows]
+        tile_gaps = gaps[t0 : t0 + n_rows]
         tile_labels = labels[t0 : t0 + n_rows]
-        # (The centres' shifts gathered in a loop of their own: a gather
+        # (The clusters' closings gathered in a loop of their own: a gather
         # keeps the loop that reads it out of vector registers.)
         for b in range(n_rows):
-            moved[b] = shift[larger(tile_labels[b], 0)]
+            moved[b] = closing[larger(tile_labels[b], 0)]
         for b in range(n_rows):
-            a = tile_labels[b]
-            up = (upper[b] + moved[b]) * _UP
-            lo = larger(lower[b] - (farther if a == farthest_k else farthest), 0.0)
-            lo *= _DOWN
-            edge = 2.0 * reach + up
-            upper[b], lower[b] = up, lo
-            in_doubt[b] = (a < 0) | (lo * lo - up * up <= rounding * edge * edge)
+            gap = _rounded_down(np.float64(tile_gaps[b]) - moved[b])
+            tile_gaps[b] = gap
+            in_doubt[b] = (tile_labels[b] < 0) | (gap <= threshold)
         listed = n_doubt
         for b in range(n_rows):
             doubt[n_doubt] = t0 + b
@@ -338,7 +342,7 @@ def _lloyd_block(args, start, stop, out):
     tiles = zeros((n_padded + 6, TILE_ROWS + 8), X.dtype)  # padding features 0
     xt, dot = tiles[:n_padded], tiles[n_padded : n_padded + 4]
     best, second = tiles[n_padded + 4], tiles[n_padded + 5]
-    norms, uppers = floats[TILE_ROWS : 2 * TILE_ROWS], floats[2 * TILE_ROWS :]
+    norms, new_gaps = floats[TILE_ROWS : 2 * TILE_ROWS], floats[2 * TILE_ROWS :]
     label = empty(TILE_ROWS, np.int32)
     changed = 0
     for m0 in range(0, n_doubt, TILE_ROWS):
@@ -354,7 +358,7 @@ def _lloyd_block(args, start, stop, out):
                 xt[i, j] = x
                 xx += np.float64(x) * np.float64(x)
             norms[j] = xx
-        ranked = (rows, xt, norms, n_rows, dot, best, second, label, uppers)
+        ranked = (rows, xt, norms, n_rows, dot, best, second, label, new_gaps)
         changed += _rank(args, ranked, out)
     return np.float64(changed)
 
@@ -365,34 +369,33 @@ def _rank(args, ranked, out):
     labels; labels changed.
 
     ``ranked`` is ``(rows, xt, norms, n_rows, dot, best, second, label,
-    uppers)``: the rows, centred and transposed, their squared norms in
-    float64 (overwritten), how many, buffers for ``nearest_centres`` (each
-    row's two smallest ``|c|^2 - 2 x.c`` and its nearest centre) and for
-    the rows' new upper bounds.  A row whose label changes
+    gaps)``: the rows, centred and transposed, their squared norms in
+    float64, how many, buffers for ``nearest_centres`` (each row's two
+    smallest ``|c|^2 - 2 x.c`` and its nearest centre) and for the rows'
+    new gaps.  A row whose label changes
     moves, with its weight, from its old cluster (none if -1) to its new
     one in ``out``'s float64 sums (``lloyd_pass`` lays them out); the
     centred, weighted row is rounded in the data's dtype, as KMeans rounds
     it (``x * 1`` is exact).
     """
-    rows, xt, norms, n_rows, dot, best, second, label, uppers = ranked
+    rows, xt, norms, n_rows, dot, best, second, label, gaps = ranked
     nearest_centres(xt, n_rows, args.padded, args.padded_cc, dot, best, second, label)
-    labels, bounds = args.labels, args.bounds
-    reach, rounding = args.reach, args.rounding
+    labels, reach = args.labels, args.reach
+    rounding, root_rounding = args.rounding, args.root_rounding
     n_clusters, n_features = args.centres.shape
-    # The bounds in loops of their own, without branches, so that their
+    # The gaps in a loop of their own, without branches, so that their
     # square roots run in vector registers; then stored at their rows.
-    # The slack is the ranking's margin for a row of norm |x| (see
+    # The bounds' slack is the ranking's margin for a row of norm |x| (see
     # ``_lloyd_block``), (|c| + |x|)^2 / 2 <= |c|^2 + |x|^2 sparing a root.
     reach2 = reach * reach
     for j in range(n_rows):
         xx = norms[j]
         slack = rounding * (reach2 + xx)
-        uppers[j] = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
-        # The lower bound in the norm's place.
-        norms[j] = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+        upper = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
+        lower = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
+        gaps[j] = (lower - upper) - root_rounding * np.sqrt(xx) * _UP
     for j in range(n_rows):
-        r = rows[j]
-        bounds[0, r], bounds[1, r] = uppers[j], norms[j]
+        args.gaps[rows[j]] = _rounded_down(gaps[j])
     # out: the clusters' sums, then their weights, then their counts.
     n_sums = n_clusters * n_features
     sums = c_view(out[:n_sums], (n_clusters, n_features))
@@ -423,16 +426,16 @@ def _rank(args, ranked, out):
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
 def lloyd_state(n_samples, centres):
-    """Fresh ``(bounds, previous)`` for ``lloyd_pass``: no row's centre known."""
-    bounds = zeros((2, n_samples), np.float64)
-    bounds[0] = np.inf
+    """Fresh ``(gaps, previous)`` for ``lloyd_pass``: no row's centre known."""
+    gaps = empty(n_samples, np.float32)
+    gaps[:] = -np.inf
     previous = empty(centres.shape, centres.dtype)
     copy_into(previous, centres)
-    return bounds, previous
+    return gaps, previous
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
+def lloyd_pass(X, mean, sample_weight, centres, cc, labels, gaps, previous):
     """One Lloyd step: new labels, and how the clusters' sums change.
 
     Returns (labels changed, and the changes of the clusters' weighted sums
@@ -440,12 +443,14 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
     weight), in float64: the rows that changed label, moved from their old
     cluster (none for a label of -1) to their new one.
 
-    ``bounds`` (2, n_samples) holds each row's upper bound on the distance
-    to its centre and lower bound on the distance to any other, for the
-    centres ``previous``; the pass moves them on to
-    ``centres``.  Labels of -1 rank a row against every centre; fresh
-    bounds (see ``lloyd_state``: infinite upper bounds) make no row keep its
-    centre without computing the distance to it.
+    ``gaps`` (float32, a row each) holds a lower bound on each row's
+    distance to any other centre than its own, less an upper bound on the
+    distance to its own, less ``sqrt(rounding) |x|`` (see below), for the
+    centres ``previous``; the pass moves them on to ``centres``.  Labels of
+    -1 rank a row against every centre; fresh gaps (see ``lloyd_state``:
+    -inf) make no row keep its centre without computing the distance to
+    it.  (One number a row, not Hamerly's two: a step that moves it on
+    reads and writes 8 bytes a row, with the label, instead of 36.)
     """
     n_clusters, n_features = centres.shape
     shift = empty(n_clusters, np.float64)
@@ -465,13 +470,24 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, bounds, previous):
             top, top_k, second = shift[k], k, top
         elif shift[k] > second:
             second = shift[k]
+    # A row's upper bound grows by its centre's shift, its lower bound
+    # shrinks by the largest of the other centres'.
+    closing = empty(n_clusters, np.float64)
+    for k in range(n_clusters):
+        closing[k] = (shift[k] + (second if k == top_k else top)) * _UP
     padded, padded_cc = padded_centres(centres, cc)
     # |exact - rounded| of |c|^2 - 2 x.c is below gamma_(d+2) (|c| + |x|)^2
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
+    # A row whose bounds differ by more than sqrt(rounding) (|c| + |x|)
+    # has lo^2 - up^2 >= (lo - up)^2 beyond that margin: the gaps hold
+    # lo - up - sqrt(rounding) |x|, and the rows at or below
+    # sqrt(rounding) max |c| are in doubt.
     rounding = 8.0 * (n_features + 2) * epsilon(X)
+    root_rounding = np.sqrt(rounding) * _UP
+    threshold = root_rounding * reach * _UP
     lloyd = _LloydPass(
-        X, mean, sample_weight, centres, cc, padded, padded_cc, labels, bounds, shift,
-        top, top_k, second, reach, rounding,
+        X, mean, sample_weight, centres, cc, padded, padded_cc, labels, gaps,
+        closing, threshold, reach, rounding, root_rounding,
     )  # fmt: skip
     changed, flat = ordered_block_sums(
         lloyd, X.shape[0], n_clusters * (n_features + 2), shift
