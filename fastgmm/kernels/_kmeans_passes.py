@@ -312,8 +312,8 @@ def _lloyd_block(args, start, stop, out):
     # to wait for each in turn); the first ones while the gaps move.
     # (The buffers in three allocations, not ten: a block is a few
     # microseconds of work.)
-    integers = empty(stop - start + TILE_ROWS, np.int64)
-    doubt, in_doubt = integers[: stop - start], integers[stop - start :]
+    doubt = empty(stop - start, np.int64)
+    in_doubt = empty(TILE_ROWS, np.uint8)
     floats = empty(3 * TILE_ROWS, np.float64)
     moved = floats[:TILE_ROWS]
     n_doubt = stop - stop  # (a literal 0 would compile the ranking twice)
