@@ -393,7 +393,8 @@ def _rank(args, ranked, out):
         slack = rounding * (reach2 + xx)
         upper = np.sqrt(larger(np.float64(best[j]) + xx + slack, 0.0)) * _UP
         lower = np.sqrt(larger(np.float64(second[j]) + xx - slack, 0.0)) * _DOWN
-        gaps[j] = (lower - upper) - root_rounding * np.sqrt(xx) * _UP
+        # |x| <= |x - c| + |c| <= upper + reach, sparing another root.
+        gaps[j] = (lower - upper) - root_rounding * (upper + reach) * _UP
     for j in range(n_rows):
         args.gaps[rows[j]] = _rounded_down(gaps[j])
     # out: the clusters' sums, then their weights, then their counts.
@@ -445,11 +446,11 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, gaps, previous):
 
     ``gaps`` (float32, a row each) holds a lower bound on each row's
     distance to any other centre than its own, less an upper bound on the
-    distance to its own, less ``sqrt(rounding) |x|`` (see below), for the
-    centres ``previous``; the pass moves them on to ``centres``.  Labels of
-    -1 rank a row against every centre; fresh gaps (see ``lloyd_state``:
-    -inf) make no row keep its centre without computing the distance to
-    it.  (One number a row, not Hamerly's two: a step that moves it on
+    distance to its own, less ``sqrt(rounding)`` times a bound on ``|x|``
+    (see below), for the centres ``previous``; the pass moves them on to
+    ``centres``.  Labels of -1 rank a row against every centre; fresh gaps
+    (see ``lloyd_state``: -inf) make no row keep its centre without
+    computing the distance to it.  (One number a row, not Hamerly's two: a step that moves it on
     reads and writes 8 bytes a row, with the label, instead of 36.)
     """
     n_clusters, n_features = centres.shape
@@ -480,7 +481,8 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, gaps, previous):
     # for unit roundoff eps / 2: the margin between two of them, 4x over.
     # A row whose bounds differ by more than sqrt(rounding) (|c| + |x|)
     # has lo^2 - up^2 >= (lo - up)^2 beyond that margin: the gaps hold
-    # lo - up - sqrt(rounding) |x|, and the rows at or below
+    # lo - up - sqrt(rounding) |x| (less, |x| bounded as they are set),
+    # and the rows at or below
     # sqrt(rounding) max |c| are in doubt.
     rounding = 8.0 * (n_features + 2) * epsilon(X)
     root_rounding = np.sqrt(rounding) * _UP
