@@ -310,7 +310,7 @@ def _lloyd_block(args, start, stop, out):
     # then ranked a tile at a time, centred, by column.  Each row is asked
     # for from memory ``_AHEAD`` rows before it is read (scattered, too many
     # to wait for each in turn); the first ones while the gaps move.
-    # (The buffers in three allocations, not ten: a block is a few
+    # (The buffers in a few allocations, not ten: a block is a few
     # microseconds of work.)
     doubt = empty(stop - start, np.int64)
     in_doubt = empty(TILE_ROWS, np.uint8)
