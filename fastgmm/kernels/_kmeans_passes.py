@@ -450,8 +450,9 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, gaps, previous):
     (see below), for the centres ``previous``; the pass moves them on to
     ``centres``.  Labels of -1 rank a row against every centre; fresh gaps
     (see ``lloyd_state``: -inf) make no row keep its centre without
-    computing the distance to it.  (One number a row, not Hamerly's two: a step that moves it on
-    reads and writes 8 bytes a row, with the label, instead of 36.)
+    computing the distance to it.  (One number a row, not Hamerly's two: a
+    step that moves it on reads and writes 8 bytes a row, with the label,
+    instead of 36.)
     """
     n_clusters, n_features = centres.shape
     shift = empty(n_clusters, np.float64)
