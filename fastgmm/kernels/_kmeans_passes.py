@@ -242,8 +242,7 @@ class _LloydPass(NamedTuple):
     mean: np.ndarray
     sample_weight: np.ndarray
     centres: np.ndarray
-    cc: np.ndarray
-    # ``centres`` and ``cc`` padded (``fastgmm.kernels._tile_dots``).
+    # ``centres`` and their squared norms padded (``fastgmm.kernels._tile_dots``).
     padded: np.ndarray
     padded_cc: np.ndarray
     labels: np.ndarray
@@ -483,13 +482,12 @@ def lloyd_pass(X, mean, sample_weight, centres, cc, labels, gaps, previous):
     # A row whose bounds differ by more than sqrt(rounding) (|c| + |x|)
     # has lo^2 - up^2 >= (lo - up)^2 beyond that margin: the gaps hold
     # lo - up - sqrt(rounding) |x| (less, |x| bounded as they are set),
-    # and the rows at or below
-    # sqrt(rounding) max |c| are in doubt.
+    # and the rows at or below sqrt(rounding) max |c| are in doubt.
     rounding = 8.0 * (n_features + 2) * epsilon(X)
     root_rounding = np.sqrt(rounding) * _UP
     threshold = root_rounding * reach * _UP
     lloyd = _LloydPass(
-        X, mean, sample_weight, centres, cc, padded, padded_cc, labels, gaps,
+        X, mean, sample_weight, centres, padded, padded_cc, labels, gaps,
         closing, threshold, reach, rounding, root_rounding,
     )  # fmt: skip
     changed, flat = ordered_block_sums(
