@@ -304,23 +304,19 @@ def test_seeding_pass_against_naive(dtype, weighted):
         closest = np.full(n_samples, np.inf, dtype=dtype)
         centre = Xc[7:8]
         cc = _kmeans._row_norms(centre, np.empty(1))
-        norms = np.empty(n_samples)
         nearer = np.zeros(n_samples, np.uint16)
         pot = _kmeans.seeding_pass(
-            X, mean, w_kernel, centre, cc, closest, norms, nearer, np.int64(-1)
+            X, mean, w_kernel, centre, cc, closest, nearer, np.int64(-1)
         )
         expected = naive_seeding_distances(Xc, centre[0]).astype(dtype)
         np.testing.assert_allclose(closest, expected, rtol=1e-5, atol=1e-9)
         np.testing.assert_allclose(pot, [w_naive @ closest], rtol=1e-12)
-        # The first pass (closest all infinite) leaves the rows' norms.
-        Xc64 = Xc.astype(np.float64)
-        np.testing.assert_array_equal(norms, np.einsum("ij,ij->i", Xc64, Xc64))
         # Several candidates: their potentials, ``closest`` unchanged.
         before = closest.copy()
         candidates = Xc[[3, 100, 250]]
         cc = _kmeans._row_norms(candidates, np.empty(3))
         pots = _kmeans.seeding_pass(
-            X, mean, w_kernel, candidates, cc, closest, norms, nearer, np.int64(-1)
+            X, mean, w_kernel, candidates, cc, closest, nearer, np.int64(-1)
         )
         np.testing.assert_array_equal(closest, before)
         for c in range(3):
@@ -335,7 +331,7 @@ def test_seeding_pass_against_naive(dtype, weighted):
             # minimum its potential summed (and leaves the sum to that).
             updated = closest.copy()
             pot = _kmeans.seeding_pass(X, mean, w_kernel, candidates[c : c + 1],
-                                       cc[c : c + 1], updated, norms, nearer,
+                                       cc[c : c + 1], updated, nearer,
                                        np.int64(c))  # fmt: skip
             np.testing.assert_allclose(
                 updated, np.minimum(closest, d), rtol=1e-5, atol=1e-9
@@ -385,6 +381,35 @@ def test_first_centre_is_random_state_choice(dtype):
             total = _kmeans._sum_of_ones(n, dtype) if len(weights) == 0 else w.sum()
             u = np.random.RandomState(seed).random_sample()
             assert _kmeans._first_centre(weights, n, total, u) == expected
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [5, 16])
+def test_seeding_picks_sklearns_rows(dtype, k):
+    # k-means++ on several blocks of rows, each pass computing the rows'
+    # norms itself: the rows scikit-learn's seeding picks, from the same draws.
+    from sklearn.cluster._kmeans import _kmeans_plusplus
+    from sklearn.utils.extmath import row_norms
+
+    X = blobs(9000, 6, 3, dtype=dtype, centers=k)
+    mean, _ = _kmeans.column_mean_var(X)
+    Xc = X - mean
+    n_trials = 2 + int(np.log(k))
+    random_state = np.random.RandomState(0)
+    _, expected = _kmeans_plusplus(
+        Xc, k, row_norms(Xc, squared=True), np.ones(len(X), dtype), random_state,
+        n_local_trials=n_trials,
+    )  # fmt: skip
+    draws = np.random.RandomState(0)
+    u = draws.random_sample()
+    first = _kmeans._first_centre(
+        np.empty(0, dtype), len(X), _kmeans._sum_of_ones(len(X), dtype), u
+    )
+    uniforms = draws.random_sample((k - 1) * n_trials)
+    centres = _kmeans._seed_centres.copy()(
+        X, mean, np.empty(0, dtype), first, uniforms, n_trials
+    )
+    np.testing.assert_array_equal(centres, Xc[expected])
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

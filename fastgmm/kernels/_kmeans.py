@@ -35,7 +35,7 @@ in ``fastgmm.kernels._numpy_sums``; this module runs them in KMeans's order.
 Unlike KMeans it never copies X: each tile of rows is centred as it is read
 (``x - mean`` rounds the same either way), and the state kept per row is a
 label (int32), its bounds' gap (float32) and, while seeding, one
-distance.
+distance and the marks of the candidates nearer than it (uint16).
 """
 
 import warnings
@@ -157,12 +157,11 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
         centres[0, i] = X[first, i] - mean[i]
     closest = empty(n_samples, X.dtype)
     closest[:] = np.inf
-    norms = empty(n_samples, np.float64)
     nearer = empty(n_samples, np.uint16)
     every_row = first - first - 1  # -1 (a literal would compile the pass twice)
     cc = _row_norms(centres[:1], empty(1, np.float64))
     first_pot = seeding_pass(X, mean, sample_weight, centres[:1], cc, closest,
-                             norms, nearer, every_row)  # fmt: skip
+                             nearer, every_row)  # fmt: skip
     current_pot = dtype(first_pot[0])
     candidates = empty((n_trials, n_features), X.dtype)
     ids = empty(n_trials, np.int64)
@@ -184,7 +183,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
                 candidates[t, i] = X[ids[t], i] - mean[i]
         cc = _row_norms(candidates, empty(n_trials, np.float64))
         pots = seeding_pass(X, mean, sample_weight, candidates, cc, closest,
-                            norms, nearer, every_row)  # fmt: skip
+                            nearer, every_row)  # fmt: skip
         # Compared in the data's dtype, the first of equals, as scikit-learn's.
         best = every_row + 1  # 0, not a literal
         current_pot = dtype(pots[0])
@@ -194,7 +193,7 @@ def _seed_centres(X, mean, sample_weight, first, uniforms, n_trials):
                 current_pot = dtype(pots[t])
         copy_into(centres[c], candidates[best])
         seeding_pass(X, mean, sample_weight, centres[c : c + 1], cc[best : best + 1],
-                     closest, norms, nearer, best)  # fmt: skip
+                     closest, nearer, best)  # fmt: skip
     return centres
 
 

@@ -90,7 +90,6 @@ class _SeedingPass(NamedTuple):
     cc: np.ndarray
     n_centres: int
     closest: np.ndarray
-    norms: np.ndarray
     # Bit t of a row: candidate t of the last candidates' pass is nearer
     # than ``closest`` (the first 16 candidates).
     nearer: np.ndarray
@@ -106,10 +105,11 @@ def _seeding_block(args, start, stop, out):
     Several centres, the candidates, mark in ``nearer`` the rows each is
     nearer to; the candidate chosen, a single centre, then updates
     ``closest`` on those rows alone (every row for the first centre), the
-    others keeping theirs.  ``norms`` gets the rows' squared norms in the
-    first pass and is read in the others.
+    others keeping theirs.  Each pass computes the squared norms of the
+    rows it reads: a pass is as fast as X comes from memory, and a stored
+    norm would be 8 bytes more a row to read, and to keep.
     """
-    X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
+    X, mean, closest = args.X, args.mean, args.closest
     centres, n_centres, chosen = args.centres, args.n_centres, args.chosen
     n_features = X.shape[1]
     candidates = n_centres > 1
@@ -128,16 +128,13 @@ def _seeding_block(args, start, stop, out):
         return 0.0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
-        first = closest[t0] == np.inf  # the first centre: no distance known yet
         # Every row of the tile, read in order.
         for j in range(n_rows):
             r = t0 + j
-            known[j], xx[j] = closest[r], norms[r]
+            known[j] = closest[r]
             for i in range(n_features):
                 xt[i, j] = X[r, i] - mean[i]
-        if first:
-            _einsum_sq_norms(xt[:n_features], n_rows, xx)
-            copy_into(norms[t0 : t0 + n_rows], xx[:n_rows])
+        _einsum_sq_norms(xt[:n_features], n_rows, xx)
         for c in range(n_centres):
             j = c % 4
             if j == 0:
@@ -177,7 +174,7 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
     The rows are scattered: the block's are listed first, and each is asked
     for from memory ``_AHEAD`` rows before it is read.
     """
-    X, mean, closest, norms = args.X, args.mean, args.closest, args.norms
+    X, mean, closest = args.X, args.mean, args.closest
     xt, dots, known, xx = buffers
     marked = empty(stop - start, np.int64)
     n_marked = stop - stop  # (a literal 0 would compile four_dots twice)
@@ -193,9 +190,10 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
             if m0 + j + _AHEAD < n_marked:
                 prefetch_row(X, marked[m0 + j + _AHEAD])
             r = marked[m0 + j]
-            known[j], xx[j] = closest[r], norms[r]
+            known[j] = closest[r]
             for i in range(X.shape[1]):
                 xt[i, j] = X[r, i] - mean[i]
+        _einsum_sq_norms(xt[: X.shape[1]], n_rows, xx)
         four_dots(xt, n_rows, args.centres, n_marked - n_marked, dots, xt.shape[0])
         for j in range(n_rows):
             d = _seeding_distance(dots[0, j], cc, xx[j], closest.dtype.type)
@@ -203,7 +201,7 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
 
 
 @kernel(**EXACT_NJIT_OPTIONS, helper=True)
-def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearer, chosen):
+def seeding_pass(X, mean, sample_weight, centres, cc, closest, nearer, chosen):
     """sum_i w_i min(closest_i, |x_i - c|^2) for each centre c, in float64.
 
     ``closest`` holds each row's squared distance to its nearest centre so
@@ -218,8 +216,8 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearer, ch
     weighted sum of ``closest``; a chosen candidate's returns 0 (its
     potential is the one its candidates' pass returned, the same sum in
     the same order).
-    ``norms`` (float64) gets the rows' squared norms in the first pass and
-    is read in the others.  One kernel, not two with a flag: a literal flag
+    The rows' squared norms (float64, as ``np.einsum`` sums them) are
+    computed in each pass, not kept.  One kernel, not two with a flag: a literal flag
     would compile it twice.  (Keeping each candidate's distances instead,
     as scikit-learn does, would hold n_trials more numbers per row: more
     memory than the whole fit's target.)
@@ -227,7 +225,7 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest, norms, nearer, ch
     padded, padded_cc = padded_centres(centres, cc)
     seeding = _SeedingPass(
         X, mean, sample_weight, padded, padded_cc, centres.shape[0], closest,
-        norms, nearer, chosen,
+        nearer, chosen,
     )  # fmt: skip
     potentials = ordered_block_sums(
         seeding, X.shape[0], centres.shape[0], empty(0, np.float64)
