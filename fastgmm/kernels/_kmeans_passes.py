@@ -130,10 +130,8 @@ def _seeding_block(args, start, stop, out):
         n_rows = smaller(TILE_ROWS, stop - t0)
         # Every row of the tile, read in order.
         for j in range(n_rows):
-            r = t0 + j
-            known[j] = closest[r]
-            for i in range(n_features):
-                xt[i, j] = X[r, i] - mean[i]
+            known[j] = closest[t0 + j]
+        _centred_rows(X, mean, t0, n_rows, stop, xt)
         _einsum_sq_norms(xt[:n_features], n_rows, xx)
         for c in range(n_centres):
             j = c % 4
@@ -156,6 +154,32 @@ def _seeding_block(args, start, stop, out):
             if chosen < 0:  # the first centre's potential (a chosen one's is known)
                 out[0] += _weighted_tile_sum(closest[t0:], w, t0, n_rows)
     return 0.0
+
+
+@njit(inline="always", **EXACT_NJIT_OPTIONS)
+def _centred_rows(X, mean, t0, n_rows, stop, xt):
+    """``xt[i, j] = X[t0 + j, i] - mean[i]`` for ``j < n_rows``, rows in
+    order up to ``stop`` (excluded).
+
+    Four rows at a time, a feature at a time: four loads, then four stores
+    in a row of the tile (a row at a time, LLVM scatters the row's features
+    into the tile's columns, which is slower); the last four may fill
+    columns past ``n_rows`` (with rows up to ``stop - 1``), which no one
+    reads.  Each row is asked for from memory ``_AHEAD`` rows before it is
+    read: without, a pass that works on each tile between its reads waits
+    on memory at the start of every tile, although its rows are in order.
+    """
+    last = stop - 1
+    for j in range(0, n_rows, 4):
+        r0 = t0 + j
+        r1, r2, r3 = smaller(r0 + 1, last), smaller(r0 + 2, last), smaller(r0 + 3, last)
+        for r in (r0, r1, r2, r3):
+            if r + _AHEAD < stop:
+                prefetch_row(X, r + _AHEAD)
+        for i in range(X.shape[1]):
+            m = mean[i]
+            x0, x1, x2, x3 = X[r0, i] - m, X[r1, i] - m, X[r2, i] - m, X[r3, i] - m
+            xt[i, j], xt[i, j + 1], xt[i, j + 2], xt[i, j + 3] = x0, x1, x2, x3
 
 
 @njit(inline="always", **EXACT_NJIT_OPTIONS)
