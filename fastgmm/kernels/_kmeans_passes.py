@@ -119,18 +119,17 @@ def _seeding_block(args, start, stop, out):
     xt = zeros((centres.shape[1], TILE_ROWS + 8), X.dtype)  # padding features 0
     dots = empty((4, TILE_ROWS + 8), np.float64)
     nearest = empty(TILE_ROWS, closest.dtype)
-    known = empty(TILE_ROWS, closest.dtype)
     xx = empty(TILE_ROWS, np.float64)
     nearer = zeros(TILE_ROWS, np.uint16)
     w = args.sample_weight
     if not every:
-        _chosen_rows(args, start, stop, chosen_bit, (xt, dots, known, xx))
+        buffers = (xt, dots, empty(TILE_ROWS, closest.dtype), xx)
+        _chosen_rows(args, start, stop, chosen_bit, buffers)
         return 0.0
     for t0 in range(start, stop, TILE_ROWS):
         n_rows = smaller(TILE_ROWS, stop - t0)
         # Every row of the tile, read in order.
-        for j in range(n_rows):
-            known[j] = closest[t0 + j]
+        known = closest[t0 : t0 + n_rows]
         _centred_rows(X, mean, t0, n_rows, stop, xt)
         _einsum_sq_norms(xt[:n_features], n_rows, xx)
         for c in range(n_centres):
@@ -146,8 +145,9 @@ def _seeding_block(args, start, stop, out):
             if candidates:
                 out[c] += _weighted_tile_sum(nearest, w, t0, n_rows)
         if candidates:
+            tile_nearer = args.nearer[t0 : t0 + n_rows]
             for b in range(n_rows):
-                args.nearer[t0 + b] = nearer[b]
+                tile_nearer[b] = nearer[b]
                 nearer[b] = 0
         else:
             copy_into(closest[t0 : t0 + n_rows], nearest[:n_rows])
