@@ -354,9 +354,14 @@ def _lloyd_block(args, start, stop, out):
             tile_gaps[b] = gap
             in_doubt[b] = (tile_labels[b] < 0) | (gap <= threshold)
         listed = n_doubt
+        # (Indices unsigned here and where the rows in doubt are read and
+        # written: Numba checks a signed index for wrapping around, a few
+        # instructions more a row in loops that do little else.)
+        k = np.uint64(n_doubt)
         for b in range(n_rows):
-            doubt[n_doubt] = t0 + b
-            n_doubt += in_doubt[b]
+            doubt[k] = t0 + b
+            k += in_doubt[b]
+        n_doubt = np.int64(k)
         for j in range(listed, smaller(n_doubt, _AHEAD)):
             prefetch_row(X, doubt[j])
     n_padded = args.padded.shape[1]
@@ -372,7 +377,7 @@ def _lloyd_block(args, start, stop, out):
         for j in range(n_rows):
             if m0 + j + _AHEAD < n_doubt:
                 prefetch_row(X, doubt[m0 + j + _AHEAD])
-            r = rows[j]
+            r = np.uint64(rows[j])
             xx = 0.0
             for i in range(n_features):
                 x = X[r, i] - mean[i]
@@ -417,7 +422,7 @@ def _rank(args, ranked, out):
         # |x| <= |x - c| + |c| <= upper + reach, sparing another root.
         gaps[j] = (lower - upper) - root_rounding * (upper + reach) * _UP
     for j in range(n_rows):
-        args.gaps[rows[j]] = _rounded_down(gaps[j])
+        args.gaps[np.uint64(rows[j])] = _rounded_down(gaps[j])
     # out: the clusters' sums, then their weights, then their counts.
     n_sums = n_clusters * n_features
     sums = c_view(out[:n_sums], (n_clusters, n_features))
@@ -425,7 +430,7 @@ def _rank(args, ranked, out):
     unit = args.sample_weight.shape[0] == 0
     changed = 0
     for j in range(n_rows):
-        r = rows[j]
+        r = np.uint64(rows[j])
         old, new = labels[r], label[j]
         if old == new:
             continue
