@@ -120,10 +120,11 @@ def _seeding_block(args, start, stop, out):
     dots = empty((4, TILE_ROWS + 8), np.float64)
     nearest = empty(TILE_ROWS, closest.dtype)
     xx = empty(TILE_ROWS, np.float64)
+    acc = empty((4, TILE_ROWS), np.float64)
     nearer = zeros(TILE_ROWS, np.uint16)
     w = args.sample_weight
     if not every:
-        buffers = (xt, dots, empty(TILE_ROWS, closest.dtype), xx)
+        buffers = (xt, dots, empty(TILE_ROWS, closest.dtype), xx, acc)
         _chosen_rows(args, start, stop, chosen_bit, buffers)
         return 0.0
     for t0 in range(start, stop, TILE_ROWS):
@@ -131,7 +132,7 @@ def _seeding_block(args, start, stop, out):
         # Every row of the tile, read in order.
         known = closest[t0 : t0 + n_rows]
         _centred_rows(X, mean, t0, n_rows, stop, xt)
-        _einsum_sq_norms(xt[:n_features], n_rows, xx)
+        _einsum_sq_norms(xt[:n_features], n_rows, xx, acc)
         for c in range(n_centres):
             j = c % 4
             if j == 0:
@@ -199,7 +200,7 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
     for from memory ``_AHEAD`` rows before it is read.
     """
     X, mean, closest = args.X, args.mean, args.closest
-    xt, dots, known, xx = buffers
+    xt, dots, known, xx, acc = buffers
     marked = empty(stop - start, np.int64)
     n_marked = stop - stop  # (a literal 0 would compile four_dots twice)
     for r in range(start, stop):
@@ -217,7 +218,7 @@ def _chosen_rows(args, start, stop, chosen_bit, buffers):
             known[j] = closest[r]
             for i in range(X.shape[1]):
                 xt[i, j] = X[r, i] - mean[i]
-        _einsum_sq_norms(xt[: X.shape[1]], n_rows, xx)
+        _einsum_sq_norms(xt[: X.shape[1]], n_rows, xx, acc)
         four_dots(xt, n_rows, args.centres, n_marked - n_marked, dots, xt.shape[0])
         for j in range(n_rows):
             d = _seeding_distance(dots[0, j], cc, xx[j], closest.dtype.type)
@@ -241,8 +242,8 @@ def seeding_pass(X, mean, sample_weight, centres, cc, closest, nearer, chosen):
     potential is the one its candidates' pass returned, the same sum in
     the same order).
     The rows' squared norms (float64, as ``np.einsum`` sums them) are
-    computed in each pass, not kept.  One kernel, not two with a flag: a literal flag
-    would compile it twice.  (Keeping each candidate's distances instead,
+    computed in each pass, not kept.  One kernel, not two with a flag: a
+    literal flag would compile it twice.  (Keeping each candidate's distances instead,
     as scikit-learn does, would hold n_trials more numbers per row: more
     memory than the whole fit's target.)
     """

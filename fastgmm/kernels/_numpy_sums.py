@@ -143,16 +143,20 @@ def _sum_of_ones(n, dtype):
 
 
 @njit(**EXACT_NJIT_OPTIONS, helper=True)
-def _einsum_sq_norms(xt, n_rows, out):
+def _einsum_sq_norms(xt, n_rows, out, acc):
     """``np.einsum('ij,ij->i', x, x)`` of the rows ``xt[:, :n_rows]``, in out's dtype.
 
     NumPy's SSE loop: 16-byte vectors (two float64 or four float32 lanes),
     blocks of four vectors added from the last to the first, the tail a
-    vector at a time, then the lanes added pairwise.
+    vector at a time, then the lanes added pairwise.  ``acc`` (out's dtype,
+    shape (4, at least n_rows)) holds the lanes' sums: a pass that calls
+    this for every tile of rows allocates it once.
     """
     n_features = xt.shape[0]
     lanes = 2 if out.itemsize == 8 else 4
-    acc = zeros((lanes, n_rows), out.dtype)
+    for lane in range(lanes):
+        for b in range(n_rows):
+            acc[lane, b] = 0.0
     i = 0
     while i + 4 * lanes <= n_features:
         for v in range(3, -1, -1):
@@ -185,5 +189,5 @@ def _row_norms(rows, out):
     for b in range(n_rows):
         for i in range(n_features):
             xt[i, b] = rows[b, i]
-    _einsum_sq_norms(xt, n_rows, out)
+    _einsum_sq_norms(xt, n_rows, out, empty((4, n_rows), out.dtype))
     return out
